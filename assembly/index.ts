@@ -5,3 +5,4 @@ export * from "./dense";
 export * from "./delta_rule";
 export * from "./rnn";
 export * from "./attention";
+export * from "./activation";

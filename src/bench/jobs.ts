@@ -1,0 +1,163 @@
+/**
+ * One benchmark job = train one arm on one task with one seed, then evaluate it on the task's fixed
+ * test episodes. Runs in a worker thread or in-process; everything it needs is in the job and the
+ * result is plain JSON.
+ */
+import { MemoryConfig } from "../config.js";
+import { createOps, type Backend, type Ops } from "../ops/index.js";
+import { armSpec } from "../model/arms.js";
+import { SequenceModel, type ArmName } from "../model/model.js";
+import { scheduleBatch } from "../model/schedule.js";
+import { createTask } from "../tasks/index.js";
+import type { Task, EpisodeBatch } from "../tasks/types.js";
+import { train, type TrainOptions } from "../train/train.js";
+import { evaluate, type EvalResult, type MetricSpec } from "../train/evaluate.js";
+
+/** Variants of the AURA objective used in the ablation. */
+export type Variant = "default" | "no-ib" | "no-sparsity";
+
+/** A training + evaluation job. */
+export interface JobSpec {
+  id: number;
+  task: string;
+  /** Horizon override (ess N / mbar bindings), null = task default. */
+  horizon: number | null;
+  arm: ArmName;
+  variant: Variant;
+  seed: number;
+  /** Write rate (writes per step) the budget-matched arms are held to; from AURA's run. */
+  writeRate: number | null;
+  dModel: number;
+  pushtPath: string;
+  backend: Backend | "auto";
+  train: Omit<TrainOptions, "onStep" | "seed" | "reconWriteRate">;
+}
+
+/** Plain-JSON outcome of a job. */
+export interface JobResult {
+  id: number;
+  task: string;
+  taskKey: string;
+  arm: ArmName;
+  variant: Variant;
+  seed: number;
+  metricName: "accuracy" | "mse";
+  chance: number | null;
+  horizon: number;
+  test: Omit<EvalResult, "pEvent" | "pDistractor">;
+  pEvent: number[];
+  pDistractor: number[];
+  /** Budget-matched swap evaluations of a trained AURA gate (aura default variant only). */
+  swap: { random: Omit<EvalResult, "pEvent" | "pDistractor">; periodic: Omit<EvalResult, "pEvent" | "pDistractor"> } | null;
+  params: number;
+  stateBytes: number;
+  stateBytesAt100k: number;
+  trainSeconds: number;
+  stepsRun: number;
+  bestStep: number;
+  writeRate: number | null;
+  tau: number | null;
+}
+
+/** Key of a task at a horizon, as used in results.json. */
+export function taskKey(task: string, horizon: number | null): string {
+  return horizon === null ? task : `${task}@N=${horizon}`;
+}
+
+/** Caches tasks within one process (pusht parsing is the slow part). */
+export class TaskCache {
+  private readonly tasks = new Map<string, Promise<Task>>();
+  get(name: string, opts: { seed: number; dModel: number; horizon: number | null; pushtPath: string }): Promise<Task> {
+    const key = `${name}|${opts.seed}|${opts.dModel}|${opts.horizon}|${opts.pushtPath}`;
+    let t = this.tasks.get(key);
+    if (!t) {
+      t = createTask(name, {
+        seed: opts.seed,
+        dModel: opts.dModel,
+        pushtPath: opts.pushtPath,
+        ...(opts.horizon !== null ? { horizon: opts.horizon } : {}),
+      });
+      this.tasks.set(key, t);
+    }
+    return t;
+  }
+}
+
+function strip(r: EvalResult): Omit<EvalResult, "pEvent" | "pDistractor"> {
+  const { pEvent: _e, pDistractor: _d, ...rest } = r;
+  return rest;
+}
+
+/**
+ * Run a job. `onProgress(step, steps, loss)` is called during training.
+ */
+export async function runJob(
+  job: JobSpec,
+  cache: TaskCache,
+  opsIn?: Ops,
+  onProgress?: (step: number, steps: number, loss: number) => void,
+): Promise<JobResult> {
+  // Task data are seeded per benchmark seed, so seeds differ in data and initialisation.
+  const task = await cache.get(job.task, { seed: job.seed, dModel: job.dModel, horizon: job.horizon, pushtPath: job.pushtPath });
+  const ops = opsIn ?? createOps(job.backend);
+  const config = new MemoryConfig({
+    dModel: task.dModel,
+    dAction: task.dAction,
+    actionKind: task.kind,
+    seed: job.seed,
+  });
+  const rate = job.writeRate ?? 0.1;
+  const spec = armSpec(job.arm, config, { writeRate: rate });
+  const model = new SequenceModel(spec, ops);
+  const trainOpts: Partial<TrainOptions> = {
+    ...job.train,
+    seed: job.seed,
+    reconWriteRate: job.arm === "recon-gate" ? Math.max(rate, 1e-3) : null,
+    onStep: onProgress ? (i) => onProgress(i.step, i.steps, i.loss) : undefined,
+  };
+  if (job.variant === "no-ib") trainOpts.lambdaIB = 0;
+  if (job.variant === "no-sparsity") trainOpts.lambdaW = 0;
+  const tr = train(model, task, trainOpts);
+  const testSet = task.evalSet("test", job.train.evalBatchSize);
+  const mspec: MetricSpec = { metric: task.metric, dAction: task.dAction, metricScale: task.metricScale };
+  const test = evaluate(model, testSet, mspec);
+  let swap: JobResult["swap"] = null;
+  if (job.arm === "aura" && job.variant === "default") {
+    const measured = test.writeRate;
+    const sched = (kind: "random" | "periodic") => (b: EpisodeBatch, i: number) =>
+      scheduleBatch(
+        kind,
+        measured,
+        Array.from({ length: b.B }, (_, r) => (job.seed * 1000003 + i * 4099 + r) >>> 0),
+        b.T,
+      );
+    swap = {
+      random: strip(evaluate(model, testSet, mspec, sched("random"))),
+      periodic: strip(evaluate(model, testSet, mspec, sched("periodic"))),
+    };
+  }
+  const horizon = task.horizon;
+  return {
+    id: job.id,
+    task: job.task,
+    taskKey: taskKey(job.task, job.horizon),
+    arm: job.arm,
+    variant: job.variant,
+    seed: job.seed,
+    metricName: task.metric,
+    chance: task.chance,
+    horizon,
+    test: strip(test),
+    pEvent: test.pEvent.slice(0, 500),
+    pDistractor: test.pDistractor.slice(0, 500),
+    swap,
+    params: model.paramCount(),
+    stateBytes: model.memoryBytes(1, horizon),
+    stateBytesAt100k: model.memoryBytes(1, 100_000),
+    trainSeconds: tr.timeMs / 1000,
+    stepsRun: tr.stepsRun,
+    bestStep: tr.bestStep,
+    writeRate: job.writeRate,
+    tau: job.arm === "recon-gate" ? model.tau : null,
+  };
+}

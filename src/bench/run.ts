@@ -1,0 +1,202 @@
+/**
+ * `aura bench`: plan the jobs (task x arm x seed, plus the AURA ablations), run them on a pool of
+ * worker threads (AURA first: the budget-matched arms need its measured write rate), and aggregate.
+ */
+import { Worker } from "node:worker_threads";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { ConfigError } from "../errors.js";
+import { ARMS, isArm, type ArmName } from "../model/model.js";
+import { taskNames, isTaskName } from "../tasks/index.js";
+import { DEFAULT_TRAIN, type TrainOptions } from "../train/train.js";
+import type { Backend } from "../ops/index.js";
+import { runJob, TaskCache, taskKey, type JobResult, type JobSpec, type Variant } from "./jobs.js";
+
+/** Arms whose write budget is taken from AURA's measured write rate. */
+export const BUDGET_MATCHED: readonly ArmName[] = ["random", "periodic", "recon-gate"];
+
+/** Options of a benchmark run. */
+export interface BenchOptions {
+  tasks: string[];
+  arms: ArmName[];
+  seeds: number[];
+  /** Horizon sweep per task (null entry = task default). */
+  horizons: Record<string, (number | null)[]>;
+  /** Run the lambda_IB = 0 and lambda_w = 0 AURA variants on these tasks. */
+  ablationTasks: string[];
+  dModel: number;
+  pushtPath: string;
+  backend: Backend | "auto";
+  /** Worker threads (0 = run in this thread). */
+  workers: number;
+  train: Omit<TrainOptions, "onStep" | "seed" | "reconWriteRate">;
+}
+
+/** The quick default: every task and arm, 3 seeds, a training budget sized to finish in <= 15 min on 2 cores. */
+export function quickOptions(): BenchOptions {
+  return {
+    tasks: [...taskNames],
+    arms: [...ARMS],
+    seeds: [0, 1, 2],
+    horizons: {},
+    ablationTasks: ["ess-hard"],
+    dModel: 64,
+    pushtPath: "../shared/data/pusht_cchi_v7_replay.zarr",
+    backend: "auto",
+    workers: Math.max(1, Math.min(2, availableParallelism())),
+    train: { ...DEFAULT_TRAIN, steps: 400, batchSize: 32, evalEvery: 100, softWarmupSteps: 50 },
+  };
+}
+
+/** The paper-scale sweep: >= 5 seeds, ess N in {64,128,256,512}, mbar N in {8,16,32,64}, longer training. */
+export function fullOptions(): BenchOptions {
+  const q = quickOptions();
+  return {
+    ...q,
+    seeds: [0, 1, 2, 3, 4],
+    horizons: { "ess-hard": [64, 128, 256, 512], "ess-easy": [64, 128, 256, 512], mbar: [8, 16, 32, 64] },
+    ablationTasks: ["ess-hard", "ess-easy", "mbar"],
+    train: { ...q.train, steps: 1500, evalEvery: 100 },
+  };
+}
+
+/** Validate and plan jobs. AURA jobs come first; budget-matched jobs carry writeRate = null until AURA finishes. */
+export function planJobs(o: BenchOptions): JobSpec[] {
+  for (const t of o.tasks) if (!isTaskName(t)) throw new ConfigError(`unknown task "${t}" (valid: ${taskNames.join(", ")})`);
+  for (const a of o.arms) if (!isArm(a)) throw new ConfigError(`unknown arm "${a}" (valid: ${ARMS.join(", ")})`);
+  if (o.seeds.length === 0) throw new ConfigError("at least one seed is needed");
+  const needsAura = o.arms.some((a) => BUDGET_MATCHED.includes(a));
+  const arms = needsAura && !o.arms.includes("aura") ? (["aura", ...o.arms] as ArmName[]) : o.arms;
+  const jobs: JobSpec[] = [];
+  let id = 0;
+  const order = [...arms].sort((a, b) => Number(b === "aura") - Number(a === "aura"));
+  for (const task of o.tasks) {
+    for (const horizon of o.horizons[task] ?? [null]) {
+      for (const seed of o.seeds) {
+        const variants: [ArmName, Variant][] = order.map((a) => [a, "default"]);
+        if (o.ablationTasks.includes(task) && arms.includes("aura")) {
+          variants.push(["aura", "no-ib"], ["aura", "no-sparsity"]);
+        }
+        for (const [arm, variant] of variants) {
+          jobs.push({
+            id: id++,
+            task,
+            horizon,
+            arm,
+            variant,
+            seed,
+            writeRate: null,
+            dModel: o.dModel,
+            pushtPath: o.pushtPath,
+            backend: o.backend,
+            train: o.train,
+          });
+        }
+      }
+    }
+  }
+  return jobs;
+}
+
+/** Callbacks for progress display. */
+export interface BenchHooks {
+  onStart?(job: JobSpec): void;
+  onProgress?(job: JobSpec, step: number, steps: number, loss: number): void;
+  onDone?(job: JobSpec, result: JobResult): void;
+  onWarn?(message: string): void;
+}
+
+function auraKey(j: { task: string; horizon: number | null; seed: number }): string {
+  return `${taskKey(j.task, j.horizon)}#${j.seed}`;
+}
+
+/**
+ * Run all jobs. Budget-matched jobs wait for the AURA job of the same task/horizon/seed and take its
+ * measured test write rate.
+ */
+export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise<JobResult[]> {
+  const jobs = planJobs(o);
+  const results: JobResult[] = [];
+  const auraRate = new Map<string, number>();
+  const pending = [...jobs];
+  const ready = (j: JobSpec): boolean => !BUDGET_MATCHED.includes(j.arm) || auraRate.has(auraKey(j));
+  const take = (): JobSpec | null => {
+    const i = pending.findIndex(ready);
+    if (i < 0) return null;
+    const [j] = pending.splice(i, 1);
+    if (BUDGET_MATCHED.includes(j!.arm)) j!.writeRate = auraRate.get(auraKey(j!))!;
+    return j!;
+  };
+  const record = (job: JobSpec, r: JobResult): void => {
+    results.push(r);
+    if (job.arm === "aura" && job.variant === "default") auraRate.set(auraKey(job), r.test.writeRate);
+    hooks.onDone?.(job, r);
+  };
+
+  if (o.workers <= 0) {
+    const cache = new TaskCache();
+    for (let j = take(); j; j = take()) {
+      const job = j;
+      hooks.onStart?.(job);
+      record(job, await runJob(job, cache, undefined, (s, n, l) => hooks.onProgress?.(job, s, n, l)));
+    }
+    if (pending.length) throw new Error(`internal: ${pending.length} jobs never became ready`);
+    return results.sort((a, b) => a.id - b.id);
+  }
+
+  const workerUrl = workerEntry();
+  await new Promise<void>((resolve, reject) => {
+    const workers: Worker[] = [];
+    let running = 0;
+    let failed = false;
+    const finish = (err?: Error): void => {
+      if (failed) return;
+      if (err) failed = true;
+      for (const w of workers) void w.terminate();
+      if (err) reject(err);
+      else resolve();
+    };
+    const feed = (w: Worker & { job?: JobSpec }): void => {
+      const j = take();
+      if (!j) {
+        w.job = undefined;
+        if (running === 0 && pending.length === 0) finish();
+        else if (running === 0 && pending.length > 0) finish(new Error(`internal: ${pending.length} jobs never became ready`));
+        return;
+      }
+      w.job = j;
+      running++;
+      hooks.onStart?.(j);
+      w.postMessage(j);
+    };
+    const n = Math.max(1, Math.min(o.workers, jobs.length));
+    for (let i = 0; i < n; i++) {
+      const w = new Worker(workerUrl) as Worker & { job?: JobSpec };
+      workers.push(w);
+      w.on("message", (msg: { type: string; id: number; step?: number; steps?: number; loss?: number; result?: JobResult; message?: string; stack?: string }) => {
+        if (msg.type === "warn") hooks.onWarn?.(msg.message!);
+        else if (msg.type === "progress" && w.job) hooks.onProgress?.(w.job, msg.step!, msg.steps!, msg.loss!);
+        else if (msg.type === "result" && w.job) {
+          running--;
+          record(w.job, msg.result!);
+          // a finished AURA job may unblock budget-matched jobs for idle workers
+          for (const other of workers as (Worker & { job?: JobSpec })[]) if (other !== w && !other.job) feed(other);
+          feed(w);
+        } else if (msg.type === "error") {
+          finish(new Error(`job ${msg.id} (${w.job?.arm} on ${w.job?.task}, seed ${w.job?.seed}) failed: ${msg.message}\n${msg.stack ?? ""}`));
+        }
+      });
+      w.on("error", (e) => finish(e));
+    }
+    for (const w of workers) feed(w as Worker & { job?: JobSpec });
+  });
+  return results.sort((a, b) => a.id - b.id);
+}
+
+/** Path of the compiled worker (the bench runs from dist/). */
+function workerEntry(): URL {
+  const js = new URL("./worker.js", import.meta.url);
+  if (existsSync(fileURLToPath(js))) return js;
+  throw new ConfigError("bench workers need the compiled package: run `npm run build` (or use --workers 0)");
+}

@@ -1,0 +1,110 @@
+/** Implementations of `aura train`, `aura eval` and `aura info` (thin wrappers over the library). */
+import { resolve } from "node:path";
+import { MemoryConfig } from "../config.js";
+import { ConfigError } from "../errors.js";
+import { createOps, type Backend } from "../ops/index.js";
+import { armSpec } from "../model/arms.js";
+import { SequenceModel, type ArmName } from "../model/model.js";
+import { createTask } from "../tasks/index.js";
+import { loadDataset } from "../io/dataset.js";
+import { train } from "../train/train.js";
+import { evaluate } from "../train/evaluate.js";
+import { datasetBatches, datasetSource } from "../train/dataset_source.js";
+import { AuraMemLayer } from "../layer.js";
+
+interface TrainCli {
+  task?: string;
+  data?: string;
+  arm: ArmName;
+  out: string;
+  steps: number;
+  batch: number;
+  lr: number;
+  lambdaIb: number;
+  lambdaW: number;
+  targetRate: number;
+  writeRate: number;
+  valFraction: number;
+  patience: number;
+  evalEvery: number;
+  seed: number;
+  dmodel: number;
+  pushtPath: string;
+  backend: Backend | "auto";
+}
+
+function fmtEval(r: ReturnType<typeof evaluate>): string {
+  const sel = r.pWriteEvent !== null ? `, P(write|event) ${r.pWriteEvent.toFixed(3)}` : "";
+  const dis = r.pWriteDistractor !== null ? `, P(write|distractor) ${r.pWriteDistractor.toFixed(3)}` : "";
+  return `${r.metricName} ${r.metric.toFixed(4)} over ${r.episodes} episodes, ${r.writesPerEpisode.toFixed(2)} writes/episode (rate ${r.writeRate.toFixed(3)})${sel}${dis}`;
+}
+
+export async function trainCommand(o: TrainCli): Promise<void> {
+  if (!o.task === !o.data) throw new ConfigError("give exactly one of --task <name> or --data <file>");
+  const ops = createOps(o.backend);
+  let source;
+  let dModel: number;
+  if (o.data) {
+    const ds = await loadDataset(resolve(o.data));
+    source = datasetSource(ds, { valFraction: o.valFraction, seed: o.seed });
+    dModel = ds.dModel;
+    console.log(`dataset ${o.data}: ${ds.E} episodes x ${ds.T} steps, dModel ${ds.dModel}, ${ds.kind} actions (${ds.dAction}); ${source.trainEpisodes.length} train / ${source.valEpisodes.length} val episodes`);
+  } else {
+    source = await createTask(o.task!, { seed: o.seed, dModel: o.dmodel, pushtPath: resolve(o.pushtPath) });
+    dModel = source.dModel;
+  }
+  const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed });
+  const model = new SequenceModel(armSpec(o.arm, config, { writeRate: o.writeRate, matchParams: null }), ops);
+  console.log(`training ${o.arm} (${model.paramCount().toLocaleString("en-US")} parameters, ${model.memoryBytes(1)} state bytes at batch 1)`);
+  const r = train(model, source, {
+    steps: o.steps,
+    batchSize: o.batch,
+    lr: o.lr,
+    lambdaIB: o.lambdaIb,
+    lambdaW: o.lambdaW,
+    targetWriteRate: o.targetRate,
+    seed: o.seed,
+    patience: o.patience,
+    evalEvery: o.evalEvery,
+    reconWriteRate: o.arm === "recon-gate" ? o.writeRate : null,
+    onStep: (s) => {
+      if (s.val !== undefined) console.log(`step ${s.step}/${s.steps} loss ${s.loss.toFixed(4)} val ${s.val.toFixed(4)} mean p ${s.meanP.toFixed(3)}`);
+    },
+  });
+  console.log(`best validation at step ${r.bestStep}: ${fmtEval(r.val)}${r.stoppedEarly ? " (stopped early)" : ""}; ${(r.timeMs / 1000).toFixed(1)} s`);
+  const files = await AuraMemLayer.fromModel(model).save(resolve(o.out), {
+    trainedOn: o.data ? { data: o.data } : { task: o.task, seed: o.seed },
+    val: r.val.metric,
+  });
+  console.log(`wrote ${files.safetensorsPath} and ${files.jsonPath}`);
+}
+
+export async function evalCommand(o: { checkpoint: string; task?: string; data?: string; seed: number; pushtPath: string; backend: Backend | "auto" }): Promise<void> {
+  if (!o.task === !o.data) throw new ConfigError("give exactly one of --task <name> or --data <file>");
+  const layer = await AuraMemLayer.load(resolve(o.checkpoint), { backend: o.backend });
+  const cfg = layer.config;
+  if (o.data) {
+    const ds = await loadDataset(resolve(o.data));
+    if (ds.dModel !== cfg.dModel) throw new ConfigError(`dataset dModel ${ds.dModel} does not match the checkpoint's ${cfg.dModel}`);
+    const r = evaluate(layer.model, datasetBatches(ds), { metric: ds.kind === "discrete" ? "accuracy" : "mse", dAction: ds.dAction, metricScale: 1 });
+    console.log(`${layer.arm} on ${o.data}: ${fmtEval(r)}`);
+  } else {
+    const task = await createTask(o.task!, { seed: o.seed, dModel: cfg.dModel, pushtPath: resolve(o.pushtPath) });
+    if (task.dAction !== cfg.dAction) throw new ConfigError(`task ${task.name} has dAction ${task.dAction}, checkpoint ${cfg.dAction}`);
+    const r = evaluate(layer.model, task.evalSet("test", 64), { metric: task.metric, dAction: task.dAction, metricScale: task.metricScale });
+    console.log(`${layer.arm} on ${task.name} (test): ${fmtEval(r)}`);
+  }
+}
+
+export function infoCommand(o: { dmodel: number; dkey: number; dval: number; daction: number; horizon: number }): void {
+  const config = new MemoryConfig({ dModel: o.dmodel, dKey: o.dkey, dVal: o.dval, dAction: o.daction });
+  const ops = createOps("ts");
+  const aura = new SequenceModel(armSpec("aura", config, { matchParams: null }), ops);
+  const kv = new SequenceModel(armSpec("kv-cache", config, { matchParams: null }), ops);
+  const a = aura.memoryBytes(1, o.horizon);
+  const k = kv.memoryBytes(1, o.horizon);
+  console.log(`AURA layer: dModel ${o.dmodel}, d_k ${o.dkey}, d_v ${o.dval}, dAction ${o.daction}`);
+  console.log(`  parameters: ${aura.paramCount().toLocaleString("en-US")}`);
+  console.log(`  memory state (batch 1, fp32): ${a.toLocaleString("en-US")} bytes at any horizon`);
+  console.log(`  KV-cache of the same dims after ${o.horizon.toLocaleString("en-US")} steps: ${k.toLocaleString("en-US")} bytes = ${(k / a).toFixed(1)}x`);
+}

@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+/**
+ * `aura` — command-line interface of aura-mem (commander). Every command has `--help`.
+ *   aura bench        the main job: train and compare every arm on the tasks (quick by default, --full for the sweep)
+ *   aura bench-speed  kernel and step timing (a benchmark, not a test)
+ *   aura train        train an arm on a task or on your own features (--data), write a checkpoint
+ *   aura eval         evaluate a checkpoint on a task or a dataset
+ *   aura info         parameter count and memory bytes of a configuration
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+import cliProgress from "cli-progress";
+import { join, resolve } from "node:path";
+import { ARMS, isArm, type ArmName } from "../model/model.js";
+import { taskNames } from "../tasks/index.js";
+import { fullOptions, quickOptions, runBench, type BenchOptions } from "../bench/run.js";
+import { writeReport, aggregate, taskTable } from "../bench/report.js";
+import { AuraError } from "../errors.js";
+import { DEFAULT_TRAIN } from "../train/train.js";
+import { trainCommand, evalCommand, infoCommand } from "./commands.js";
+
+function intArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+    return n;
+  };
+}
+function numArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
+    return n;
+  };
+}
+function listArg(v: string): string[] {
+  return v.split(",").map((s) => s.trim()).filter(Boolean);
+}
+function seedsArg(v: string): number[] {
+  const out: number[] = [];
+  for (const part of listArg(v)) {
+    const m = /^(\d+)-(\d+)$/.exec(part);
+    if (m) for (let s = Number(m[1]); s <= Number(m[2]); s++) out.push(s);
+    else if (/^\d+$/.test(part)) out.push(Number(part));
+    else throw new InvalidArgumentError(`seeds must be like 0,1,2 or 0-4, got "${part}"`);
+  }
+  return out;
+}
+
+const program = new Command();
+program
+  .name("aura")
+  .description("aura-mem: action-gated, constant-size fast-weight memory for robot policies (AURA, arXiv 2606.02775)")
+  .showHelpAfterError();
+
+program
+  .command("bench")
+  .description("train and compare every arm on the benchmark tasks; writes results/<timestamp>/{summary.md,results.json,*.svg}")
+  .option("--full", "paper-scale sweep: 5 seeds, ess N in {64,128,256,512}, mbar N in {8,16,32,64}, longer training", false)
+  .option("--tasks <list>", `comma-separated tasks (${taskNames.join(", ")})`, listArg)
+  .option("--arms <list>", `comma-separated arms (${ARMS.join(", ")})`, listArg)
+  .option("--seeds <list>", "seeds, e.g. 0,1,2 or 0-4", seedsArg)
+  .option("--steps <n>", "Adam steps per training run", intArg("steps"))
+  .option("--batch <n>", "episodes per batch", intArg("batch"))
+  .option("--lr <x>", "learning rate", numArg("lr"))
+  .option("--lambda-ib <x>", `weight of the action-IB term (default ${DEFAULT_TRAIN.lambdaIB}; 0 = off)`, numArg("lambda-ib"))
+  .option("--lambda-w <x>", `weight of the write-sparsity term (default ${DEFAULT_TRAIN.lambdaW}; 0 = off)`, numArg("lambda-w"))
+  .option("--target-rate <x>", "target write rate rho of the sparsity hinge (writes per step)", numArg("target-rate"))
+  .option("--no-ablation", "skip the lambda_IB = 0 / lambda_w = 0 AURA variants")
+  .option("--dmodel <n>", "backbone feature width of the synthetic tasks", intArg("dmodel"))
+  .option("--pusht-path <path>", "Push-T zarr store", "../shared/data/pusht_cchi_v7_replay.zarr")
+  .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"))
+  .addOption(new Option("--backend <name>", "op backend").choices(["auto", "wasm", "ts"]).default("auto"))
+  .option("--out <dir>", "output directory (default results/<timestamp>)")
+  .action(async (o) => {
+    const base: BenchOptions = o.full ? fullOptions() : quickOptions();
+    const opts: BenchOptions = {
+      ...base,
+      tasks: o.tasks ?? base.tasks,
+      arms: (o.arms ?? base.arms) as ArmName[],
+      seeds: o.seeds ?? base.seeds,
+      dModel: o.dmodel ?? base.dModel,
+      pushtPath: resolve(o.pushtPath),
+      backend: o.backend,
+      workers: o.workers ?? base.workers,
+      ablationTasks: o.ablation === false ? [] : base.ablationTasks,
+      train: {
+        ...base.train,
+        ...(o.steps !== undefined ? { steps: o.steps } : {}),
+        ...(o.batch !== undefined ? { batchSize: o.batch } : {}),
+        ...(o.lr !== undefined ? { lr: o.lr } : {}),
+        ...(o.lambdaIb !== undefined ? { lambdaIB: o.lambdaIb } : {}),
+        ...(o.lambdaW !== undefined ? { lambdaW: o.lambdaW } : {}),
+        ...(o.targetRate !== undefined ? { targetWriteRate: o.targetRate } : {}),
+      },
+    };
+    for (const a of opts.arms) if (!isArm(a)) throw new AuraError(`unknown arm "${a}" (valid: ${ARMS.join(", ")})`);
+    if (opts.tasks.includes("pusht")) {
+      const { existsSync } = await import("node:fs");
+      if (!existsSync(opts.pushtPath)) {
+        console.error(`pusht data not found at ${opts.pushtPath} (--pusht-path); skipping the pusht task`);
+        opts.tasks = opts.tasks.filter((t) => t !== "pusht");
+      }
+    }
+    const { planJobs } = await import("../bench/run.js");
+    const total = planJobs(opts).length; // validates tasks / arms / seeds before anything starts
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const outDir = resolve(o.out ?? join("results", stamp));
+    const started = Date.now();
+    const multibar = new cliProgress.MultiBar(
+      {
+        clearOnComplete: false,
+        hideCursor: true,
+        format: "{label} |{bar}| {value}/{total} {unit} {info}",
+        noTTYOutput: true,
+        notTTYSchedule: 10000,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    const overall = multibar.create(total, 0, { label: "bench".padEnd(34), unit: "runs", info: "" });
+    const bars = new Map<number, cliProgress.SingleBar>();
+    const results = await runBench(opts, {
+      onStart(job) {
+        const label = `${job.arm}${job.variant !== "default" ? ":" + job.variant : ""} ${job.task}${job.horizon ? "@" + job.horizon : ""} s${job.seed}`;
+        bars.set(job.id, multibar.create(job.train.steps, 0, { label: label.padEnd(34), unit: "steps", info: "" }));
+      },
+      onProgress(job, step, _steps, loss) {
+        bars.get(job.id)?.update(step, { info: `loss ${loss.toFixed(3)}` });
+      },
+      onDone(job, r) {
+        const bar = bars.get(job.id);
+        if (bar) {
+          bar.update(job.train.steps, { info: `${r.metricName} ${r.test.metric.toFixed(3)} | ${r.test.writesPerEpisode.toFixed(1)} writes/ep` });
+          bar.stop();
+          multibar.remove(bar);
+          bars.delete(job.id);
+        }
+        overall.increment(1, { info: `${((Date.now() - started) / 1000).toFixed(0)} s` });
+      },
+      onWarn(m) {
+        multibar.log(m + "\n");
+      },
+    });
+    multibar.stop();
+    const meta = {
+      mode: o.full ? "full" : "quick",
+      tasks: opts.tasks,
+      arms: opts.arms,
+      seeds: opts.seeds,
+      dModel: opts.dModel,
+      train: opts.train,
+      backend: opts.backend,
+      workers: opts.workers,
+      wallSeconds: (Date.now() - started) / 1000,
+      node: process.version,
+      date: new Date().toISOString(),
+    };
+    const files = await writeReport(outDir, results, meta);
+    const agg = aggregate(results, meta);
+    for (const [task, t] of Object.entries(agg.tasks)) console.log("\n" + taskTable(task, t));
+    console.log(`\nwall time ${meta.wallSeconds.toFixed(0)} s; wrote:\n${files.map((f) => "  " + f).join("\n")}`);
+  });
+
+program
+  .command("bench-speed")
+  .description("timing benchmark: training step per arm (WASM vs TS reference vs tfjs-wasm) and batch-1 step() of aura vs kv-cache")
+  .option("--quick", "fewer repetitions", false)
+  .option("--out <file>", "also write the tables as markdown to this file")
+  .action(async (o) => {
+    const { runSpeedBench } = await import("../bench/speed.js");
+    await runSpeedBench({ quick: o.quick, out: o.out });
+  });
+
+program
+  .command("train")
+  .description("train an arm on a benchmark task or on your own features (--data) and write a checkpoint")
+  .option("--task <name>", `benchmark task (${taskNames.join(", ")})`)
+  .option("--data <file>", "dataset safetensors: z [E,T,dModel], action [E,T,dAction] or label [E,T], optional mask [E,T] (docs/data-format.md)")
+  .addOption(new Option("--arm <name>", "arm to train").choices([...ARMS]).default("aura"))
+  .option("--out <path>", "checkpoint path (writes <path>.safetensors and <path>.json)", "checkpoints/aura")
+  .option("--steps <n>", "Adam steps", intArg("steps"), DEFAULT_TRAIN.steps)
+  .option("--batch <n>", "episodes per batch", intArg("batch"), DEFAULT_TRAIN.batchSize)
+  .option("--lr <x>", "learning rate", numArg("lr"), DEFAULT_TRAIN.lr)
+  .option("--lambda-ib <x>", "action-IB weight (0 = off)", numArg("lambda-ib"), DEFAULT_TRAIN.lambdaIB)
+  .option("--lambda-w <x>", "write-sparsity weight (0 = off)", numArg("lambda-w"), DEFAULT_TRAIN.lambdaW)
+  .option("--target-rate <x>", "target write rate of the sparsity hinge", numArg("target-rate"), DEFAULT_TRAIN.targetWriteRate)
+  .option("--write-rate <x>", "write budget of random / periodic / recon-gate arms (writes per step)", numArg("write-rate"), 0.1)
+  .option("--val-fraction <x>", "validation split of --data (by episode)", numArg("val-fraction"), 0.2)
+  .option("--patience <n>", "early stopping: validations without improvement (0 = off)", intArg("patience"), 5)
+  .option("--eval-every <n>", "validate every n steps", intArg("eval-every"), DEFAULT_TRAIN.evalEvery)
+  .option("--seed <n>", "seed", intArg("seed"), 0)
+  .option("--dmodel <n>", "feature width for synthetic tasks", intArg("dmodel"), 64)
+  .option("--pusht-path <path>", "Push-T zarr store", "../shared/data/pusht_cchi_v7_replay.zarr")
+  .addOption(new Option("--backend <name>", "op backend").choices(["auto", "wasm", "ts"]).default("auto"))
+  .action(async (o) => {
+    await trainCommand(o);
+  });
+
+program
+  .command("eval")
+  .description("evaluate a checkpoint on a benchmark task (test split) or a dataset")
+  .requiredOption("--checkpoint <path>", "checkpoint written by `aura train`")
+  .option("--task <name>", "benchmark task")
+  .option("--data <file>", "dataset safetensors")
+  .option("--seed <n>", "task seed", intArg("seed"), 0)
+  .option("--pusht-path <path>", "Push-T zarr store", "../shared/data/pusht_cchi_v7_replay.zarr")
+  .addOption(new Option("--backend <name>", "op backend").choices(["auto", "wasm", "ts"]).default("auto"))
+  .action(async (o) => {
+    await evalCommand(o);
+  });
+
+program
+  .command("info")
+  .description("parameter count and memory bytes of a configuration, vs a KV-cache")
+  .option("--dmodel <n>", "backbone width", intArg("dmodel"), 4096)
+  .option("--dkey <n>", "d_k", intArg("dkey"), 32)
+  .option("--dval <n>", "d_v", intArg("dval"), 32)
+  .option("--daction <n>", "action dimension", intArg("daction"), 7)
+  .option("--horizon <n>", "steps for the KV-cache comparison", intArg("horizon"), 100000)
+  .action((o) => infoCommand(o));
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof AuraError) {
+    console.error(`aura: ${err.name}: ${err.message}`);
+    process.exit(2);
+  }
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,113 @@
+/**
+ * `MemoryConfig`: the one typed configuration of an AURA memory layer (and of every baseline arm
+ * built with the same dimensions). Defaults are commented; unknown keys and bad values throw a
+ * {@link ConfigError} naming the key.
+ */
+import { ConfigError, checkInt, checkNum } from "./errors.js";
+
+/** Whether the action head outputs class logits (cross-entropy) or a continuous action (MSE). */
+export type ActionKind = "discrete" | "continuous";
+
+/** Fields accepted by {@link MemoryConfig}; all but `dModel` and `dAction` have defaults. */
+export interface MemoryConfigInit {
+  /** Width of the frozen backbone feature z_t (e.g. 4096 for a 7B VLA's hidden state). Required. */
+  dModel: number;
+  /** Action dimension (continuous) or number of action classes (discrete). Required. */
+  dAction: number;
+  /** Key width d_k of the fast-weight matrix M [dKey, dVal]. Default 32. */
+  dKey?: number;
+  /** Value width d_v of M and of the bias vector m. Default 32. */
+  dVal?: number;
+  /** Width of proj(z) = tanh(W_p z + b_p), the observation summary fed to the gate and the head. Default 32. */
+  dProj?: number;
+  /** Hidden width of the write-gate MLP. Default 32. */
+  dGate?: number;
+  /** Hidden width of the action head MLP. Default 64. */
+  dHidden?: number;
+  /** Head type. Default "continuous". */
+  actionKind?: ActionKind;
+  /** Inference write threshold on the write probability p: g = 1[p > threshold]. Default 0.5. */
+  gateThreshold?: number;
+  /** Initial bias of the gate logit (+1 = open start, p ~ 0.73; see docs/method.md). Default 1. */
+  gateBiasInit?: number;
+  /** Seed of the parameter initialisation. Default 0. */
+  seed?: number;
+}
+
+const KEYS: readonly (keyof MemoryConfigInit)[] = [
+  "dModel",
+  "dAction",
+  "dKey",
+  "dVal",
+  "dProj",
+  "dGate",
+  "dHidden",
+  "actionKind",
+  "gateThreshold",
+  "gateBiasInit",
+  "seed",
+];
+
+/** Validated, immutable layer configuration. @throws ConfigError on a missing, unknown or out-of-range key. */
+export class MemoryConfig {
+  readonly dModel: number;
+  readonly dAction: number;
+  readonly dKey: number;
+  readonly dVal: number;
+  readonly dProj: number;
+  readonly dGate: number;
+  readonly dHidden: number;
+  readonly actionKind: ActionKind;
+  readonly gateThreshold: number;
+  readonly gateBiasInit: number;
+  readonly seed: number;
+
+  constructor(init: MemoryConfigInit) {
+    if (init === null || typeof init !== "object") throw new ConfigError("MemoryConfig needs an object");
+    for (const key of Object.keys(init)) {
+      if (!(KEYS as readonly string[]).includes(key)) {
+        throw new ConfigError(`unknown MemoryConfig key "${key}" (valid: ${KEYS.join(", ")})`);
+      }
+    }
+    if (init.dModel === undefined) throw new ConfigError("MemoryConfig.dModel is required");
+    if (init.dAction === undefined) throw new ConfigError("MemoryConfig.dAction is required");
+    this.dModel = checkInt("dModel", init.dModel, 1, 65536);
+    this.dAction = checkInt("dAction", init.dAction, 1, 4096);
+    this.dKey = checkInt("dKey", init.dKey ?? 32, 1, 1024);
+    this.dVal = checkInt("dVal", init.dVal ?? 32, 1, 1024);
+    this.dProj = checkInt("dProj", init.dProj ?? 32, 1, 4096);
+    this.dGate = checkInt("dGate", init.dGate ?? 32, 1, 4096);
+    this.dHidden = checkInt("dHidden", init.dHidden ?? 64, 1, 8192);
+    const kind = init.actionKind ?? "continuous";
+    if (kind !== "discrete" && kind !== "continuous") {
+      throw new ConfigError(`actionKind must be "discrete" or "continuous", got ${String(kind)}`);
+    }
+    this.actionKind = kind;
+    this.gateThreshold = checkNum("gateThreshold", init.gateThreshold ?? 0.5, 0, 1);
+    this.gateBiasInit = checkNum("gateBiasInit", init.gateBiasInit ?? 1, -20, 20);
+    this.seed = checkInt("seed", init.seed ?? 0, 0, 0xffffffff);
+    Object.freeze(this);
+  }
+
+  /** Plain JSON form (what checkpoints store). */
+  toJSON(): Required<MemoryConfigInit> {
+    return {
+      dModel: this.dModel,
+      dAction: this.dAction,
+      dKey: this.dKey,
+      dVal: this.dVal,
+      dProj: this.dProj,
+      dGate: this.dGate,
+      dHidden: this.dHidden,
+      actionKind: this.actionKind,
+      gateThreshold: this.gateThreshold,
+      gateBiasInit: this.gateBiasInit,
+      seed: this.seed,
+    };
+  }
+
+  /** A copy with some fields replaced (validated again). */
+  with(patch: Partial<MemoryConfigInit>): MemoryConfig {
+    return new MemoryConfig({ ...this.toJSON(), ...patch });
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * `AuraMemLayer`: the public AURA memory layer — a constant-size fast-weight memory with a learned
+ * write gate that wraps a frozen policy backbone (arXiv 2606.02775; the maths is our reconstruction,
+ * docs/method.md).
+ *
+ * ```ts
+ * const layer = new AuraMemLayer(new MemoryConfig({ dModel: 4096, dKey: 32, dVal: 32, dAction: 7 }));
+ * const out = layer.forward(z);            // z: Float32Array [1*T*4096]
+ * out.action; out.g;                       // [T*7], [T] (0/1 writes)
+ * layer.memoryBytes(1);                    // 4224
+ * let state = layer.initState(1);          // control loop, one tick:
+ * ({ action, state } = layer.step(zt, state));
+ * ```
+ */
+import { MemoryConfig, type MemoryConfigInit } from "./config.js";
+import { ConfigError, FormatError, ShapeError, checkFinite } from "./errors.js";
+import { createOps, type Backend, type Ops } from "./ops/index.js";
+import { SequenceModel, isArm, type ArmName, type MemoryState } from "./model/model.js";
+import { armSpec, type ArmOptions } from "./model/arms.js";
+import { loadCheckpoint, saveCheckpoint } from "./io/checkpoint.js";
+
+/** Output of {@link AuraMemLayer.forward}. */
+export interface LayerForwardOutput {
+  /** Batch and horizon the input was read as. */
+  B: number;
+  T: number;
+  /** Actions (continuous) or logits (discrete) [B*T*dAction]. */
+  action: Float32Array;
+  /** Write decisions, exactly 0 or 1 [B*T]. */
+  g: Float32Array;
+  /** Write probabilities sigmoid(gate logit) [B*T]. */
+  p: Float32Array;
+  /** Surprise ||v - (M^T k + m)||_2, the inner prediction error before the write [B*T]. */
+  surprise: Float32Array;
+  /** Memory state after the last step. */
+  state: MemoryState;
+}
+
+/** Output of one control tick, {@link AuraMemLayer.step}. */
+export interface LayerStepOutput {
+  /** [B*dAction] */
+  action: Float32Array;
+  /** [B] 0/1 */
+  g: Float32Array;
+  /** [B] */
+  p: Float32Array;
+  /** [B] */
+  surprise: Float32Array;
+  /** The next state (a new object; the input state is never mutated). */
+  state: MemoryState;
+}
+
+/** Options of the layer. */
+export interface LayerOptions {
+  /** Op backend: "wasm" (SIMD kernels), "ts" (reference) or "auto" (default). */
+  backend?: Backend | "auto";
+  /** Use these ops instead (shares one kernel instance between layers). */
+  ops?: Ops;
+  /** Arm to build (default "aura"; other arms are the benchmark baselines with the same interface). */
+  arm?: ArmName;
+  /** Arm-specific options (budgets, window, rnnHidden). */
+  armOptions?: ArmOptions;
+}
+
+/** The AURA memory layer (or, with `arm`, any baseline arm behind the same interface). */
+export class AuraMemLayer {
+  readonly config: MemoryConfig;
+  /** The underlying model: parameters, forward/backward. */
+  readonly model: SequenceModel;
+
+  constructor(config: MemoryConfig | MemoryConfigInit, opts: LayerOptions = {}) {
+    this.config = config instanceof MemoryConfig ? config : new MemoryConfig(config);
+    const ops = opts.ops ?? createOps(opts.backend ?? "auto");
+    const arm = opts.arm ?? "aura";
+    const spec = armSpec(arm, this.config, { matchParams: null, ...opts.armOptions });
+    this.model = new SequenceModel(spec, ops);
+  }
+
+  /** Wrap an existing (e.g. trained) model. */
+  static fromModel(model: SequenceModel): AuraMemLayer {
+    const layer = Object.create(AuraMemLayer.prototype) as AuraMemLayer;
+    Object.assign(layer, { config: model.spec.config, model });
+    return layer;
+  }
+
+  /** The arm name ("aura" unless built otherwise). */
+  get arm(): ArmName {
+    return this.model.spec.arm;
+  }
+
+  /** Bytes of memory state for `batch` streams: (dKey*dVal + dVal)*4*batch = 4,224 at 32x32, batch 1, any horizon. */
+  memoryBytes(batch = 1, horizon = 0): number {
+    if (!Number.isInteger(batch) || batch < 1) throw new ShapeError(`batch must be a positive integer, got ${batch}`);
+    return this.model.memoryBytes(batch, horizon);
+  }
+
+  /** Number of trainable parameters. */
+  paramCount(): number {
+    return this.model.paramCount();
+  }
+
+  /** Zero memory for `batch` streams (start of a deployment). */
+  initState(batch = 1): MemoryState {
+    return this.model.initState(batch);
+  }
+
+  /**
+   * Run whole sequences.
+   * @param z Float32Array [B*T*dModel] row-major backbone features.
+   * @param batch B (default 1); T is z.length / (B*dModel).
+   * @param state optional starting memory (default zeros); not mutated.
+   * @throws ShapeError if z.length is not a positive multiple of B*dModel, or the state mismatches;
+   *         NonFiniteError on NaN/Inf in z.
+   */
+  forward(z: Float32Array, batch = 1, state?: MemoryState): LayerForwardOutput {
+    const { dModel } = this.config;
+    if (!(z instanceof Float32Array)) throw new ShapeError("z must be a Float32Array [B*T*dModel]");
+    if (!Number.isInteger(batch) || batch < 1) throw new ShapeError(`batch must be a positive integer, got ${batch}`);
+    const T = z.length / (batch * dModel);
+    if (!Number.isInteger(T) || T < 1) {
+      throw new ShapeError(`z has ${z.length} values, not a positive multiple of B*dModel = ${batch}*${dModel}`);
+    }
+    const fr = this.model.forward(z, batch, T, { initialState: state });
+    return { B: batch, T, action: fr.out, g: fr.g, p: fr.p, surprise: fr.surprise, state: fr.finalState };
+  }
+
+  /**
+   * One control tick for B streams: read, maybe write, act. Same maths as forward() (tested equal).
+   * @param zt Float32Array [B*dModel] the backbone feature of this tick.
+   * @param state the memory after the previous tick (from initState() or the last step()).
+   * @throws ShapeError / NonFiniteError on bad input; the given state is left untouched.
+   */
+  step(zt: Float32Array, state: MemoryState): LayerStepOutput {
+    if (!state || typeof state !== "object" || !Number.isInteger(state.B)) {
+      throw new ShapeError("state must be a MemoryState from initState() or step()");
+    }
+    const B = state.B;
+    const { dModel } = this.config;
+    if (!(zt instanceof Float32Array)) throw new ShapeError("zt must be a Float32Array [B*dModel]");
+    if (zt.length !== B * dModel) {
+      throw new ShapeError(`zt must have B*dModel = ${B}*${dModel} = ${B * dModel} values, got ${zt.length}`);
+    }
+    checkFinite("zt", zt);
+    const fr = this.model.forward(zt, B, 1, { initialState: state, validate: false });
+    return { action: fr.out, g: fr.g, p: fr.p, surprise: fr.surprise, state: fr.finalState };
+  }
+
+  /** Save parameters (safetensors) and config (JSON) at `path` (.safetensors / .json added). */
+  async save(path: string, extra: Record<string, unknown> = {}): Promise<{ safetensorsPath: string; jsonPath: string }> {
+    const params: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const [k, p] of Object.entries(this.model.params)) params[k] = { shape: [...p.shape], data: p.data };
+    const s = this.model.spec;
+    return saveCheckpoint(path, {
+      arm: s.arm,
+      config: { ...this.config.toJSON() },
+      params,
+      extra: { ...extra, rnnHidden: s.rnnHidden, window: s.window, writeRate: s.writeRate, tau: this.model.tau },
+    });
+  }
+
+  /**
+   * Load a checkpoint written by save() (or `aura train`).
+   * @throws FormatError on a malformed or mismatching checkpoint.
+   */
+  static async load(path: string, opts: Omit<LayerOptions, "arm" | "armOptions"> = {}): Promise<AuraMemLayer> {
+    const ck = await loadCheckpoint(path);
+    const config = new MemoryConfig(ck.config as unknown as MemoryConfigInit);
+    const x = (ck.extra ?? {}) as Record<string, unknown>;
+    const num = (k: string): number | undefined => (typeof x[k] === "number" ? (x[k] as number) : undefined);
+    if (!isArm(ck.arm)) throw new ConfigError(`checkpoint arm "${ck.arm}" is not known`);
+    const layer = new AuraMemLayer(config, {
+      ...opts,
+      arm: ck.arm,
+      armOptions: { matchParams: null, rnnHidden: num("rnnHidden"), window: num("window"), writeRate: num("writeRate"), tau: num("tau") },
+    });
+    for (const [k, p] of Object.entries(layer.model.params)) {
+      const src = ck.params[k];
+      if (!src || src.data.length !== p.data.length) {
+        throw new FormatError(`checkpoint parameter ${k} is missing or has ${src?.data.length} values, expected ${p.data.length}`);
+      }
+      p.data.set(src.data);
+    }
+    const tau = num("tau");
+    if (tau !== undefined) layer.model.setTau(tau);
+    return layer;
+  }
+}

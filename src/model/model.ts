@@ -1,0 +1,702 @@
+/**
+ * `SequenceModel`: one arm of the benchmark = encoder -> memory core -> action head, with a
+ * hand-written backward pass (BPTT through the core) on top of the op kernels.
+ *
+ *   z_t [dModel]  --enc (one fused dense)-->  k, q, v, beta, proj(z) = h  (columns depend on the core)
+ *   core:  delta  (aura, always-write, random, periodic, recon-gate): gated delta rule, readout r_t [dVal]
+ *          rnn    (gru, lstm): r_t = h^rnn_t [H]
+ *          attention (kv-cache, kv-window): r_t = softmax attention over past (k, v) [dVal]
+ *          none   (no-memory): r_t empty
+ *   head:  action_t = W2 tanh(W1 [h_t, r_t] + b1) + b2   (logits for discrete actions)
+ *
+ * Maths of the AURA arm (our reconstruction of arXiv 2606.02775, see docs/method.md):
+ *   k = l2norm(Wk z), q = l2norm(Wq z), v = Wv z, beta = sigmoid(w_beta . z + b), h = tanh(Wp z + bp)
+ *   e = v - (M^T k + m); p = sigmoid(gateMLP([h, e, |e|])); g = 1[p > 0.5] (straight-through in training)
+ *   M += g beta k e^T; m += g beta e; r = M^T q + m; action = head([h, r]).
+ * State goes in and comes out explicitly ({@link MemoryState}); the model holds parameters only.
+ */
+import type { MemoryConfig } from "../config.js";
+import { ConfigError, ShapeError, checkFinite } from "../errors.js";
+import type { Ops } from "../ops/index.js";
+import type { DeltaRuleOutput, DeltaRuleInputs, GateSpec } from "../ops/delta_rule/index.js";
+import type { RnnInputs, RnnOutput } from "../ops/rnn/index.js";
+import { gateCount } from "../ops/rnn/index.js";
+import type { AttentionInputs, AttentionOutput, KvCache } from "../ops/attention/index.js";
+import { emptyKvCache, kvCacheBytes } from "../ops/attention/index.js";
+import { Rng } from "../util/rng.js";
+import { constant, countParams, glorot, type GradSet, type ParamSet } from "./params.js";
+import { scheduleBatch } from "./schedule.js";
+
+/** Every arm of the benchmark (docs/benchmarks.md). */
+export const ARMS = [
+  "aura",
+  "always-write",
+  "random",
+  "periodic",
+  "recon-gate",
+  "gru",
+  "lstm",
+  "kv-cache",
+  "kv-window",
+  "no-memory",
+] as const;
+export type ArmName = (typeof ARMS)[number];
+
+/** The memory core an arm uses. */
+export type CoreKind = "delta" | "rnn" | "attention" | "none";
+
+/** Core of an arm. */
+export function coreOf(arm: ArmName): CoreKind {
+  switch (arm) {
+    case "aura":
+    case "always-write":
+    case "random":
+    case "periodic":
+    case "recon-gate":
+      return "delta";
+    case "gru":
+    case "lstm":
+      return "rnn";
+    case "kv-cache":
+    case "kv-window":
+      return "attention";
+    case "no-memory":
+      return "none";
+  }
+}
+
+/** Whether `s` names an arm. */
+export function isArm(s: string): s is ArmName {
+  return (ARMS as readonly string[]).includes(s);
+}
+
+/** Arm-specific knobs on top of the shared {@link MemoryConfig}. */
+export interface ArmSpec {
+  readonly arm: ArmName;
+  readonly config: MemoryConfig;
+  /** Hidden width H of gru / lstm. */
+  readonly rnnHidden: number;
+  /** Window W of kv-window (entries kept). */
+  readonly window: number;
+  /** Writes per step of the random / periodic schedules (budget-matched to AURA). */
+  readonly writeRate: number;
+  /** Threshold on the surprise norm ||e|| for recon-gate (write iff ||e|| > tau). */
+  readonly tau: number;
+}
+
+/** Memory state of one arm for a batch of B streams. Immutable: step() returns a new one. */
+export type MemoryState =
+  | { readonly kind: "fast-weights"; readonly B: number; readonly t: number; readonly M: Float32Array; readonly m: Float32Array }
+  | { readonly kind: "rnn"; readonly B: number; readonly t: number; readonly h: Float32Array; readonly c?: Float32Array }
+  | { readonly kind: "kv"; readonly B: number; readonly t: number; readonly cache: KvCache }
+  | { readonly kind: "none"; readonly B: number; readonly t: number };
+
+/** Options of {@link SequenceModel.forward}. */
+export interface ForwardOptions {
+  /** "hard": g = 1[p > threshold] (inference, straight-through in training); "soft": g = p (warm-up). Default "hard". */
+  gateMode?: "hard" | "soft";
+  /** Replace the write decisions of a delta-rule arm by a fixed g [B*T] (budget-matched swap evaluation). */
+  gateOverride?: Float32Array;
+  /** Per-row phase seeds [B] of the random / periodic schedules (default config.seed + row). */
+  scheduleSeeds?: ArrayLike<number>;
+  /** Start from this state (default: zeros / empty). Its `t` offsets the schedules. */
+  initialState?: MemoryState;
+  /** Keep what backward() needs. Default false. */
+  training?: boolean;
+  /** Validate z (shape, finiteness). Default true; the trainer turns it off for its own batches. */
+  validate?: boolean;
+}
+
+/** What the forward pass returns. Arrays are row-major [B, T, ...]. */
+export interface ForwardResult {
+  readonly B: number;
+  readonly T: number;
+  /** Actions (continuous) or logits (discrete) [B*T*dAction]. */
+  readonly out: Float32Array;
+  /** Write decisions [B*T] (0/1 at inference; 1 every step for dense arms; 0 for no-memory). */
+  readonly g: Float32Array;
+  /** Write probabilities [B*T] (= g for arms without a learned gate). */
+  readonly p: Float32Array;
+  /** Surprise ||e_t||_2 (inner prediction error) [B*T] for delta-rule arms, zeros otherwise. */
+  readonly surprise: Float32Array;
+  readonly finalState: MemoryState;
+  /** Saved tensors for backward (training only). */
+  readonly tape?: Tape;
+}
+
+interface Tape {
+  z: Float32Array;
+  E: Float32Array; // encoder output [BT, nEnc]
+  h: Float32Array; // tanh(proj) [BT, dProj]
+  headIn: Float32Array; // [BT, dProj + dR]
+  a1: Float32Array; // tanh(head hidden) [BT, dHidden]
+  // delta core
+  kRaw?: Float32Array;
+  qRaw?: Float32Array;
+  k?: Float32Array;
+  q?: Float32Array;
+  beta?: Float32Array;
+  deltaIn?: DeltaRuleInputs;
+  deltaOut?: DeltaRuleOutput;
+  // rnn core
+  rnnIn?: RnnInputs;
+  rnnOut?: RnnOutput;
+  // attention core
+  attIn?: AttentionInputs;
+  attOut?: AttentionOutput;
+}
+
+/** Column layout of the fused encoder for a core. */
+interface EncLayout {
+  k: number; // offset or -1
+  q: number;
+  v: number;
+  h: number;
+  beta: number;
+  xg: number;
+  width: number;
+}
+
+/**
+ * One arm: parameters plus the forward / backward / streaming-step maths. Stateless apart from its
+ * parameters (which the optimiser updates in place).
+ */
+export class SequenceModel {
+  readonly spec: ArmSpec;
+  readonly core: CoreKind;
+  readonly params: ParamSet;
+  /** Width of the core's readout r_t (0 for no-memory). */
+  readonly dR: number;
+  private readonly enc: EncLayout;
+  private tauValue: number;
+
+  constructor(spec: ArmSpec, private ops: Ops) {
+    validateSpec(spec);
+    this.spec = spec;
+    this.core = coreOf(spec.arm);
+    const c = spec.config;
+    this.dR = this.core === "delta" || this.core === "attention" ? c.dVal : this.core === "rnn" ? spec.rnnHidden : 0;
+    this.enc = layoutFor(this.core, spec);
+    this.params = initParams(spec, this.core, this.enc, this.dR);
+    this.tauValue = spec.tau;
+  }
+
+  /** Current recon-gate threshold on ||e|| (calibrated to the write budget during training). */
+  get tau(): number {
+    return this.tauValue;
+  }
+
+  /** Set the recon-gate threshold. @throws ConfigError unless finite and >= 0. */
+  setTau(tau: number): void {
+    if (!(Number.isFinite(tau) && tau >= 0)) throw new ConfigError(`tau must be finite and >= 0, got ${tau}`);
+    this.tauValue = tau;
+  }
+
+  /** The ops backend in use. */
+  get backend(): Ops["backend"] {
+    return this.ops.backend;
+  }
+
+  /** Swap the op backend (e.g. TS reference vs WASM) without touching parameters. */
+  withOps(ops: Ops): SequenceModel {
+    const m = new SequenceModel({ ...this.spec, tau: this.tauValue }, ops);
+    for (const k of Object.keys(this.params)) m.params[k]!.data.set(this.params[k]!.data);
+    return m;
+  }
+
+  /** Number of scalar parameters. */
+  paramCount(): number {
+    return countParams(this.params);
+  }
+
+  /** Zero state for B streams. */
+  initState(B: number): MemoryState {
+    if (!Number.isInteger(B) || B < 1) throw new ShapeError(`batch must be a positive integer, got ${B}`);
+    const c = this.spec.config;
+    switch (this.core) {
+      case "delta":
+        return { kind: "fast-weights", B, t: 0, M: new Float32Array(B * c.dKey * c.dVal), m: new Float32Array(B * c.dVal) };
+      case "rnn": {
+        const H = this.spec.rnnHidden;
+        return this.spec.arm === "lstm"
+          ? { kind: "rnn", B, t: 0, h: new Float32Array(B * H), c: new Float32Array(B * H) }
+          : { kind: "rnn", B, t: 0, h: new Float32Array(B * H) };
+      }
+      case "attention":
+        return { kind: "kv", B, t: 0, cache: emptyKvCache(B, c.dKey, c.dVal) };
+      case "none":
+        return { kind: "none", B, t: 0 };
+    }
+  }
+
+  /**
+   * Bytes of memory state this arm carries for `batch` streams after `horizon` steps (fp32):
+   * delta: (dKey*dVal + dVal)*4*B (4,224 at 32x32, B=1, any horizon); gru: H*4*B; lstm: 2H*4*B;
+   * kv-cache: horizon*(dKey+dVal)*4*B; kv-window: min(horizon, W)*(dKey+dVal)*4*B; no-memory: 0.
+   */
+  memoryBytes(batch: number, horizon = 0): number {
+    const c = this.spec.config;
+    switch (this.core) {
+      case "delta":
+        return (c.dKey * c.dVal + c.dVal) * batch * 4;
+      case "rnn":
+        return (this.spec.arm === "lstm" ? 2 : 1) * this.spec.rnnHidden * batch * 4;
+      case "attention": {
+        const n = this.spec.arm === "kv-window" ? Math.min(horizon, this.spec.window) : horizon;
+        return n * (c.dKey + c.dVal) * 4 * batch;
+      }
+      case "none":
+        return 0;
+    }
+  }
+
+  /** Bytes actually held by a state's tensors (live KV entries for the attention arms). */
+  stateBytes(state: MemoryState): number {
+    switch (state.kind) {
+      case "fast-weights":
+        return state.M.byteLength + state.m.byteLength;
+      case "rnn":
+        return state.h.byteLength + (state.c ? state.c.byteLength : 0);
+      case "kv":
+        return kvCacheBytes(state.cache);
+      case "none":
+        return 0;
+    }
+  }
+
+  /**
+   * Run the arm over a batch of sequences.
+   * @param z Float32Array [B*T*dModel] row-major backbone features.
+   * @throws ShapeError if z.length != B*T*dModel or the state does not match; NonFiniteError on NaN/Inf.
+   */
+  forward(z: Float32Array, B: number, T: number, opts: ForwardOptions = {}): ForwardResult {
+    const c = this.spec.config;
+    const { dModel } = c;
+    if (!Number.isInteger(B) || B < 1 || !Number.isInteger(T) || T < 1) {
+      throw new ShapeError(`B and T must be positive integers, got B=${B}, T=${T}`);
+    }
+    if (!(z instanceof Float32Array)) throw new ShapeError(`z must be a Float32Array [B*T*dModel]`);
+    if (z.length !== B * T * dModel) {
+      throw new ShapeError(`z must have B*T*dModel = ${B}*${T}*${dModel} = ${B * T * dModel} values, got ${z.length}`);
+    }
+    if (opts.validate !== false) checkFinite("z", z);
+    const state = opts.initialState ?? this.initState(B);
+    this.checkState(state, B);
+    if (opts.gateOverride && opts.gateOverride.length !== B * T) {
+      throw new ShapeError(`gateOverride must have B*T = ${B * T} values, got ${opts.gateOverride.length}`);
+    }
+    const training = opts.training ?? false;
+    const { dense } = this.ops;
+    const P = this.params;
+    const BT = B * T;
+    const L = this.enc;
+    const E = dense.forward(z, P["enc.W"]!.data, P["enc.b"]!.data, BT, dModel, L.width);
+    const h = tanhCols(E, BT, L.width, L.h, c.dProj);
+    const tape: Tape = { z, E, h, headIn: new Float32Array(0), a1: new Float32Array(0) };
+
+    let r: Float32Array = new Float32Array(0);
+    let g: Float32Array;
+    let p: Float32Array;
+    let surprise: Float32Array = new Float32Array(BT);
+    let finalState: MemoryState;
+
+    if (this.core === "delta") {
+      const kRaw = cols(E, BT, L.width, L.k, c.dKey);
+      const qRaw = cols(E, BT, L.width, L.q, c.dKey);
+      const k = dense.l2normForward(kRaw, BT, c.dKey);
+      const q = dense.l2normForward(qRaw, BT, c.dKey);
+      const v = cols(E, BT, L.width, L.v, c.dVal);
+      const beta = new Float32Array(BT);
+      for (let i = 0; i < BT; i++) beta[i] = sigmoid(E[i * L.width + L.beta]!);
+      const gate = this.gateSpec(h, B, T, state.t, opts);
+      const inp: DeltaRuleInputs = {
+        B,
+        T,
+        dK: c.dKey,
+        dV: c.dVal,
+        dGate: gate.mode === "learned" ? c.dGate : 0,
+        k,
+        q,
+        v,
+        beta,
+        gate,
+      };
+      const st = state as Extract<MemoryState, { kind: "fast-weights" }>;
+      const out = this.ops.deltaRule.forward(inp, { initialState: { M: st.M, m: st.m }, saveForBackward: training });
+      r = out.r;
+      g = out.g;
+      p = out.p;
+      surprise = out.surprise;
+      finalState = { kind: "fast-weights", B, t: state.t + T, M: out.finalState.M, m: out.finalState.m };
+      Object.assign(tape, { kRaw, qRaw, k, q, beta, deltaIn: inp, deltaOut: out });
+    } else if (this.core === "rnn") {
+      const H = this.spec.rnnHidden;
+      const G = gateCount(this.spec.arm as "gru" | "lstm");
+      const inp: RnnInputs = {
+        kind: this.spec.arm as "gru" | "lstm",
+        B,
+        T,
+        H,
+        xg: cols(E, BT, L.width, L.xg, G * H),
+        Wh: P["rnn.Wh"]!.data,
+        bh: P["rnn.bh"]!.data,
+      };
+      const st = state as Extract<MemoryState, { kind: "rnn" }>;
+      const init = st.c ? { h: st.h, c: st.c } : { h: st.h };
+      const out = this.ops.rnn.forward(inp, { initialState: init, saveForBackward: training });
+      r = out.h;
+      g = new Float32Array(BT).fill(1);
+      p = g;
+      finalState = out.finalState.c
+        ? { kind: "rnn", B, t: state.t + T, h: out.finalState.h, c: out.finalState.c }
+        : { kind: "rnn", B, t: state.t + T, h: out.finalState.h };
+      Object.assign(tape, { rnnIn: inp, rnnOut: out });
+    } else if (this.core === "attention") {
+      const inp: AttentionInputs = {
+        B,
+        T,
+        dK: c.dKey,
+        dV: c.dVal,
+        q: cols(E, BT, L.width, L.q, c.dKey),
+        k: cols(E, BT, L.width, L.k, c.dKey),
+        v: cols(E, BT, L.width, L.v, c.dVal),
+        scale: 1 / Math.sqrt(c.dKey),
+        window: this.spec.arm === "kv-window" ? this.spec.window : 0,
+      };
+      const st = state as Extract<MemoryState, { kind: "kv" }>;
+      const hasPast = st.cache.length > 0;
+      if (training && hasPast) throw new ConfigError("training forward of an attention arm must start from an empty cache");
+      const out = this.ops.attention.forward(inp, { cache: st.cache, outputCache: !training, saveForBackward: training });
+      r = out.o;
+      g = new Float32Array(BT).fill(1);
+      p = g;
+      finalState = { kind: "kv", B, t: state.t + T, cache: out.cache ?? st.cache };
+      Object.assign(tape, { attIn: inp, attOut: out });
+    } else {
+      g = new Float32Array(BT);
+      p = g;
+      finalState = { kind: "none", B, t: state.t + T };
+    }
+
+    const dIn = c.dProj + this.dR;
+    const headIn = concatRows(h, c.dProj, r, this.dR, BT);
+    const a1 = dense.forward(headIn, P["head.W1"]!.data, P["head.b1"]!.data, BT, dIn, this.hidden());
+    for (let i = 0; i < a1.length; i++) a1[i] = Math.tanh(a1[i]!);
+    const out = dense.forward(a1, P["head.W2"]!.data, P["head.b2"]!.data, BT, this.hidden(), c.dAction);
+    tape.headIn = headIn;
+    tape.a1 = a1;
+    return { B, T, out, g, p, surprise, finalState, tape: training ? tape : undefined };
+  }
+
+  /**
+   * Backward pass: gradients of a scalar loss w.r.t. every parameter, given dL/d(out) [B*T*dAction]
+   * and optionally dL/dp [B*T] (loss terms on the write probability: sparsity, action-IB).
+   */
+  backward(fr: ForwardResult, dOut: Float32Array, dp?: Float32Array): GradSet {
+    const tape = fr.tape;
+    if (!tape) throw new ConfigError("backward needs forward(..., { training: true })");
+    const c = this.spec.config;
+    const { dense } = this.ops;
+    const P = this.params;
+    const BT = fr.B * fr.T;
+    const L = this.enc;
+    const dH = this.hidden();
+    const dIn = c.dProj + this.dR;
+    const grads: GradSet = {};
+
+    // head
+    const b2 = dense.backward(tape.a1, P["head.W2"]!.data, dOut, BT, dH, c.dAction, true);
+    grads["head.W2"] = b2.dW;
+    grads["head.b2"] = b2.db;
+    const dA1 = b2.dx!;
+    for (let i = 0; i < dA1.length; i++) dA1[i] = dA1[i]! * (1 - tape.a1[i]! * tape.a1[i]!);
+    const b1 = dense.backward(tape.headIn, P["head.W1"]!.data, dA1, BT, dIn, dH, true);
+    grads["head.W1"] = b1.dW;
+    grads["head.b1"] = b1.db;
+    const dHeadIn = b1.dx!;
+    const dh = cols(dHeadIn, BT, dIn, 0, c.dProj);
+    const dr = cols(dHeadIn, BT, dIn, c.dProj, this.dR);
+    const dE = new Float32Array(BT * L.width);
+
+    if (this.core === "delta") {
+      const inp = tape.deltaIn!;
+      const gd = this.ops.deltaRule.backward(inp, tape.deltaOut!, { dr, dp: inp.gate.mode === "learned" ? dp : undefined });
+      const dkRaw = dense.l2normBackward(tape.kRaw!, gd.dk, BT, c.dKey);
+      const dqRaw = dense.l2normBackward(tape.qRaw!, gd.dq, BT, c.dKey);
+      putCols(dE, BT, L.width, L.k, c.dKey, dkRaw);
+      putCols(dE, BT, L.width, L.q, c.dKey, dqRaw);
+      putCols(dE, BT, L.width, L.v, c.dVal, gd.dv);
+      for (let i = 0; i < BT; i++) {
+        const b = tape.beta![i]!;
+        dE[i * L.width + L.beta] = gd.dbeta[i]! * b * (1 - b);
+      }
+      if (inp.gate.mode === "learned") {
+        const gb = dense.backward(tape.h, P["gate.W1h"]!.data, gd.dGatePre!, BT, c.dProj, c.dGate, true);
+        grads["gate.W1h"] = gb.dW;
+        grads["gate.b1"] = gb.db;
+        grads["gate.W1e"] = gd.dG1e!;
+        grads["gate.W1a"] = gd.dG1a!;
+        grads["gate.w2"] = gd.dG2!;
+        grads["gate.b2"] = new Float32Array([gd.dc2!]);
+        for (let i = 0; i < dh.length; i++) dh[i] = dh[i]! + gb.dx![i]!;
+      } else if (this.spec.arm === "aura") {
+        // gate overridden (swap evaluation): no gradient reaches the gate parameters
+        for (const n of ["gate.W1h", "gate.b1", "gate.W1e", "gate.W1a", "gate.w2", "gate.b2"]) {
+          grads[n] = new Float32Array(P[n]!.data.length);
+        }
+      }
+    } else if (this.core === "rnn") {
+      const gr = this.ops.rnn.backward(tape.rnnIn!, tape.rnnOut!, { dh: dr });
+      const G = gateCount(this.spec.arm as "gru" | "lstm");
+      putCols(dE, BT, L.width, L.xg, G * this.spec.rnnHidden, gr.dxg);
+      grads["rnn.Wh"] = gr.dWh;
+      grads["rnn.bh"] = gr.dbh;
+    } else if (this.core === "attention") {
+      const ga = this.ops.attention.backward(tape.attIn!, tape.attOut!, { do: dr });
+      putCols(dE, BT, L.width, L.q, c.dKey, ga.dq);
+      putCols(dE, BT, L.width, L.k, c.dKey, ga.dk);
+      putCols(dE, BT, L.width, L.v, c.dVal, ga.dv);
+    }
+    // proj(z) = tanh(.)
+    for (let i = 0; i < BT; i++) {
+      for (let j = 0; j < c.dProj; j++) {
+        const hv = tape.h[i * c.dProj + j]!;
+        dE[i * L.width + L.h + j] = dh[i * c.dProj + j]! * (1 - hv * hv);
+      }
+    }
+    const be = dense.backward(tape.z, P["enc.W"]!.data, dE, BT, c.dModel, L.width, false);
+    grads["enc.W"] = be.dW;
+    grads["enc.b"] = be.db;
+    // order like params, every parameter present
+    const ordered: GradSet = {};
+    for (const k of Object.keys(P)) {
+      const gk = grads[k];
+      if (!gk) throw new Error(`internal: no gradient for ${k}`);
+      ordered[k] = gk;
+    }
+    return ordered;
+  }
+
+  /**
+   * Action-information-bottleneck divergence per step (docs/method.md, "action-IB"):
+   * D_t = div(head(h_t, r0_t + u_t), head(h_t, r0_t)) with u_t = beta_t (k_t . q_t + 1) e_t the change of
+   * the readout a write would cause and r0_t the readout without it; div = KL(softmax || softmax) for
+   * discrete heads, squared error for continuous ones. Only for the learned-gate arm (else zeros).
+   * @returns Float32Array [B*T] (no gradient flows through it: it is a target for the gate).
+   */
+  actionDivergence(fr: ForwardResult): Float32Array {
+    const tape = fr.tape;
+    const BT = fr.B * fr.T;
+    const D = new Float32Array(BT);
+    if (!tape || this.core !== "delta" || !tape.deltaOut) return D;
+    const c = this.spec.config;
+    const dV = c.dVal;
+    const dK = c.dKey;
+    const out = tape.deltaOut;
+    const r0 = new Float32Array(BT * dV);
+    const r1 = new Float32Array(BT * dV);
+    for (let i = 0; i < BT; i++) {
+      let kq = 0;
+      for (let j = 0; j < dK; j++) kq += tape.k![i * dK + j]! * tape.q![i * dK + j]!;
+      const s = tape.beta![i]! * (kq + 1);
+      const gi = out.g[i]!;
+      for (let j = 0; j < dV; j++) {
+        const u = s * out.e[i * dV + j]!;
+        const base = out.r[i * dV + j]! - gi * u;
+        r0[i * dV + j] = base;
+        r1[i * dV + j] = base + u;
+      }
+    }
+    const a0 = this.head(tape.h, r0, BT);
+    const a1 = this.head(tape.h, r1, BT);
+    const A = c.dAction;
+    for (let i = 0; i < BT; i++) {
+      if (c.actionKind === "discrete") {
+        D[i] = klLogits(a1, a0, i * A, A);
+      } else {
+        let s = 0;
+        for (let j = 0; j < A; j++) s += (a1[i * A + j]! - a0[i * A + j]!) ** 2;
+        D[i] = s;
+      }
+    }
+    return D;
+  }
+
+  /** Head on given (h, r): [BT, dAction]. */
+  private head(h: Float32Array, r: Float32Array, BT: number): Float32Array {
+    const c = this.spec.config;
+    const P = this.params;
+    const headIn = concatRows(h, c.dProj, r, this.dR, BT);
+    const a1 = this.ops.dense.forward(headIn, P["head.W1"]!.data, P["head.b1"]!.data, BT, c.dProj + this.dR, this.hidden());
+    for (let i = 0; i < a1.length; i++) a1[i] = Math.tanh(a1[i]!);
+    return this.ops.dense.forward(a1, P["head.W2"]!.data, P["head.b2"]!.data, BT, this.hidden(), c.dAction);
+  }
+
+  private hidden(): number {
+    return this.params["head.b1"]!.data.length;
+  }
+
+  private gateSpec(h: Float32Array, B: number, T: number, t0: number, opts: ForwardOptions): GateSpec {
+    const arm = this.spec.arm;
+    const c = this.spec.config;
+    if (opts.gateOverride) return { mode: "fixed", g: opts.gateOverride };
+    if (arm === "always-write") return { mode: "fixed", g: new Float32Array(B * T).fill(1) };
+    if (arm === "random" || arm === "periodic") {
+      const seeds = opts.scheduleSeeds ?? Array.from({ length: B }, (_, b) => c.seed + b);
+      if (seeds.length !== B) throw new ShapeError(`scheduleSeeds must have B = ${B} values, got ${seeds.length}`);
+      return { mode: "fixed", g: scheduleBatch(arm, this.spec.writeRate, seeds, T, t0) };
+    }
+    if (arm === "recon-gate") return { mode: "recon", tau: this.tauValue };
+    const P = this.params;
+    const gatePre = this.ops.dense.forward(h, P["gate.W1h"]!.data, P["gate.b1"]!.data, B * T, c.dProj, c.dGate);
+    return {
+      mode: "learned",
+      gatePre,
+      G1e: P["gate.W1e"]!.data,
+      G1a: P["gate.W1a"]!.data,
+      G2: P["gate.w2"]!.data,
+      c2: P["gate.b2"]!.data[0]!,
+      hard: (opts.gateMode ?? "hard") === "hard",
+      threshold: c.gateThreshold,
+    };
+  }
+
+  private checkState(s: MemoryState, B: number): void {
+    const c = this.spec.config;
+    if (!s || typeof s !== "object") throw new ShapeError("state must be a MemoryState from initState()");
+    if (s.B !== B) throw new ShapeError(`state is for batch ${s.B}, input has batch ${B}`);
+    const want = this.core === "delta" ? "fast-weights" : this.core === "rnn" ? "rnn" : this.core === "attention" ? "kv" : "none";
+    if (s.kind !== want) throw new ShapeError(`state kind ${s.kind} does not match arm ${this.spec.arm} (${want})`);
+    if (s.kind === "fast-weights") {
+      if (s.M.length !== B * c.dKey * c.dVal) throw new ShapeError(`state.M must have B*dKey*dVal = ${B * c.dKey * c.dVal} values, got ${s.M.length}`);
+      if (s.m.length !== B * c.dVal) throw new ShapeError(`state.m must have B*dVal = ${B * c.dVal} values, got ${s.m.length}`);
+    } else if (s.kind === "rnn") {
+      const H = this.spec.rnnHidden;
+      if (s.h.length !== B * H) throw new ShapeError(`state.h must have B*H = ${B * H} values, got ${s.h.length}`);
+      if (this.spec.arm === "lstm" && (!s.c || s.c.length !== B * H)) throw new ShapeError(`state.c must have B*H = ${B * H} values`);
+    }
+  }
+}
+
+function validateSpec(s: ArmSpec): void {
+  if (!isArm(s.arm)) throw new ConfigError(`unknown arm "${String(s.arm)}" (valid: ${ARMS.join(", ")})`);
+  if (coreOf(s.arm) === "rnn" && !(Number.isInteger(s.rnnHidden) && s.rnnHidden >= 1)) {
+    throw new ConfigError(`rnnHidden must be a positive integer for ${s.arm}, got ${s.rnnHidden}`);
+  }
+  if (s.arm === "kv-window" && !(Number.isInteger(s.window) && s.window >= 1)) {
+    throw new ConfigError(`window must be a positive integer for kv-window, got ${s.window}`);
+  }
+  if ((s.arm === "random" || s.arm === "periodic") && !(s.writeRate >= 0 && s.writeRate <= 1)) {
+    throw new ConfigError(`writeRate must be in [0, 1] for ${s.arm}, got ${s.writeRate}`);
+  }
+  if (s.arm === "recon-gate" && !(Number.isFinite(s.tau) && s.tau >= 0)) {
+    throw new ConfigError(`tau must be a finite non-negative number for recon-gate, got ${s.tau}`);
+  }
+}
+
+function layoutFor(core: CoreKind, spec: ArmSpec): EncLayout {
+  const c = spec.config;
+  const L: EncLayout = { k: -1, q: -1, v: -1, h: -1, beta: -1, xg: -1, width: 0 };
+  const take = (n: number): number => {
+    const o = L.width;
+    L.width += n;
+    return o;
+  };
+  if (core === "delta" || core === "attention") {
+    L.k = take(c.dKey);
+    L.q = take(c.dKey);
+    L.v = take(c.dVal);
+  }
+  L.h = take(c.dProj);
+  if (core === "delta") L.beta = take(1);
+  if (core === "rnn") L.xg = take(gateCount(spec.arm as "gru" | "lstm") * spec.rnnHidden);
+  return L;
+}
+
+function initParams(spec: ArmSpec, core: CoreKind, L: EncLayout, dR: number): ParamSet {
+  const c = spec.config;
+  const rng = new Rng(c.seed ^ 0x41555241);
+  const P: ParamSet = {};
+  P["enc.W"] = glorot(rng, c.dModel, L.width);
+  P["enc.b"] = constant(L.width, 0);
+  if (core === "delta") {
+    // beta = sigmoid(b) starts at ~0.5: half a step of the delta rule
+    P["enc.b"].data[L.beta] = 0;
+  }
+  if (spec.arm === "aura") {
+    P["gate.W1h"] = glorot(rng, c.dProj, c.dGate);
+    P["gate.b1"] = constant(c.dGate, 0);
+    P["gate.W1e"] = glorot(rng, c.dVal, c.dGate);
+    P["gate.W1a"] = glorot(rng, c.dVal, c.dGate);
+    P["gate.w2"] = glorot(rng, c.dGate, 1);
+    P["gate.w2"] = { shape: [c.dGate], data: P["gate.w2"].data };
+    P["gate.b2"] = constant(1, c.gateBiasInit);
+  }
+  if (core === "rnn") {
+    const H = spec.rnnHidden;
+    const G = gateCount(spec.arm as "gru" | "lstm");
+    P["rnn.Wh"] = glorot(rng, H, G * H);
+    P["rnn.bh"] = constant(G * H, 0);
+    if (spec.arm === "lstm") for (let j = H; j < 2 * H; j++) P["rnn.bh"].data[j] = 1; // forget-gate bias 1
+  }
+  P["head.W1"] = glorot(rng, c.dProj + dR, c.dHidden);
+  P["head.b1"] = constant(c.dHidden, 0);
+  P["head.W2"] = glorot(rng, c.dHidden, c.dAction);
+  P["head.b2"] = constant(c.dAction, 0);
+  return P;
+}
+
+function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+/** Columns [off, off+n) of a [rows, width] matrix. */
+function cols(A: Float32Array, rows: number, width: number, off: number, n: number): Float32Array {
+  const out = new Float32Array(rows * n);
+  for (let i = 0; i < rows; i++) out.set(A.subarray(i * width + off, i * width + off + n), i * n);
+  return out;
+}
+
+function putCols(A: Float32Array, rows: number, width: number, off: number, n: number, src: Float32Array): void {
+  for (let i = 0; i < rows; i++) A.set(src.subarray(i * n, i * n + n), i * width + off);
+}
+
+function tanhCols(A: Float32Array, rows: number, width: number, off: number, n: number): Float32Array {
+  const out = cols(A, rows, width, off, n);
+  for (let i = 0; i < out.length; i++) out[i] = Math.tanh(out[i]!);
+  return out;
+}
+
+function concatRows(a: Float32Array, na: number, b: Float32Array, nb: number, rows: number): Float32Array {
+  const out = new Float32Array(rows * (na + nb));
+  for (let i = 0; i < rows; i++) {
+    out.set(a.subarray(i * na, i * na + na), i * (na + nb));
+    if (nb > 0) out.set(b.subarray(i * nb, i * nb + nb), i * (na + nb) + na);
+  }
+  return out;
+}
+
+/** KL(softmax(p) || softmax(q)) for logits rows at offset o, width n. */
+function klLogits(p: Float32Array, q: Float32Array, o: number, n: number): number {
+  let mp = -Infinity;
+  let mq = -Infinity;
+  for (let j = 0; j < n; j++) {
+    mp = Math.max(mp, p[o + j]!);
+    mq = Math.max(mq, q[o + j]!);
+  }
+  let zp = 0;
+  let zq = 0;
+  for (let j = 0; j < n; j++) {
+    zp += Math.exp(p[o + j]! - mp);
+    zq += Math.exp(q[o + j]! - mq);
+  }
+  const lzp = Math.log(zp) + mp;
+  const lzq = Math.log(zq) + mq;
+  let kl = 0;
+  for (let j = 0; j < n; j++) {
+    const lp = p[o + j]! - lzp;
+    const lq = q[o + j]! - lzq;
+    kl += Math.exp(lp) * (lp - lq);
+  }
+  return Math.max(kl, 0);
+}

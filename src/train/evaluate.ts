@@ -1,0 +1,115 @@
+/**
+ * Evaluation of an arm on fixed episodes: the task metric at query steps, writes per episode, and
+ * gate selectivity P(write | event), P(write | distractor). Inference uses the hard gate.
+ */
+import type { SequenceModel, ForwardOptions } from "../model/model.js";
+import { StepType, type EpisodeBatch } from "../tasks/types.js";
+
+/** Metrics of one evaluation. */
+export interface EvalResult {
+  /** accuracy (fraction correct at evalMask steps) or mse (in the task's reported unit, e.g. pixels^2). */
+  metric: number;
+  metricName: "accuracy" | "mse";
+  /** Episodes evaluated. */
+  episodes: number;
+  /** Mean number of memory writes per episode (non-pad steps). */
+  writesPerEpisode: number;
+  /** Mean steps per episode (non-pad). */
+  stepsPerEpisode: number;
+  /** Writes / steps. */
+  writeRate: number;
+  /** P(write | event step), null if the task has no events. */
+  pWriteEvent: number | null;
+  /** P(write | distractor step), null if the task has no distractors. */
+  pWriteDistractor: number | null;
+  /** Write probabilities at event / distractor steps (for the selectivity histogram; subsampled to <= 2000 each). */
+  pEvent: number[];
+  pDistractor: number[];
+}
+
+/** Description of the metric used to score a batch. */
+export interface MetricSpec {
+  metric: "accuracy" | "mse";
+  dAction: number;
+  /** Multiply normalised mse by this for the reported unit. */
+  metricScale: number;
+}
+
+/**
+ * Evaluate `model` on `batches`. `gateFor(batch, index)` optionally replaces the gate by a schedule
+ * (the budget-matched swap evaluation).
+ */
+export function evaluate(
+  model: SequenceModel,
+  batches: readonly EpisodeBatch[],
+  spec: MetricSpec,
+  gateFor?: (batch: EpisodeBatch, index: number) => Float32Array | undefined,
+): EvalResult {
+  let correct = 0;
+  let counted = 0;
+  let se = 0;
+  let writes = 0;
+  let steps = 0;
+  let episodes = 0;
+  let evW = 0;
+  let evN = 0;
+  let diW = 0;
+  let diN = 0;
+  const pEvent: number[] = [];
+  const pDistractor: number[] = [];
+  batches.forEach((batch, bi) => {
+    const { B, T } = batch;
+    const opts: ForwardOptions = { validate: false };
+    const override = gateFor?.(batch, bi);
+    if (override) opts.gateOverride = override;
+    const fr = model.forward(batch.z, B, T, opts);
+    const A = spec.dAction;
+    episodes += B;
+    for (let i = 0; i < B * T; i++) {
+      const st = batch.stepType[i]!;
+      if (st === StepType.pad) continue;
+      steps++;
+      writes += fr.g[i]!;
+      if (st === StepType.event) {
+        evW += fr.g[i]!;
+        evN++;
+        if (pEvent.length < 2000) pEvent.push(fr.p[i]!);
+      } else if (st === StepType.distractor) {
+        diW += fr.g[i]!;
+        diN++;
+        if (pDistractor.length < 2000) pDistractor.push(fr.p[i]!);
+      }
+      if (!(batch.evalMask[i]! > 0)) continue;
+      if (spec.metric === "accuracy") {
+        const y = batch.label![i]!;
+        if (y < 0) continue;
+        let best = 0;
+        for (let j = 1; j < A; j++) if (fr.out[i * A + j]! > fr.out[i * A + best]!) best = j;
+        correct += best === y ? 1 : 0;
+        counted++;
+      } else {
+        for (let j = 0; j < A; j++) se += (fr.out[i * A + j]! - batch.target![i * A + j]!) ** 2;
+        counted += A;
+      }
+    }
+  });
+  const metric = counted === 0 ? NaN : spec.metric === "accuracy" ? correct / counted : (se / counted) * spec.metricScale;
+  return {
+    metric,
+    metricName: spec.metric,
+    episodes,
+    writesPerEpisode: episodes ? writes / episodes : 0,
+    stepsPerEpisode: episodes ? steps / episodes : 0,
+    writeRate: steps ? writes / steps : 0,
+    pWriteEvent: evN ? evW / evN : null,
+    pWriteDistractor: diN ? diW / diN : null,
+    pEvent,
+    pDistractor,
+  };
+}
+
+/** True if metric a is better than b for this metric kind. */
+export function better(metric: "accuracy" | "mse", a: number, b: number): boolean {
+  if (Number.isNaN(b)) return !Number.isNaN(a);
+  return metric === "accuracy" ? a > b : a < b;
+}

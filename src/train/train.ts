@@ -1,0 +1,259 @@
+/**
+ * Training an arm by BPTT with Adam: task action loss + action information-bottleneck term + write
+ * sparsity term (AURA's objective as we reconstruct it; the paper's exact objective is unpublished,
+ * see docs/method.md for the formulas and what each default rests on).
+ *
+ *   L = L_task + lambda_IB * L_IB + lambda_w * L_w
+ *   L_task = CE at lossMask steps (discrete) or MSE (continuous)
+ *   L_IB   = -(1/N) sum_t p_t * sg(D_t)       D_t = action divergence a write at t would cause
+ *   L_w    = max(0, (1/N) sum_t p_t - rho)    write-sparsity hinge above the target write rate rho
+ * (N = valid, non-pad steps; sg = stop-gradient; p = write probability; the hard 0/1 gate gets its
+ * gradient through the straight-through estimator inside the delta-rule kernel.)
+ */
+import { ConfigError, AuraError } from "../errors.js";
+import type { SequenceModel } from "../model/model.js";
+import { cloneParams, assignParams, type ParamSet } from "../model/params.js";
+import { StepType, type EpisodeBatch } from "../tasks/types.js";
+import { Rng } from "../util/rng.js";
+import { Adam, clipGlobalNorm } from "./adam.js";
+import { crossEntropy, meanSquaredError } from "./loss.js";
+import { evaluate, better, type EvalResult, type MetricSpec } from "./evaluate.js";
+
+/** Raised when the loss becomes NaN/Inf (the parameters are restored to the best checkpoint first). */
+export class TrainingDivergedError extends AuraError {
+  override name = "TrainingDivergedError";
+}
+
+/** What training reads: a batch sampler and fixed validation episodes (a Task satisfies it). */
+export interface TrainSource {
+  readonly kind: "discrete" | "continuous";
+  readonly metric: "accuracy" | "mse";
+  readonly dAction: number;
+  readonly metricScale: number;
+  sample(rng: Rng, B: number): EpisodeBatch;
+  evalSet(split: "val" | "test", batchSize: number): EpisodeBatch[];
+}
+
+/** Training options; defaults in {@link DEFAULT_TRAIN}. */
+export interface TrainOptions {
+  /** Adam steps. */
+  steps: number;
+  /** Episodes per batch. */
+  batchSize: number;
+  /** Adam learning rate. */
+  lr: number;
+  /** Global-norm gradient clipping (0 = off). */
+  clip: number;
+  /** Weight of the action-IB term (0 = off). */
+  lambdaIB: number;
+  /** Weight of the write-sparsity term (0 = off). */
+  lambdaW: number;
+  /** Target write rate rho of the sparsity hinge (writes per step; 0 = plain L1 on p). */
+  targetWriteRate: number;
+  /** Steps of soft gate (g = p) before the hard straight-through gate. */
+  softWarmupSteps: number;
+  /** Seed of batch sampling and schedule phases. */
+  seed: number;
+  /** Validate every this many steps (0 = only at the end). */
+  evalEvery: number;
+  /** Stop after this many validations without improvement (0 = never stop early). */
+  patience: number;
+  /** Episodes per validation batch. */
+  evalBatchSize: number;
+  /** recon-gate: write rate the threshold tau is calibrated to (quantile of ||e||), null = keep tau. */
+  reconWriteRate: number | null;
+  /** Called after every step. */
+  onStep?: (info: StepInfo) => void;
+}
+
+/** Defaults (see docs/method.md for the origin of each). */
+export const DEFAULT_TRAIN: Omit<TrainOptions, "onStep"> = {
+  steps: 600,
+  batchSize: 32,
+  lr: 3e-3,
+  clip: 1.0,
+  lambdaIB: 0.1,
+  lambdaW: 0.1,
+  targetWriteRate: 0,
+  softWarmupSteps: 50,
+  seed: 0,
+  evalEvery: 100,
+  patience: 0,
+  evalBatchSize: 64,
+  reconWriteRate: null,
+};
+
+/** Per-step progress report. */
+export interface StepInfo {
+  step: number;
+  steps: number;
+  loss: number;
+  taskLoss: number;
+  /** Mean write probability on this batch (valid steps). */
+  meanP: number;
+  /** Gradient norm before clipping. */
+  gradNorm: number;
+  /** Last validation metric, if any. */
+  val?: number;
+}
+
+/** Outcome of a training run; the model holds the best-validation parameters afterwards. */
+export interface TrainResult {
+  stepsRun: number;
+  bestStep: number;
+  bestVal: number;
+  /** Validation evaluation of the restored best parameters. */
+  val: EvalResult;
+  history: { step: number; loss: number; taskLoss: number; meanP: number; val?: number }[];
+  timeMs: number;
+  stoppedEarly: boolean;
+}
+
+/** Merge user options over the defaults, rejecting unknown keys and bad values. */
+export function trainOptions(o: Partial<TrainOptions> = {}): TrainOptions {
+  const out: TrainOptions = { ...DEFAULT_TRAIN, ...o };
+  for (const k of Object.keys(o)) {
+    if (!(k in DEFAULT_TRAIN) && k !== "onStep") throw new ConfigError(`unknown training option "${k}"`);
+  }
+  const pos = (k: keyof TrainOptions, allowZero = false): void => {
+    const v = out[k] as number;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
+      throw new ConfigError(`training option ${k} must be a ${allowZero ? "non-negative" : "positive"} number, got ${String(v)}`);
+    }
+  };
+  pos("steps");
+  pos("batchSize");
+  pos("lr");
+  pos("clip", true);
+  pos("lambdaIB", true);
+  pos("lambdaW", true);
+  pos("softWarmupSteps", true);
+  pos("evalEvery", true);
+  pos("patience", true);
+  pos("evalBatchSize");
+  if (!(out.targetWriteRate >= 0 && out.targetWriteRate <= 1)) throw new ConfigError(`targetWriteRate must be in [0, 1]`);
+  if (out.reconWriteRate !== null && !(out.reconWriteRate > 0 && out.reconWriteRate <= 1)) {
+    throw new ConfigError(`reconWriteRate must be in (0, 1] or null`);
+  }
+  return out;
+}
+
+/** Loss, output gradient and write-probability gradient of one batch (exported for tests). */
+export function batchObjective(
+  model: SequenceModel,
+  batch: EpisodeBatch,
+  source: Pick<TrainSource, "kind" | "dAction">,
+  opts: Pick<TrainOptions, "lambdaIB" | "lambdaW" | "targetWriteRate">,
+  fwd: { gateMode: "hard" | "soft"; scheduleSeeds?: ArrayLike<number> },
+): { loss: number; taskLoss: number; meanP: number; grads: ReturnType<SequenceModel["backward"]>; surprise: Float32Array; valid: Uint8Array } {
+  const { B, T } = batch;
+  const fr = model.forward(batch.z, B, T, { training: true, validate: false, gateMode: fwd.gateMode, scheduleSeeds: fwd.scheduleSeeds });
+  const task =
+    source.kind === "discrete"
+      ? crossEntropy(fr.out, batch.label!, batch.lossMask, source.dAction)
+      : meanSquaredError(fr.out, batch.target!, batch.lossMask, source.dAction);
+  const N = B * T;
+  const valid = new Uint8Array(N);
+  let nValid = 0;
+  let sumP = 0;
+  for (let i = 0; i < N; i++) {
+    if (batch.stepType[i] !== StepType.pad) {
+      valid[i] = 1;
+      nValid++;
+      sumP += fr.p[i]!;
+    }
+  }
+  const meanP = nValid ? sumP / nValid : 0;
+  let loss = task.loss;
+  let dp: Float32Array | undefined;
+  if (model.spec.arm === "aura" && nValid > 0) {
+    dp = new Float32Array(N);
+    if (opts.lambdaW > 0 && meanP > opts.targetWriteRate) {
+      loss += opts.lambdaW * (meanP - opts.targetWriteRate);
+      const d = opts.lambdaW / nValid;
+      for (let i = 0; i < N; i++) if (valid[i]) dp[i] = d;
+    }
+    if (opts.lambdaIB > 0) {
+      const D = model.actionDivergence(fr);
+      let ib = 0;
+      for (let i = 0; i < N; i++) {
+        if (!valid[i]) continue;
+        ib -= fr.p[i]! * D[i]!;
+        dp[i] = dp[i]! - (opts.lambdaIB * D[i]!) / nValid;
+      }
+      loss += (opts.lambdaIB * ib) / nValid;
+    }
+  }
+  const grads = model.backward(fr, task.grad, dp);
+  return { loss, taskLoss: task.loss, meanP, grads, surprise: fr.surprise, valid };
+}
+
+/**
+ * Train `model` in place on `source`; keeps and restores the parameters with the best validation
+ * metric. Deterministic for a given seed and backend.
+ * @throws TrainingDivergedError if the loss turns NaN/Inf.
+ */
+export function train(model: SequenceModel, source: TrainSource, options: Partial<TrainOptions> = {}): TrainResult {
+  const o = trainOptions(options);
+  const t0 = performance.now();
+  const rng = new Rng(o.seed * 7919 + 17);
+  const adam = new Adam(model.params, { lr: o.lr });
+  const valSet = source.evalSet("val", o.evalBatchSize);
+  const spec: MetricSpec = { metric: source.metric, dAction: source.dAction, metricScale: source.metricScale };
+  let best: ParamSet = cloneParams(model.params);
+  let bestVal = NaN;
+  let bestStep = 0;
+  let bestTau = model.tau;
+  let sinceBest = 0;
+  let stoppedEarly = false;
+  const history: TrainResult["history"] = [];
+  let stepsRun = 0;
+  const validate = (step: number): number => {
+    const r = evaluate(model, valSet, spec);
+    if (better(source.metric, r.metric, bestVal)) {
+      bestVal = r.metric;
+      bestStep = step;
+      best = cloneParams(model.params);
+      bestTau = model.tau;
+      sinceBest = 0;
+    } else sinceBest++;
+    return r.metric;
+  };
+  for (let step = 1; step <= o.steps; step++) {
+    const batch = source.sample(rng, o.batchSize);
+    const seeds = Array.from({ length: batch.B }, () => rng.nextU32());
+    const gateMode = step <= o.softWarmupSteps ? "soft" : "hard";
+    // cosine decay to 10% of lr over the run
+    const lrScale = 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / o.steps));
+    const obj = batchObjective(model, batch, source, o, { gateMode, scheduleSeeds: seeds });
+    if (!Number.isFinite(obj.loss)) {
+      assignParams(model.params, best);
+      throw new TrainingDivergedError(`loss became ${obj.loss} at step ${step} (arm ${model.spec.arm}); parameters restored to step ${bestStep}`);
+    }
+    if (model.spec.arm === "recon-gate" && o.reconWriteRate !== null) {
+      // tau tracks the (1 - rate) quantile of the surprise norm over valid steps (EMA)
+      const s: number[] = [];
+      for (let i = 0; i < obj.surprise.length; i++) if (obj.valid[i]) s.push(obj.surprise[i]!);
+      s.sort((a, b) => a - b);
+      const qv = s[Math.min(s.length - 1, Math.floor((1 - o.reconWriteRate) * s.length))] ?? model.tau;
+      model.setTau(step === 1 ? qv : 0.9 * model.tau + 0.1 * qv);
+    }
+    const gradNorm = clipGlobalNorm(obj.grads, o.clip);
+    adam.step(obj.grads, lrScale);
+    stepsRun = step;
+    const rec: TrainResult["history"][number] = { step, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP };
+    if ((o.evalEvery > 0 && step % o.evalEvery === 0) || step === o.steps) {
+      rec.val = validate(step);
+    }
+    history.push(rec);
+    o.onStep?.({ step, steps: o.steps, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP, gradNorm, val: rec.val });
+    if (o.patience > 0 && sinceBest >= o.patience) {
+      stoppedEarly = true;
+      break;
+    }
+  }
+  assignParams(model.params, best);
+  if (model.spec.arm === "recon-gate") model.setTau(bestTau);
+  const val = evaluate(model, valSet, spec);
+  return { stepsRun, bestStep, bestVal, val, history, timeMs: performance.now() - t0, stoppedEarly };
+}

@@ -1,0 +1,106 @@
+/**
+ * The benchmark pipeline end to end on a tiny budget (in-process): job planning, budget matching,
+ * aggregation into the documented results.json shape, the report files, and the CLI's --help.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, readFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { quickOptions, planJobs, runBench, type BenchOptions } from "../src/bench/run.js";
+import { writeReport, aggregate } from "../src/bench/report.js";
+import { ConfigError } from "../src/errors.js";
+
+function tiny(): BenchOptions {
+  const q = quickOptions();
+  return {
+    ...q,
+    tasks: ["ess-easy"],
+    arms: ["aura", "always-write", "random", "periodic", "recon-gate", "no-memory", "kv-cache"],
+    seeds: [0, 1],
+    ablationTasks: ["ess-easy"],
+    workers: 0,
+    backend: "wasm",
+    train: { ...q.train, steps: 12, batchSize: 8, evalEvery: 6, evalBatchSize: 64, softWarmupSteps: 4 },
+  };
+}
+
+test("planJobs: AURA first, ablations added, bad names rejected", () => {
+  const jobs = planJobs(tiny());
+  assert.equal(jobs.length, 2 * (7 + 2));
+  assert.equal(jobs[0]!.arm, "aura");
+  assert.ok(jobs.some((j) => j.variant === "no-ib") && jobs.some((j) => j.variant === "no-sparsity"));
+  assert.throws(() => planJobs({ ...tiny(), tasks: ["nope"] }), ConfigError);
+  assert.throws(() => planJobs({ ...tiny(), arms: ["nope" as never] }), ConfigError);
+  // budget-matched arms pull in aura
+  const j2 = planJobs({ ...tiny(), arms: ["random"], ablationTasks: [] });
+  assert.deepEqual(j2.map((j) => j.arm).sort(), ["aura", "aura", "random", "random"]);
+});
+
+test("runBench + report: results.json has the documented shape and budget matching holds", async () => {
+  const results = await runBench(tiny());
+  const dir = mkdtempSync(join(tmpdir(), "aura-bench-"));
+  try {
+    const files = await writeReport(dir, results, { test: true });
+    for (const f of ["results.json", "summary.md", "state_bytes.svg", "pareto_ess-easy.svg"]) assert.ok(existsSync(join(dir, f)), f);
+    const res = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
+    assert.ok(files.length >= 4);
+    const t = res.tasks["ess-easy"];
+    assert.equal(t.metric, "accuracy");
+    for (const arm of ["aura", "always-write", "random", "periodic", "recon-gate", "no-memory", "kv-cache", "aura:no-ib", "aura:no-sparsity", "random:swap", "periodic:swap"]) {
+      const a = t.arms[arm];
+      assert.ok(a, `missing arm ${arm}`);
+      for (const k of ["mean", "ci95", "seeds", "writesPerEpisode", "writeReduction", "pWriteEvent", "pWriteDistractor", "stateBytes", "stateBytesAt100k", "params"]) {
+        assert.ok(k in a, `${arm} lacks ${k}`);
+      }
+      assert.equal(a.seeds, 2);
+      assert.ok(a.ci95[0] <= a.mean && a.mean <= a.ci95[1]);
+      assert.ok(a.mean >= 0 && a.mean <= 1);
+    }
+    assert.equal(t.arms["aura"].stateBytes, 4224);
+    assert.equal(t.arms["aura"].stateBytesAt100k, 4224);
+    assert.equal(t.arms["kv-cache"].stateBytesAt100k, 100000 * 64 * 4);
+    assert.equal(t.arms["always-write"].writesPerEpisode, 64);
+    assert.equal(t.arms["no-memory"].writesPerEpisode, 0);
+    assert.equal(t.arms["no-memory"].writeReduction, null);
+    // parameter budgets within 10% of AURA's
+    for (const [arm, a] of Object.entries<{ params: number }>(t.arms)) {
+      assert.ok(Math.abs(a.params / t.arms["aura"].params - 1) <= 0.1, `${arm} has ${a.params} params vs aura ${t.arms["aura"].params}`);
+    }
+    // budget matching: the random schedule's writes follow AURA's measured rate per seed
+    for (const seed of [0, 1]) {
+      const aura = results.find((r) => r.arm === "aura" && r.variant === "default" && r.seed === seed)!;
+      const rnd = results.find((r) => r.arm === "random" && r.seed === seed)!;
+      assert.equal(rnd.writeRate, aura.test.writeRate);
+      assert.ok(Math.abs(rnd.test.writesPerEpisode - aura.test.writesPerEpisode) <= 0.2 * 64 * Math.max(aura.test.writeRate, 0.05) + 1);
+      assert.ok(Math.abs(aura.swap!.periodic.writesPerEpisode - aura.test.writesPerEpisode) <= 2);
+    }
+    const md = readFileSync(join(dir, "summary.md"), "utf8");
+    assert.match(md, /Paper claims, as measured here/);
+    assert.match(md, /\| aura \|/);
+    assert.ok(aggregate(results).tasks["ess-easy"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("CLI: every command has --help, bad options fail clearly", () => {
+  const cli = join(process.cwd(), "dist", "src", "cli", "main.js");
+  assert.ok(existsSync(cli), "run npm run build first");
+  for (const cmd of [[], ["bench"], ["bench-speed"], ["train"], ["eval"], ["info"]]) {
+    const r = spawnSync(process.execPath, [cli, ...cmd, "--help"], { encoding: "utf8" });
+    assert.equal(r.status, 0, `aura ${cmd.join(" ")} --help: ${r.stderr}`);
+    assert.match(r.stdout, /Usage: aura/);
+  }
+  const info = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8" });
+  assert.equal(info.status, 0);
+  assert.match(info.stdout, /4,224 bytes/);
+  assert.match(info.stdout, /25,600,000 bytes = 6060\.6x/);
+  const bad = spawnSync(process.execPath, [cli, "bench", "--tasks", "nope", "--workers", "0"], { encoding: "utf8" });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /unknown task "nope"/);
+  const bad2 = spawnSync(process.execPath, [cli, "train"], { encoding: "utf8" });
+  assert.notEqual(bad2.status, 0);
+  assert.match(bad2.stderr, /exactly one of --task/);
+});

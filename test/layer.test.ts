@@ -1,0 +1,160 @@
+/**
+ * The public layer: the model-card usage, constant state size, step() == forward(), binary gate,
+ * seeded determinism, checkpoint round trip, and bad input leaving the state untouched.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AuraMemLayer, MemoryConfig, ShapeError, NonFiniteError, ConfigError, FormatError, Rng, type MemoryState } from "../src/index.js";
+import { assertClose } from "./helpers.js";
+
+const card = { dModel: 4096, dKey: 32, dVal: 32, dAction: 7 };
+
+test("model card: 4096-d backbone, 32x32 memory -> 4,224 bytes, action [T, 7], binary writes", () => {
+  const layer = new AuraMemLayer(new MemoryConfig(card));
+  assert.equal(layer.memoryBytes(1), 4224);
+  assert.equal(layer.memoryBytes(3), 3 * 4224);
+  const T = 5;
+  const z = new Rng(1).normals(T * 4096);
+  const out = layer.forward(z);
+  assert.equal(out.action.length, T * 7);
+  assert.equal(out.g.length, T);
+  for (const g of out.g) assert.ok(g === 0 || g === 1, `gate ${g} is not binary`);
+  for (let t = 0; t < T; t++) assert.equal(out.g[t], out.p[t]! > 0.5 ? 1 : 0);
+  const st = out.state;
+  assert.equal(st.kind, "fast-weights");
+  if (st.kind === "fast-weights") assert.equal(st.M.byteLength + st.m.byteLength, 4224);
+});
+
+test("state bytes are constant from T = 1 to T = 100,000 (actual tensors, streamed)", () => {
+  const layer = new AuraMemLayer({ dModel: 16, dAction: 4 });
+  const rng = new Rng(2);
+  let state = layer.initState(1);
+  const sizes = new Set<number>();
+  const checkpoints = new Set([1, 10, 100, 1000, 10000, 100000]);
+  const chunk = 1000;
+  let t = 0;
+  // one step, then chunks of forward() up to 100,000 steps
+  const one = layer.step(rng.normals(16), state);
+  state = one.state;
+  t = 1;
+  sizes.add(layer.model.stateBytes(state));
+  while (t < 100000) {
+    const n = t === 1 ? chunk - 1 : chunk;
+    const out = layer.forward(rng.normals(n * 16), 1, state);
+    state = out.state;
+    t += n;
+    if (checkpoints.has(t)) sizes.add(layer.model.stateBytes(state));
+  }
+  assert.equal(state.t, 100000);
+  assert.deepEqual([...sizes], [(32 * 32 + 32) * 4]);
+  assert.equal(layer.memoryBytes(1, 100000), 4224);
+  if (state.kind === "fast-weights") for (const v of state.M) assert.ok(Number.isFinite(v));
+});
+
+test("kv-cache state grows linearly while AURA stays flat", () => {
+  const cfg = new MemoryConfig({ dModel: 8, dAction: 2 });
+  const kv = new AuraMemLayer(cfg, { arm: "kv-cache" });
+  const aura = new AuraMemLayer(cfg);
+  const rng = new Rng(3);
+  let sk = kv.initState(1);
+  let sa = aura.initState(1);
+  for (let t = 1; t <= 64; t++) {
+    const z = rng.normals(8);
+    sk = kv.step(z, sk).state;
+    sa = aura.step(z, sa).state;
+    assert.equal(kv.model.stateBytes(sk), t * (32 + 32) * 4);
+    assert.equal(aura.model.stateBytes(sa), 4224);
+  }
+  assert.equal(kv.memoryBytes(1, 100000) / aura.memoryBytes(1), 100000 * 64 * 4 / 4224);
+});
+
+for (const backend of ["ts", "wasm"] as const) {
+  test(`step() equals forward() for every arm (${backend})`, () => {
+    const arms = ["aura", "always-write", "random", "periodic", "recon-gate", "gru", "lstm", "kv-cache", "kv-window", "no-memory"] as const;
+    for (const arm of arms) {
+      const layer = new AuraMemLayer({ dModel: 12, dAction: 3, dKey: 8, dVal: 8, dProj: 8, dGate: 8, dHidden: 16, seed: 5 }, {
+        backend,
+        arm,
+        armOptions: { window: 4, writeRate: 0.3, tau: 0.5 },
+      });
+      const B = 2;
+      const T = 9;
+      const z = new Rng(7).normals(B * T * 12);
+      const full = layer.forward(z, B);
+      let state = layer.initState(B);
+      for (let t = 0; t < T; t++) {
+        const zt = new Float32Array(B * 12);
+        for (let b = 0; b < B; b++) zt.set(z.subarray((b * T + t) * 12, (b * T + t + 1) * 12), b * 12);
+        const s = layer.step(zt, state);
+        state = s.state;
+        for (let b = 0; b < B; b++) {
+          assertClose(`${arm} action b${b} t${t}`, full.action.subarray((b * T + t) * 3, (b * T + t + 1) * 3), s.action.subarray(b * 3, b * 3 + 3), 1e-5);
+          assert.equal(s.g[b], full.g[b * T + t], `${arm} gate b${b} t${t}`);
+        }
+      }
+      // chunked == whole
+      const a = layer.forward(z.slice(0, B * T * 12), B);
+      assertClose(`${arm} deterministic`, full.action, a.action, 0);
+    }
+  });
+}
+
+test("seeded determinism: same seed same parameters and outputs, different seed differs", () => {
+  const mk = (seed: number) => new AuraMemLayer({ dModel: 10, dAction: 3, seed }, { backend: "wasm" });
+  const z = new Rng(9).normals(20 * 10);
+  const a = mk(1).forward(z);
+  const b = mk(1).forward(z);
+  const c = mk(2).forward(z);
+  assert.deepEqual([...a.action], [...b.action]);
+  assert.notDeepEqual([...a.action], [...c.action]);
+});
+
+test("bad input: typed errors and the state is left untouched", () => {
+  const layer = new AuraMemLayer({ dModel: 8, dAction: 2 }, { backend: "wasm" });
+  let state = layer.initState(1);
+  state = layer.step(new Rng(1).normals(8), state).state;
+  const snap = (s: MemoryState) => (s.kind === "fast-weights" ? [...s.M, ...s.m] : []);
+  const before = snap(state);
+  const bad = new Float32Array(8);
+  bad[3] = NaN;
+  assert.throws(() => layer.step(bad, state), NonFiniteError);
+  bad[3] = Infinity;
+  assert.throws(() => layer.step(bad, state), NonFiniteError);
+  assert.throws(() => layer.step(new Float32Array(7), state), ShapeError);
+  assert.throws(() => layer.step([1, 2, 3] as unknown as Float32Array, state), ShapeError);
+  assert.throws(() => layer.forward(new Float32Array(12)), ShapeError);
+  assert.throws(() => layer.forward(new Float32Array(16), 0), ShapeError);
+  const other = new AuraMemLayer({ dModel: 8, dAction: 2, dKey: 16 }, { backend: "wasm" });
+  assert.throws(() => layer.step(new Float32Array(8), other.initState(1)), ShapeError);
+  assert.throws(() => layer.step(new Float32Array(8), layer.initState(2)), ShapeError); // zt sized for batch 1, state for 2
+  assert.deepEqual(snap(state), before);
+  assert.throws(() => new MemoryConfig({ dModel: 0, dAction: 2 }), ConfigError);
+  assert.throws(() => new MemoryConfig({ dModel: 8, dAction: 2, dKye: 3 } as never), ConfigError);
+  assert.throws(() => new MemoryConfig({ dModel: 8 } as never), ConfigError);
+});
+
+test("checkpoint round trip is bit-exact; malformed checkpoints give FormatError", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "aura-ck-"));
+  try {
+    for (const arm of ["aura", "recon-gate", "lstm", "kv-window"] as const) {
+      const layer = new AuraMemLayer({ dModel: 6, dAction: 3, seed: 4 }, { arm, backend: "wasm", armOptions: { window: 3, tau: 0.7 } });
+      const p = join(dir, arm);
+      await layer.save(p);
+      const back = await AuraMemLayer.load(p, { backend: "wasm" });
+      assert.equal(back.arm, arm);
+      for (const [k, v] of Object.entries(layer.model.params)) {
+        assert.deepEqual(Buffer.from(back.model.params[k]!.data.buffer), Buffer.from(v.data.buffer), k);
+      }
+      const z = new Rng(3).normals(4 * 6);
+      assert.deepEqual([...back.forward(z).action], [...layer.forward(z).action]);
+      if (arm === "recon-gate") assert.equal(back.model.tau, layer.model.tau);
+    }
+    writeFileSync(join(dir, "aura.safetensors"), Buffer.from([1, 2, 3]));
+    await assert.rejects(() => AuraMemLayer.load(join(dir, "aura")), FormatError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
