@@ -291,7 +291,7 @@ export class SequenceModel {
     const BT = B * T;
     const L = this.enc;
     const E = dense.forward(z, P["enc.W"]!.data, P["enc.b"]!.data, BT, dModel, L.width);
-    const h = tanhCols(E, BT, L.width, L.h, c.dProj);
+    const h = this.ops.act.tanhInPlace(cols(E, BT, L.width, L.h, c.dProj));
     const tape: Tape = { z, E, h, headIn: new Float32Array(0), a1: new Float32Array(0) };
 
     let r: Float32Array = new Float32Array(0);
@@ -306,8 +306,7 @@ export class SequenceModel {
       const k = dense.l2normForward(kRaw, BT, c.dKey);
       const q = dense.l2normForward(qRaw, BT, c.dKey);
       const v = cols(E, BT, L.width, L.v, c.dVal);
-      const beta = new Float32Array(BT);
-      for (let i = 0; i < BT; i++) beta[i] = sigmoid(E[i * L.width + L.beta]!);
+      const beta = this.ops.act.sigmoid(cols(E, BT, L.width, L.beta, 1));
       const gate = this.gateSpec(h, B, T, state.t, opts);
       const inp: DeltaRuleInputs = {
         B,
@@ -380,8 +379,7 @@ export class SequenceModel {
 
     const dIn = c.dProj + this.dR;
     const headIn = concatRows(h, c.dProj, r, this.dR, BT);
-    const a1 = dense.forward(headIn, P["head.W1"]!.data, P["head.b1"]!.data, BT, dIn, this.hidden());
-    for (let i = 0; i < a1.length; i++) a1[i] = Math.tanh(a1[i]!);
+    const a1 = this.ops.act.tanhInPlace(dense.forward(headIn, P["head.W1"]!.data, P["head.b1"]!.data, BT, dIn, this.hidden()));
     const out = dense.forward(a1, P["head.W2"]!.data, P["head.b2"]!.data, BT, this.hidden(), c.dAction);
     tape.headIn = headIn;
     tape.a1 = a1;
@@ -408,8 +406,7 @@ export class SequenceModel {
     const b2 = dense.backward(tape.a1, P["head.W2"]!.data, dOut, BT, dH, c.dAction, true);
     grads["head.W2"] = b2.dW;
     grads["head.b2"] = b2.db;
-    const dA1 = b2.dx!;
-    for (let i = 0; i < dA1.length; i++) dA1[i] = dA1[i]! * (1 - tape.a1[i]! * tape.a1[i]!);
+    const dA1 = this.ops.act.tanhBackward(tape.a1, b2.dx!);
     const b1 = dense.backward(tape.headIn, P["head.W1"]!.data, dA1, BT, dIn, dH, true);
     grads["head.W1"] = b1.dW;
     grads["head.b1"] = b1.db;
@@ -458,12 +455,7 @@ export class SequenceModel {
       putCols(dE, BT, L.width, L.v, c.dVal, ga.dv);
     }
     // proj(z) = tanh(.)
-    for (let i = 0; i < BT; i++) {
-      for (let j = 0; j < c.dProj; j++) {
-        const hv = tape.h[i * c.dProj + j]!;
-        dE[i * L.width + L.h + j] = dh[i * c.dProj + j]! * (1 - hv * hv);
-      }
-    }
+    putCols(dE, BT, L.width, L.h, c.dProj, this.ops.act.tanhBackward(tape.h, dh));
     const be = dense.backward(tape.z, P["enc.W"]!.data, dE, BT, c.dModel, L.width, false);
     grads["enc.W"] = be.dW;
     grads["enc.b"] = be.db;
@@ -527,8 +519,7 @@ export class SequenceModel {
     const c = this.spec.config;
     const P = this.params;
     const headIn = concatRows(h, c.dProj, r, this.dR, BT);
-    const a1 = this.ops.dense.forward(headIn, P["head.W1"]!.data, P["head.b1"]!.data, BT, c.dProj + this.dR, this.hidden());
-    for (let i = 0; i < a1.length; i++) a1[i] = Math.tanh(a1[i]!);
+    const a1 = this.ops.act.tanhInPlace(this.ops.dense.forward(headIn, P["head.W1"]!.data, P["head.b1"]!.data, BT, c.dProj + this.dR, this.hidden()));
     return this.ops.dense.forward(a1, P["head.W2"]!.data, P["head.b2"]!.data, BT, this.hidden(), c.dAction);
   }
 
@@ -646,10 +637,6 @@ function initParams(spec: ArmSpec, core: CoreKind, L: EncLayout, dR: number): Pa
   return P;
 }
 
-function sigmoid(x: number): number {
-  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-}
-
 /** Columns [off, off+n) of a [rows, width] matrix. */
 function cols(A: Float32Array, rows: number, width: number, off: number, n: number): Float32Array {
   const out = new Float32Array(rows * n);
@@ -659,12 +646,6 @@ function cols(A: Float32Array, rows: number, width: number, off: number, n: numb
 
 function putCols(A: Float32Array, rows: number, width: number, off: number, n: number, src: Float32Array): void {
   for (let i = 0; i < rows; i++) A.set(src.subarray(i * n, i * n + n), i * width + off);
-}
-
-function tanhCols(A: Float32Array, rows: number, width: number, off: number, n: number): Float32Array {
-  const out = cols(A, rows, width, off, n);
-  for (let i = 0; i < out.length; i++) out[i] = Math.tanh(out[i]!);
-  return out;
 }
 
 function concatRows(a: Float32Array, na: number, b: Float32Array, nb: number, rows: number): Float32Array {

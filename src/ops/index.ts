@@ -10,6 +10,7 @@ import { denseNaive, denseWasm, type DenseOp } from "./dense/index.js";
 import { deltaRuleNaive, deltaRuleWasm, type DeltaRuleOp } from "./delta_rule/index.js";
 import { rnnNaive, rnnWasm, type RnnOp } from "./rnn/index.js";
 import { attentionNaive, attentionWasm, type AttentionOp } from "./attention/index.js";
+import { activationNaive, activationWasm, type ActivationOp } from "./activation/index.js";
 import { loadKernels, simdSupported, type WasmKernels } from "../wasm/runtime.js";
 
 export type { Backend } from "./types.js";
@@ -21,11 +22,12 @@ export interface Ops {
   readonly deltaRule: DeltaRuleOp;
   readonly rnn: RnnOp;
   readonly attention: AttentionOp;
+  readonly act: ActivationOp;
 }
 
 /** The plain TypeScript reference ops. */
 export function naiveOps(): Ops {
-  return { backend: "ts", dense: denseNaive, deltaRule: deltaRuleNaive, rnn: rnnNaive, attention: attentionNaive };
+  return { backend: "ts", dense: denseNaive, deltaRule: deltaRuleNaive, rnn: rnnNaive, attention: attentionNaive, act: activationNaive };
 }
 
 /** The WASM SIMD ops on a kernel instance (one instance per Ops: its own linear memory). */
@@ -36,6 +38,7 @@ export function wasmOps(kernels: WasmKernels = loadKernels()): Ops {
     deltaRule: deltaRuleWasm(kernels),
     rnn: rnnWasm(kernels),
     attention: attentionWasm(kernels),
+    act: activationWasm(kernels),
   };
 }
 

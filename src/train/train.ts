@@ -52,6 +52,11 @@ export interface TrainOptions {
   targetWriteRate: number;
   /** Steps of soft gate (g = p) before the hard straight-through gate. */
   softWarmupSteps: number;
+  /**
+   * Write-sparsity schedule as fractions of the run: lambda_w is 0 before `sparsityWarmup[0]`, ramps
+   * linearly to its value at `sparsityWarmup[1]`, then stays ([0, 0] = full from step 1).
+   */
+  sparsityWarmup: [number, number];
   /** Seed of batch sampling and schedule phases. */
   seed: number;
   /** Validate every this many steps (0 = only at the end). */
@@ -76,6 +81,7 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, "onStep"> = {
   lambdaW: 0.1,
   targetWriteRate: 0,
   softWarmupSteps: 50,
+  sparsityWarmup: [0.25, 0.5],
   seed: 0,
   evalEvery: 100,
   patience: 0,
@@ -109,6 +115,13 @@ export interface TrainResult {
   stoppedEarly: boolean;
 }
 
+/** lambda_w multiplier at training progress `x` in [0, 1] for the schedule [start, end]. */
+export function sparsityRamp(x: number, [start, end]: [number, number]): number {
+  if (x >= end) return 1;
+  if (x < start) return 0;
+  return end > start ? (x - start) / (end - start) : 1;
+}
+
 /** Merge user options over the defaults, rejecting unknown keys and bad values. */
 export function trainOptions(o: Partial<TrainOptions> = {}): TrainOptions {
   const out: TrainOptions = { ...DEFAULT_TRAIN, ...o };
@@ -128,6 +141,10 @@ export function trainOptions(o: Partial<TrainOptions> = {}): TrainOptions {
   pos("lambdaIB", true);
   pos("lambdaW", true);
   pos("softWarmupSteps", true);
+  const sw = out.sparsityWarmup;
+  if (!Array.isArray(sw) || sw.length !== 2 || !(sw[0] >= 0 && sw[0] <= sw[1] && sw[1] <= 1)) {
+    throw new ConfigError(`sparsityWarmup must be [start, end] with 0 <= start <= end <= 1`);
+  }
   pos("evalEvery", true);
   pos("patience", true);
   pos("evalBatchSize");
@@ -225,7 +242,9 @@ export function train(model: SequenceModel, source: TrainSource, options: Partia
     const gateMode = step <= o.softWarmupSteps ? "soft" : "hard";
     // cosine decay to 10% of lr over the run
     const lrScale = 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / o.steps));
-    const obj = batchObjective(model, batch, source, o, { gateMode, scheduleSeeds: seeds });
+    // the write-sparsity weight ramps up so the gate is not shut before the task gradient can reach it
+    const ramp = sparsityRamp(step / o.steps, o.sparsityWarmup);
+    const obj = batchObjective(model, batch, source, { ...o, lambdaW: o.lambdaW * ramp }, { gateMode, scheduleSeeds: seeds });
     if (!Number.isFinite(obj.loss)) {
       assignParams(model.params, best);
       throw new TrainingDivergedError(`loss became ${obj.loss} at step ${step} (arm ${model.spec.arm}); parameters restored to step ${bestStep}`);
