@@ -20,6 +20,7 @@ function tiny(): BenchOptions {
     arms: ["aura", "always-write", "random", "periodic", "recon-gate", "no-memory", "kv-cache"],
     seeds: [0, 1],
     ablationTasks: ["ess-easy"],
+    stepsByTask: {},
     workers: 0,
     backend: "wasm",
     train: { ...q.train, steps: 12, batchSize: 8, evalEvery: 6, evalBatchSize: 64, softWarmupSteps: 4 },

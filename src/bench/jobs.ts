@@ -20,8 +20,10 @@ export type Variant = "default" | "no-ib" | "no-sparsity";
 export interface JobSpec {
   id: number;
   task: string;
-  /** Horizon override (ess N / mbar bindings), null = task default. */
+  /** Horizon override (ess N / mbar bindings) of a sweep, null = task default. Part of the task key. */
   horizon: number | null;
+  /** Training window for pusht (episodes are evaluated whole), null = whole episodes. Not part of the key. */
+  trainWindow: number | null;
   arm: ArmName;
   variant: Variant;
   seed: number;
@@ -98,7 +100,12 @@ export async function runJob(
   onProgress?: (step: number, steps: number, loss: number) => void,
 ): Promise<JobResult> {
   // Task data are seeded per benchmark seed, so seeds differ in data and initialisation.
-  const task = await cache.get(job.task, { seed: job.seed, dModel: job.dModel, horizon: job.horizon, pushtPath: job.pushtPath });
+  const task = await cache.get(job.task, {
+    seed: job.seed,
+    dModel: job.dModel,
+    horizon: job.horizon ?? job.trainWindow,
+    pushtPath: job.pushtPath,
+  });
   const ops = opsIn ?? createOps(job.backend);
   const config = new MemoryConfig({
     dModel: task.dModel,

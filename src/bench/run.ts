@@ -23,6 +23,10 @@ export interface BenchOptions {
   seeds: number[];
   /** Horizon sweep per task (null entry = task default). */
   horizons: Record<string, (number | null)[]>;
+  /** Training steps per task (overrides train.steps). */
+  stepsByTask: Record<string, number>;
+  /** pusht training window (steps); evaluation uses whole episodes. null = whole episodes. */
+  pushtWindow: number | null;
   /** Run the lambda_IB = 0 and lambda_w = 0 AURA variants on these tasks. */
   ablationTasks: string[];
   dModel: number;
@@ -41,6 +45,9 @@ export function quickOptions(): BenchOptions {
     seeds: [0, 1, 2],
     horizons: {},
     ablationTasks: ["ess-hard"],
+    // sized so the whole quick run fits in ~15 minutes on 2 cores (step cost grows with T)
+    stepsByTask: { "ess-easy": 400, "ess-hard": 300, mbar: 400, pusht: 250 },
+    pushtWindow: 64,
     dModel: 64,
     pushtPath: "../shared/data/pusht_cchi_v7_replay.zarr",
     backend: "auto",
@@ -57,6 +64,7 @@ export function fullOptions(): BenchOptions {
     seeds: [0, 1, 2, 3, 4],
     horizons: { "ess-hard": [64, 128, 256, 512], "ess-easy": [64, 128, 256, 512], mbar: [8, 16, 32, 64] },
     ablationTasks: ["ess-hard", "ess-easy", "mbar"],
+    stepsByTask: {},
     train: { ...q.train, steps: 1500, evalEvery: 100 },
   };
 }
@@ -87,10 +95,11 @@ export function planJobs(o: BenchOptions): JobSpec[] {
             variant,
             seed,
             writeRate: null,
+            trainWindow: task === "pusht" ? o.pushtWindow : null,
             dModel: o.dModel,
             pushtPath: o.pushtPath,
             backend: o.backend,
-            train: o.train,
+            train: { ...o.train, steps: o.stepsByTask[task] ?? o.train.steps },
           });
         }
       }

@@ -81,7 +81,7 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, "onStep"> = {
   lambdaW: 0.1,
   targetWriteRate: 0,
   softWarmupSteps: 50,
-  sparsityWarmup: [0.25, 0.5],
+  sparsityWarmup: [0.1, 0.3],
   seed: 0,
   evalEvery: 100,
   patience: 0,

@@ -44,7 +44,7 @@ export class Rng {
   int(n: number): number {
     return Math.floor(this.uniform() * n);
   }
-  /** Standard normal (Box-Muller). */
+  /** Standard normal (Marsaglia polar method: no trigonometry, one log and one sqrt per pair). */
   normal(): number {
     if (this.spare !== null) {
       const s = this.spare;
@@ -52,11 +52,16 @@ export class Rng {
       return s;
     }
     let u = 0;
-    while (u === 0) u = this.uniform();
-    const v = this.uniform();
-    const r = Math.sqrt(-2 * Math.log(u));
-    this.spare = r * Math.sin(2 * Math.PI * v);
-    return r * Math.cos(2 * Math.PI * v);
+    let v = 0;
+    let s = 0;
+    do {
+      u = this.uniform() * 2 - 1;
+      v = this.uniform() * 2 - 1;
+      s = u * u + v * v;
+    } while (s >= 1 || s === 0);
+    const f = Math.sqrt((-2 * Math.log(s)) / s);
+    this.spare = v * f;
+    return u * f;
   }
   /** Fill a new Float32Array of length n with N(0, std^2). */
   normals(n: number, std = 1): Float32Array {

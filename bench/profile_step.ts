@@ -1,0 +1,40 @@
+/** Where does an AURA training step spend its time? `npx tsx bench/profile_step.ts [B] [T]` (dev script). */
+import { MemoryConfig } from "../src/config.js";
+import { createOps } from "../src/ops/index.js";
+import { armSpec } from "../src/model/arms.js";
+import { SequenceModel } from "../src/model/model.js";
+import { createTask } from "../src/tasks/index.js";
+import { batchObjective, DEFAULT_TRAIN } from "../src/train/train.js";
+import { Adam } from "../src/train/adam.js";
+import { Rng } from "../src/util/rng.js";
+
+const B = Number(process.argv[2] ?? 64);
+const T = Number(process.argv[3] ?? 128);
+const task = await createTask("ess-hard", { seed: 0, dModel: 64, horizon: T });
+const ops = createOps("wasm");
+const model = new SequenceModel(armSpec("aura", new MemoryConfig({ dModel: 64, dAction: 8, actionKind: "discrete" }), {}), ops);
+const batch = task.sample(new Rng(1), B);
+const time = (name: string, f: () => unknown, n = 10): void => {
+  for (let i = 0; i < 2; i++) f();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) f();
+  console.log(`${name.padEnd(28)} ${((performance.now() - t0) / n).toFixed(2)} ms`);
+};
+const adam = new Adam(model.params);
+time("sample batch", () => task.sample(new Rng(2), B));
+time("objective (fwd+IB+bwd)", () => batchObjective(model, batch, task, DEFAULT_TRAIN, { gateMode: "hard" }));
+time("objective, no IB", () => batchObjective(model, batch, task, { ...DEFAULT_TRAIN, lambdaIB: 0 }, { gateMode: "hard" }));
+const fr = model.forward(batch.z, B, T, { training: true, validate: false });
+time("forward (training)", () => model.forward(batch.z, B, T, { training: true, validate: false }));
+time("action divergence (IB)", () => model.actionDivergence(fr));
+const dOut = new Float32Array(fr.out.length).fill(0.01);
+time("backward", () => model.backward(fr, dOut));
+const d = fr.tape!.deltaIn!;
+time("  delta-rule forward", () => ops.deltaRule.forward(d, { saveForBackward: true }));
+time("  delta-rule backward", () => ops.deltaRule.backward(d, fr.tape!.deltaOut!, { dr: new Float32Array(B * T * 32) }));
+const W = model.params["enc.W"]!.data;
+time("  encoder dense forward", () => ops.dense.forward(batch.z, W, model.params["enc.b"]!.data, B * T, 64, 129));
+time("  encoder dense backward", () => ops.dense.backward(batch.z, W, new Float32Array(B * T * 129), B * T, 64, 129, false));
+time("  head dense fwd 64->64", () => ops.dense.forward(new Float32Array(B * T * 64), model.params["head.W1"]!.data, null, B * T, 64, 64));
+const g = batchObjective(model, batch, task, DEFAULT_TRAIN, { gateMode: "hard" }).grads;
+time("adam step", () => adam.step(g));
