@@ -143,7 +143,8 @@ export async function runJob(
       periodic: strip(evaluate(model, testSet, mspec, sched("periodic"))),
     };
   }
-  const horizon = task.horizon;
+  // the horizon the memory must cover at evaluation (pusht trains on windows, evaluates whole episodes)
+  const horizon = test.maxStepsPerEpisode;
   return {
     id: job.id,
     task: job.task,

@@ -46,7 +46,7 @@ export function quickOptions(): BenchOptions {
     horizons: {},
     ablationTasks: ["ess-hard"],
     // sized so the whole quick run fits in ~15 minutes on 2 cores (step cost grows with T)
-    stepsByTask: { "ess-easy": 400, "ess-hard": 300, mbar: 400, pusht: 250 },
+    stepsByTask: { "ess-easy": 400, "ess-hard": 600, mbar: 600, pusht: 400 },
     pushtWindow: 64,
     dModel: 64,
     pushtPath: "../shared/data/pusht_cchi_v7_replay.zarr",

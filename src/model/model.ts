@@ -473,10 +473,12 @@ export class SequenceModel {
    * Action-information-bottleneck divergence per step (docs/method.md, "action-IB"):
    * D_t = div(head(h_t, r0_t + u_t), head(h_t, r0_t)) with u_t = beta_t (k_t . q_t + 1) e_t the change of
    * the readout a write would cause and r0_t the readout without it; div = KL(softmax || softmax) for
-   * discrete heads, squared error for continuous ones. Only for the learned-gate arm (else zeros).
-   * @returns Float32Array [B*T] (no gradient flows through it: it is a target for the gate).
+   * discrete heads; for continuous heads the KL between N(a1, s2 I) and N(a0, s2 I), i.e.
+   * ||a1 - a0||^2 / (2 s2), with s2 = `variance` (the head's current MSE; default 1 = half the squared error).
+   * Only for the learned-gate arm (else zeros).
+   * @returns Float32Array [B*T] in nats (no gradient flows through it: it is a target for the gate).
    */
-  actionDivergence(fr: ForwardResult): Float32Array {
+  actionDivergence(fr: ForwardResult, variance = 1): Float32Array {
     const tape = fr.tape;
     const BT = fr.B * fr.T;
     const D = new Float32Array(BT);
@@ -508,7 +510,7 @@ export class SequenceModel {
       } else {
         let s = 0;
         for (let j = 0; j < A; j++) s += (a1[i * A + j]! - a0[i * A + j]!) ** 2;
-        D[i] = s;
+        D[i] = s / (2 * variance);
       }
     }
     return D;

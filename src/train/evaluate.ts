@@ -16,6 +16,8 @@ export interface EvalResult {
   writesPerEpisode: number;
   /** Mean steps per episode (non-pad). */
   stepsPerEpisode: number;
+  /** Longest episode (non-pad steps): the horizon the state must cover. */
+  maxStepsPerEpisode: number;
   /** Writes / steps. */
   writeRate: number;
   /** P(write | event step), null if the task has no events. */
@@ -51,6 +53,7 @@ export function evaluate(
   let writes = 0;
   let steps = 0;
   let episodes = 0;
+  let maxSteps = 0;
   let evW = 0;
   let evN = 0;
   let diW = 0;
@@ -65,6 +68,11 @@ export function evaluate(
     const fr = model.forward(batch.z, B, T, opts);
     const A = spec.dAction;
     episodes += B;
+    for (let b = 0; b < B; b++) {
+      let n = 0;
+      for (let t = 0; t < T; t++) if (batch.stepType[b * T + t] !== StepType.pad) n++;
+      maxSteps = Math.max(maxSteps, n);
+    }
     for (let i = 0; i < B * T; i++) {
       const st = batch.stepType[i]!;
       if (st === StepType.pad) continue;
@@ -100,6 +108,7 @@ export function evaluate(
     episodes,
     writesPerEpisode: episodes ? writes / episodes : 0,
     stepsPerEpisode: episodes ? steps / episodes : 0,
+    maxStepsPerEpisode: maxSteps,
     writeRate: steps ? writes / steps : 0,
     pWriteEvent: evN ? evW / evN : null,
     pWriteDistractor: diN ? diW / diN : null,

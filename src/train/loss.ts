@@ -51,3 +51,18 @@ export function meanSquaredError(pred: Float32Array, target: Float32Array, mask:
   }
   return { loss: loss / (count * D), grad };
 }
+
+/**
+ * Gaussian negative log-likelihood per step in nats, with the variance set to its maximum-likelihood
+ * value (the batch MSE, held fixed in the gradient): (dAction/2) * log(mse) + const. It puts a
+ * continuous head's loss in the same unit (nats per step) as cross-entropy, so the write-sparsity
+ * and action-IB weights mean the same thing for discrete and continuous actions. Returns the mse
+ * too (the variance used by the continuous action-IB divergence). docs/method.md.
+ */
+export function gaussianNll(pred: Float32Array, target: Float32Array, mask: Float32Array, D: number): { loss: number; grad: Float32Array; mse: number } {
+  const m = meanSquaredError(pred, target, mask, D);
+  const mse = Math.max(m.loss, 1e-8);
+  const scale = D / (2 * mse);
+  for (let i = 0; i < m.grad.length; i++) m.grad[i] = m.grad[i]! * scale;
+  return { loss: (D / 2) * Math.log(mse), grad: m.grad, mse };
+}

@@ -4,7 +4,7 @@
  * see docs/method.md for the formulas and what each default rests on).
  *
  *   L = L_task + lambda_IB * L_IB + lambda_w * L_w
- *   L_task = CE at lossMask steps (discrete) or MSE (continuous)
+ *   L_task = CE at lossMask steps (discrete) or Gaussian NLL (dA/2) log(MSE) (continuous), both in nats
  *   L_IB   = -(1/N) sum_t p_t * sg(D_t)       D_t = action divergence a write at t would cause
  *   L_w    = max(0, (1/N) sum_t p_t - rho)    write-sparsity hinge above the target write rate rho
  * (N = valid, non-pad steps; sg = stop-gradient; p = write probability; the hard 0/1 gate gets its
@@ -16,8 +16,10 @@ import { cloneParams, assignParams, type ParamSet } from "../model/params.js";
 import { StepType, type EpisodeBatch } from "../tasks/types.js";
 import { Rng } from "../util/rng.js";
 import { Adam, clipGlobalNorm } from "./adam.js";
-import { crossEntropy, meanSquaredError } from "./loss.js";
+import { crossEntropy, gaussianNll } from "./loss.js";
 import { evaluate, better, type EvalResult, type MetricSpec } from "./evaluate.js";
+import { datasetSource } from "./dataset_source.js";
+import type { Dataset } from "../io/dataset.js";
 
 /** Raised when the loss becomes NaN/Inf (the parameters are restored to the best checkpoint first). */
 export class TrainingDivergedError extends AuraError {
@@ -165,10 +167,10 @@ export function batchObjective(
 ): { loss: number; taskLoss: number; meanP: number; grads: ReturnType<SequenceModel["backward"]>; surprise: Float32Array; valid: Uint8Array } {
   const { B, T } = batch;
   const fr = model.forward(batch.z, B, T, { training: true, validate: false, gateMode: fwd.gateMode, scheduleSeeds: fwd.scheduleSeeds });
-  const task =
+  const task: { loss: number; grad: Float32Array; mse?: number } =
     source.kind === "discrete"
       ? crossEntropy(fr.out, batch.label!, batch.lossMask, source.dAction)
-      : meanSquaredError(fr.out, batch.target!, batch.lossMask, source.dAction);
+      : gaussianNll(fr.out, batch.target!, batch.lossMask, source.dAction);
   const N = B * T;
   const valid = new Uint8Array(N);
   let nValid = 0;
@@ -191,7 +193,7 @@ export function batchObjective(
       for (let i = 0; i < N; i++) if (valid[i]) dp[i] = d;
     }
     if (opts.lambdaIB > 0) {
-      const D = model.actionDivergence(fr);
+      const D = model.actionDivergence(fr, task.mse);
       let ib = 0;
       for (let i = 0; i < N; i++) {
         if (!valid[i]) continue;
@@ -205,12 +207,46 @@ export function batchObjective(
   return { loss, taskLoss: task.loss, meanP, grads, surprise: fr.surprise, valid };
 }
 
+/** Something with a model: an {@link SequenceModel} itself or an `AuraMemLayer` (its `.model`). */
+export type Trainable = SequenceModel | { readonly model: SequenceModel };
+
+/** Options of {@link train} for a {@link Dataset}: its validation split by episode. */
+export interface DatasetSplitOptions {
+  /** Fraction of episodes held out for validation / early stopping. Default 0.2. */
+  valFraction?: number;
+}
+
+function isDataset(x: unknown): x is Dataset {
+  return typeof x === "object" && x !== null && "E" in x && "z" in x && "mask" in x;
+}
+
 /**
- * Train `model` in place on `source`; keeps and restores the parameters with the best validation
- * metric. Deterministic for a given seed and backend.
- * @throws TrainingDivergedError if the loss turns NaN/Inf.
+ * Train a model (or an `AuraMemLayer`) in place on a task, a {@link TrainSource}, or your own
+ * {@link Dataset} of backbone features (split by episode into train / validation with the seed);
+ * keeps and restores the parameters with the best validation metric. Deterministic for a given seed
+ * and backend.
+ * @throws ConfigError on bad options or a dataset whose dModel / dAction / kind does not match the
+ *         model; TrainingDivergedError if the loss turns NaN/Inf (parameters restored first).
  */
-export function train(model: SequenceModel, source: TrainSource, options: Partial<TrainOptions> = {}): TrainResult {
+export function train(
+  target: Trainable,
+  data: TrainSource | Dataset,
+  options: Partial<TrainOptions> & DatasetSplitOptions = {},
+): TrainResult {
+  const model = target instanceof Object && "model" in target ? target.model : (target as SequenceModel);
+  const { valFraction, ...rest } = options;
+  let source: TrainSource;
+  if (isDataset(data)) {
+    const c = model.spec.config;
+    if (data.dModel !== c.dModel) throw new ConfigError(`dataset dModel ${data.dModel} != model dModel ${c.dModel}`);
+    if (data.dAction !== c.dAction) throw new ConfigError(`dataset dAction ${data.dAction} != model dAction ${c.dAction}`);
+    if (data.kind !== c.actionKind) throw new ConfigError(`dataset is ${data.kind}, model head is ${c.actionKind}`);
+    source = datasetSource(data, { valFraction: valFraction ?? 0.2, seed: rest.seed ?? 0 });
+  } else source = data;
+  return trainSource(model, source, rest);
+}
+
+function trainSource(model: SequenceModel, source: TrainSource, options: Partial<TrainOptions>): TrainResult {
   const o = trainOptions(options);
   const t0 = performance.now();
   const rng = new Rng(o.seed * 7919 + 17);
