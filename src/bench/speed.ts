@@ -122,6 +122,10 @@ export async function runSpeedBench(o: { quick?: boolean; out?: string; log?: (s
       `| ${L.toLocaleString("en-US")} | ${(ta.median * 1000).toFixed(1)} | ${aura.stateBytes(sa).toLocaleString("en-US")} | ${(tk.median * 1000).toFixed(1)} | ${kv.stateBytes(sk).toLocaleString("en-US")} | ${(tk.median / ta.median).toFixed(1)}x |`,
     );
   }
+  emit("");
+  const { speedEdgeSections } = await import("./speed_edge.js");
+  const { speedOnnxSections } = await import("./speed_onnx.js");
+  for (const l of [...(await speedEdgeSections(o)), ...(await speedOnnxSections(o))]) emit(l);
   const text = lines.join("\n");
   if (o.out) await writeFile(o.out, text + "\n");
   return text;

@@ -17,6 +17,9 @@ import { writeReport, aggregate, taskTable } from "../bench/report.js";
 import { AuraError } from "../errors.js";
 import { DEFAULT_TRAIN } from "../train/train.js";
 import { trainCommand, evalCommand, infoCommand } from "./commands.js";
+import { registerEdgeCommands } from "./edge.js";
+import { registerSimCommands } from "./sim.js";
+import { registerPlotCommands } from "./plot.js";
 
 function intArg(name: string) {
   return (v: string): number => {
@@ -218,6 +221,10 @@ program
   .option("--daction <n>", "action dimension", intArg("daction"), 7)
   .option("--horizon <n>", "steps for the KV-cache comparison", intArg("horizon"), 100000)
   .action((o) => infoCommand(o));
+
+registerEdgeCommands(program);
+registerSimCommands(program);
+registerPlotCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof AuraError) {
