@@ -83,3 +83,49 @@ for (const arm of ARMS) {
     }
   });
 }
+
+test("action-IB divergence equals the head evaluated with and without the write (closed form)", () => {
+  for (const kind of ["discrete", "continuous"] as const) {
+    const config = new MemoryConfig({ dModel, dAction: C, actionKind: kind, dKey: 4, dVal: 3, dProj: 4, dGate: 5, dHidden: 6, seed: 2 });
+    const model = new SequenceModel(armSpec("aura", config, { matchParams: null }), wasmOps());
+    const bt = batch(4);
+    const fr = model.forward(bt.z, B, T, { training: true, gateMode: "hard" });
+    const D = model.actionDivergence(fr, 0.7);
+    // direct: recompute the readout without / with the write and run the head twice (float64)
+    const P = model.params;
+    const tape = fr.tape as unknown as { h: Float32Array; k: Float32Array; q: Float32Array; beta: Float32Array; deltaOut: { r: Float32Array; e: Float32Array; g: Float32Array } };
+    const head = (h: ArrayLike<number>, r: number[]): number[] => {
+      const x = [...Array.from(h), ...r];
+      const a: number[] = [];
+      for (let j = 0; j < 6; j++) {
+        let s = P["head.b1"]!.data[j]!;
+        for (let i = 0; i < x.length; i++) s += x[i]! * P["head.W1"]!.data[i * 6 + j]!;
+        a.push(Math.tanh(s));
+      }
+      const o: number[] = [];
+      for (let j = 0; j < C; j++) {
+        let s = P["head.b2"]!.data[j]!;
+        for (let i = 0; i < 6; i++) s += a[i]! * P["head.W2"]!.data[i * C + j]!;
+        o.push(s);
+      }
+      return o;
+    };
+    for (let i = 0; i < B * T; i++) {
+      let kq = 0;
+      for (let j = 0; j < 4; j++) kq += tape.k[i * 4 + j]! * tape.q[i * 4 + j]!;
+      const u = [0, 1, 2].map((j) => tape.beta[i]! * (kq + 1) * tape.deltaOut.e[i * 3 + j]!);
+      const r0 = [0, 1, 2].map((j) => tape.deltaOut.r[i * 3 + j]! - tape.deltaOut.g[i]! * u[j]!);
+      const h = tape.h.subarray(i * 4, i * 4 + 4);
+      const a0 = head(h, r0);
+      const a1 = head(h, r0.map((x, j) => x + u[j]!));
+      let want: number;
+      if (kind === "discrete") {
+        const lse = (a: number[]) => Math.log(a.reduce((s, x) => s + Math.exp(x), 0));
+        const l0 = lse(a0);
+        const l1 = lse(a1);
+        want = a1.reduce((s, x, j) => s + Math.exp(x - l1) * (x - l1 - (a0[j]! - l0)), 0);
+      } else want = a1.reduce((s, x, j) => s + (x - a0[j]!) ** 2, 0) / (2 * 0.7);
+      assert.ok(Math.abs(D[i]! - want) <= 1e-5 + 1e-3 * Math.abs(want), `${kind} step ${i}: ${D[i]} vs ${want}`);
+    }
+  }
+});

@@ -130,6 +130,7 @@ interface Tape {
   h: Float32Array; // tanh(proj) [BT, dProj]
   headIn: Float32Array; // [BT, dProj + dR]
   a1: Float32Array; // tanh(head hidden) [BT, dHidden]
+  a1pre: Float32Array; // head hidden pre-activation [BT, dHidden]
   // delta core
   kRaw?: Float32Array;
   qRaw?: Float32Array;
@@ -292,7 +293,7 @@ export class SequenceModel {
     const L = this.enc;
     const E = dense.forward(z, P["enc.W"]!.data, P["enc.b"]!.data, BT, dModel, L.width);
     const h = this.ops.act.tanhInPlace(cols(E, BT, L.width, L.h, c.dProj));
-    const tape: Tape = { z, E, h, headIn: new Float32Array(0), a1: new Float32Array(0) };
+    const tape: Tape = { z, E, h, headIn: new Float32Array(0), a1: new Float32Array(0), a1pre: new Float32Array(0) };
 
     let r: Float32Array = new Float32Array(0);
     let g: Float32Array;
@@ -379,10 +380,12 @@ export class SequenceModel {
 
     const dIn = c.dProj + this.dR;
     const headIn = concatRows(h, c.dProj, r, this.dR, BT);
-    const a1 = this.ops.act.tanhInPlace(dense.forward(headIn, P["head.W1"]!.data, P["head.b1"]!.data, BT, dIn, this.hidden()));
+    const a1pre = dense.forward(headIn, P["head.W1"]!.data, P["head.b1"]!.data, BT, dIn, this.hidden());
+    const a1 = this.ops.act.tanh(a1pre);
     const out = dense.forward(a1, P["head.W2"]!.data, P["head.b2"]!.data, BT, this.hidden(), c.dAction);
     tape.headIn = headIn;
     tape.a1 = a1;
+    tape.a1pre = a1pre;
     return { B, T, out, g, p, surprise, finalState, tape: training ? tape : undefined };
   }
 
@@ -487,22 +490,33 @@ export class SequenceModel {
     const dV = c.dVal;
     const dK = c.dKey;
     const out = tape.deltaOut;
-    const r0 = new Float32Array(BT * dV);
-    const r1 = new Float32Array(BT * dV);
+    // The head's first layer is linear in [h, r]: pre(h, r0 + x) = pre(h, r) + (x - g u) W1r. With
+    // P = u W1r (one small matmul), the pre-activations without / with the write are
+    // a0 = pre - g P and a1 = a0 + P: no second pass over h.
+    const U = new Float32Array(BT * dV);
     for (let i = 0; i < BT; i++) {
       let kq = 0;
       for (let j = 0; j < dK; j++) kq += tape.k![i * dK + j]! * tape.q![i * dK + j]!;
       const s = tape.beta![i]! * (kq + 1);
+      for (let j = 0; j < dV; j++) U[i * dV + j] = s * out.e[i * dV + j]!;
+    }
+    const dH = this.hidden();
+    const W1r = this.params["head.W1"]!.data.subarray(c.dProj * dH);
+    const Pm = this.ops.dense.forward(U, W1r, null, BT, dV, dH);
+    const pre0 = new Float32Array(BT * dH);
+    const pre1 = new Float32Array(BT * dH);
+    for (let i = 0; i < BT; i++) {
       const gi = out.g[i]!;
-      for (let j = 0; j < dV; j++) {
-        const u = s * out.e[i * dV + j]!;
-        const base = out.r[i * dV + j]! - gi * u;
-        r0[i * dV + j] = base;
-        r1[i * dV + j] = base + u;
+      for (let j = 0; j < dH; j++) {
+        const x = tape.a1pre[i * dH + j]! - gi * Pm[i * dH + j]!;
+        pre0[i * dH + j] = x;
+        pre1[i * dH + j] = x + Pm[i * dH + j]!;
       }
     }
-    const a0 = this.head(tape.h, r0, BT);
-    const a1 = this.head(tape.h, r1, BT);
+    const W2 = this.params["head.W2"]!.data;
+    const b2 = this.params["head.b2"]!.data;
+    const a0 = this.ops.dense.forward(this.ops.act.tanhInPlace(pre0), W2, b2, BT, dH, c.dAction);
+    const a1 = this.ops.dense.forward(this.ops.act.tanhInPlace(pre1), W2, b2, BT, dH, c.dAction);
     const A = c.dAction;
     for (let i = 0; i < BT; i++) {
       if (c.actionKind === "discrete") {
@@ -514,15 +528,6 @@ export class SequenceModel {
       }
     }
     return D;
-  }
-
-  /** Head on given (h, r): [BT, dAction]. */
-  private head(h: Float32Array, r: Float32Array, BT: number): Float32Array {
-    const c = this.spec.config;
-    const P = this.params;
-    const headIn = concatRows(h, c.dProj, r, this.dR, BT);
-    const a1 = this.ops.act.tanhInPlace(this.ops.dense.forward(headIn, P["head.W1"]!.data, P["head.b1"]!.data, BT, c.dProj + this.dR, this.hidden()));
-    return this.ops.dense.forward(a1, P["head.W2"]!.data, P["head.b2"]!.data, BT, this.hidden(), c.dAction);
   }
 
   private hidden(): number {
