@@ -6,3 +6,4 @@ export * from "./delta_rule";
 export * from "./rnn";
 export * from "./attention";
 export * from "./activation";
+export * from "./step";

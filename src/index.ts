@@ -16,3 +16,6 @@ export { createTask, taskNames, describeTask, StepType, type Task, type EpisodeB
 export * from "./io/index.js";
 export { Rng } from "./util/rng.js";
 export { loadKernels, instantiateKernels, simdSupported, type WasmKernels } from "./wasm/runtime.js";
+export { createStepEngine, type StepEngine, type StepEngineOptions } from "./edge/step_engine.js";
+export { exportOnnx, writeOnnx, decodeOnnx, ONNX_OPSET, ONNX_OPS_USED } from "./edge/onnx_export.js";
+export { auraStepReference, auraWeights } from "./edge/step_reference.js";

@@ -20,6 +20,7 @@ import { trainCommand, evalCommand, infoCommand } from "./commands.js";
 import { registerEdgeCommands } from "./edge.js";
 import { registerSimCommands } from "./sim.js";
 import { registerPlotCommands } from "./plot.js";
+import { registerOnnxCommands } from "./onnx.js";
 
 function intArg(name: string) {
   return (v: string): number => {
@@ -225,6 +226,7 @@ program
 registerEdgeCommands(program);
 registerSimCommands(program);
 registerPlotCommands(program);
+registerOnnxCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof AuraError) {
