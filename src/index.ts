@@ -19,3 +19,4 @@ export { loadKernels, instantiateKernels, simdSupported, type WasmKernels } from
 export { createStepEngine, type StepEngine, type StepEngineOptions } from "./edge/step_engine.js";
 export { exportOnnx, writeOnnx, decodeOnnx, ONNX_OPSET, ONNX_OPS_USED } from "./edge/onnx_export.js";
 export { auraStepReference, auraWeights } from "./edge/step_reference.js";
+export * from "./edge/index.js";

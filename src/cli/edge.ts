@@ -1,7 +1,132 @@
-/** `aura` subcommands for the edge module (registered by src/cli/main.ts). */
-import type { Command } from "commander";
+/**
+ * `aura` subcommands for the edge module (registered by src/cli/main.ts):
+ *   aura wear          projected flash wear of persisting the memory: aura vs always-write vs kv-cache
+ *   aura bench-crash   SIGKILL a child persisting through the MemoryStore, check every recovery
+ */
+import { InvalidArgumentError, type Command } from "commander";
+import { resolve } from "node:path";
+import { ConfigError } from "../errors.js";
+
+function numArg(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}`);
+    return n;
+  };
+}
+function intArg(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
 
 /** Add this module's commands to the CLI. */
-export function registerEdgeCommands(_program: Command): void {
-  // filled in by the edge work
+export function registerEdgeCommands(program: Command): void {
+  // ---------------------------------------------------------------------------------------------
+  // aura wear
+  // ---------------------------------------------------------------------------------------------
+  program
+    .command("wear")
+    .description(
+      "projected flash wear of persisting the memory state: aura (a record when the gate writes) vs always-write " +
+        "(a record every step) vs kv-cache (the whole growing cache every step); formula in docs/edge.md",
+    )
+    .option("--rate <hz>", "control rate in steps per second", numArg("rate"), 20)
+    .option("--hours <h>", "horizon of the projection in hours", numArg("hours"), 1000)
+    .option("--capacity-gb <gb>", "flash capacity in GB (1e9 bytes)", numArg("capacity-gb"), 8)
+    .option("--pe-cycles <n>", "rated program/erase cycles per block (MLC ~3000, TLC ~1000, SLC ~50000+)", numArg("pe-cycles", 1), 3000)
+    .option("--page-bytes <n>", "flash page (program unit) in bytes", intArg("page-bytes", 1), 4096)
+    .option("--write-amplification <x>", "write amplification of file system + FTL (>= 1)", numArg("write-amplification", 1), 1)
+    .option("--write-rate <x>", "aura writes per step (default 0.12: trained gate on ess-hard, quick bench)", numArg("write-rate"))
+    .option("--checkpoint <path>", "measure the aura write rate of this checkpoint on --task (and take its dKey/dVal)")
+    .option("--task <name>", "task for --checkpoint (test split)", "ess-hard")
+    .option("--seed <n>", "task seed for --checkpoint", intArg("seed"), 0)
+    .option("--pusht-path <path>", "Push-T zarr store (for --task pusht)", "../shared/data/pusht_cchi_v7_replay.zarr")
+    .option("--dkey <n>", "d_k of the memory", intArg("dkey", 1), 32)
+    .option("--dval <n>", "d_v of the memory", intArg("dval", 1), 32)
+    .option("--batch <n>", "streams B", intArg("batch", 1), 1)
+    .option("--json", "print the projection as JSON", false)
+    .action(async (o) => {
+      const { wearProjection, wearTable } = await import("../edge/wear.js");
+      let writeRate: number | undefined = o.writeRate;
+      let dKey: number = o.dkey;
+      let dVal: number = o.dval;
+      let measured = "";
+      if (o.checkpoint) {
+        if (o.writeRate !== undefined) throw new ConfigError("give --write-rate or --checkpoint, not both");
+        const { AuraMemLayer } = await import("../layer.js");
+        const { createTask } = await import("../tasks/index.js");
+        const { evaluate } = await import("../train/evaluate.js");
+        const layer = await AuraMemLayer.load(resolve(o.checkpoint));
+        const cfg = layer.config;
+        const task = await createTask(o.task, { seed: o.seed, dModel: cfg.dModel, pushtPath: resolve(o.pushtPath) });
+        if (task.dAction !== cfg.dAction) throw new ConfigError(`task ${task.name} has dAction ${task.dAction}, the checkpoint ${cfg.dAction}`);
+        const r = evaluate(layer.model, task.evalSet("test", 64), { metric: task.metric, dAction: task.dAction, metricScale: task.metricScale });
+        writeRate = r.writeRate;
+        dKey = cfg.dKey;
+        dVal = cfg.dVal;
+        measured = `measured write rate of ${o.checkpoint} (${layer.arm}) on ${task.name} test: ${r.writeRate.toFixed(4)} writes/step (${r.writesPerEpisode.toFixed(1)} writes / ${r.stepsPerEpisode.toFixed(0)} steps per episode)`;
+      }
+      const p = wearProjection({
+        rateHz: o.rate,
+        hours: o.hours,
+        capacityBytes: o.capacityGb * 1e9,
+        peCycles: o.peCycles,
+        pageBytes: o.pageBytes,
+        writeAmplification: o.writeAmplification,
+        writeRate,
+        dKey,
+        dVal,
+        batch: o.batch,
+      });
+      if (o.json) {
+        console.log(JSON.stringify(p, (_k, v) => (v === Infinity ? "Infinity" : v), 2));
+        return;
+      }
+      if (measured) console.log(measured + "\n");
+      console.log(wearTable(p));
+    });
+
+  // ---------------------------------------------------------------------------------------------
+  // aura bench-crash
+  // ---------------------------------------------------------------------------------------------
+  program
+    .command("bench-crash")
+    .description(
+      "crash harness of the MemoryStore: SIGKILL a child that persists AURA memory at random moments, " +
+        "check after each kill that the newest completed write is recovered bit-exactly (docs/edge.md)",
+    )
+    .option("--kills <n>", "SIGKILLs to deliver", intArg("kills", 1), 1000)
+    .option("--seed <n>", "seed of the kill times, layer and observation stream", intArg("seed"), 0)
+    .option("--max-delay-ms <ms>", "kill delay after the child is ready: uniform in [1, max] ms", numArg("max-delay-ms", 1), 100)
+    .option("--sector-bytes <n>", "sector size of the sector-emulation kills (every other kill; 0 = off)", intArg("sector-bytes"), 512)
+    .option("--jobs <n>", "independent lanes (store + child) run concurrently", intArg("jobs", 1), 2)
+    .option("--dir <dir>", "directory for the store (default: a temporary directory, removed afterwards)")
+    .option("--out <file>", "also write the figures to this file (.json: JSON, else markdown)")
+    .action(async (o) => {
+      const { runCrashBench, crashReport, writeCrashReport } = await import("../edge/crash.js");
+      const every = Math.max(1, Math.round(o.kills / 10));
+      const r = await runCrashBench({
+        kills: o.kills,
+        seed: o.seed,
+        maxDelayMs: o.maxDelayMs,
+        sectorBytes: o.sectorBytes,
+        jobs: o.jobs,
+        dir: o.dir ? resolve(o.dir) : undefined,
+        onKill(i, s) {
+          if ((i + 1) % every === 0 || i + 1 === o.kills) {
+            console.error(`bench-crash: ${i + 1}/${o.kills} kills, ${s.recoveries} recoveries, ${s.tornSlots} torn slots, ${s.losses} losses`);
+          }
+        },
+      });
+      const info = { seed: o.seed, sectorBytes: o.sectorBytes, jobs: o.jobs };
+      console.log("\n" + crashReport(r, info));
+      if (o.out) {
+        writeCrashReport(resolve(o.out), r, info);
+        console.log(`wrote ${resolve(o.out)}`);
+      }
+      if (r.losses > 0) process.exitCode = 1;
+    });
 }
