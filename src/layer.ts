@@ -15,7 +15,7 @@
 import { MemoryConfig, type MemoryConfigInit } from "./config.js";
 import { ConfigError, FormatError, ShapeError, checkFinite } from "./errors.js";
 import { createOps, type Backend, type Ops } from "./ops/index.js";
-import { SequenceModel, isArm, type ArmName, type MemoryState } from "./model/model.js";
+import { SequenceModel, isArm, type ArmName, type ForwardResult, type MemoryState } from "./model/model.js";
 import { armSpec, type ArmOptions } from "./model/arms.js";
 import { loadCheckpoint, saveCheckpoint } from "./io/checkpoint.js";
 
@@ -121,6 +121,7 @@ export class AuraMemLayer {
       throw new ShapeError(`z has ${z.length} values, not a positive multiple of B*dModel = ${batch}*${dModel}`);
     }
     const fr = this.model.forward(z, batch, T, { initialState: state });
+    checkFiniteResult(fr);
     return { B: batch, T, action: fr.out, g: fr.g, p: fr.p, surprise: fr.surprise, state: fr.finalState };
   }
 
@@ -142,6 +143,7 @@ export class AuraMemLayer {
     }
     checkFinite("zt", zt);
     const fr = this.model.forward(zt, B, 1, { initialState: state, validate: false });
+    checkFiniteResult(fr);
     return { action: fr.out, g: fr.g, p: fr.p, surprise: fr.surprise, state: fr.finalState };
   }
 
@@ -183,5 +185,31 @@ export class AuraMemLayer {
     const tau = num("tau");
     if (tau !== undefined) layer.model.setTau(tau);
     return layer;
+  }
+}
+
+/**
+ * Finite input can still overflow float32 inside the layer (e.g. |z| ~ 1e19 squared in a dot
+ * product). Refuse such a result with a NonFiniteError instead of returning or storing Inf/NaN; the
+ * caller's state is untouched because the next state is a new object.
+ */
+function checkFiniteResult(fr: ForwardResult): void {
+  checkFinite("action (overflow inside the layer: input magnitude too large)", fr.out);
+  checkFinite("p (overflow inside the layer)", fr.p);
+  checkFinite("surprise (overflow inside the layer)", fr.surprise);
+  const s = fr.finalState;
+  if (s.kind === "fast-weights") {
+    checkFinite("next state M (overflow inside the layer)", s.M);
+    checkFinite("next state m (overflow inside the layer)", s.m);
+  } else if (s.kind === "rnn") {
+    checkFinite("next state h (overflow inside the layer)", s.h);
+    if (s.c) checkFinite("next state c (overflow inside the layer)", s.c);
+  } else if (s.kind === "kv") {
+    const c = s.cache;
+    const from = Math.max(0, c.length - fr.T);
+    for (let b = 0; b < c.B; b++) {
+      checkFinite("new KV keys (overflow inside the layer)", c.keys.subarray((b * c.capacity + from) * c.dK, (b * c.capacity + c.length) * c.dK));
+      checkFinite("new KV values (overflow inside the layer)", c.values.subarray((b * c.capacity + from) * c.dV, (b * c.capacity + c.length) * c.dV));
+    }
   }
 }

@@ -21,6 +21,7 @@ import { registerEdgeCommands } from "./edge.js";
 import { registerSimCommands } from "./sim.js";
 import { registerPlotCommands } from "./plot.js";
 import { registerOnnxCommands } from "./onnx.js";
+import { registerSoakCommands } from "./edge_soak.js";
 
 function intArg(name: string) {
   return (v: string): number => {
@@ -227,6 +228,7 @@ registerEdgeCommands(program);
 registerSimCommands(program);
 registerPlotCommands(program);
 registerOnnxCommands(program);
+registerSoakCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof AuraError) {

@@ -16,13 +16,13 @@
  * State goes in and comes out explicitly ({@link MemoryState}); the model holds parameters only.
  */
 import type { MemoryConfig } from "../config.js";
-import { ConfigError, ShapeError, checkFinite } from "../errors.js";
+import { ConfigError, ShapeError, checkF32, checkFinite } from "../errors.js";
 import type { Ops } from "../ops/index.js";
 import type { DeltaRuleOutput, DeltaRuleInputs, GateSpec } from "../ops/delta_rule/index.js";
 import type { RnnInputs, RnnOutput } from "../ops/rnn/index.js";
 import { gateCount } from "../ops/rnn/index.js";
 import type { AttentionInputs, AttentionOutput, KvCache } from "../ops/attention/index.js";
-import { emptyKvCache, kvCacheBytes } from "../ops/attention/index.js";
+import { checkKvCache, emptyKvCache, kvCacheBytes } from "../ops/attention/index.js";
 import { Rng } from "../util/rng.js";
 import { constant, countParams, glorot, type GradSet, type ParamSet } from "./params.js";
 import { scheduleBatch } from "./schedule.js";
@@ -563,17 +563,29 @@ export class SequenceModel {
     const c = this.spec.config;
     if (!s || typeof s !== "object") throw new ShapeError("state must be a MemoryState from initState()");
     if (s.B !== B) throw new ShapeError(`state is for batch ${s.B}, input has batch ${B}`);
+    if (typeof s.t !== "number" || !Number.isSafeInteger(s.t) || s.t < 0) {
+      throw new ShapeError(`state.t must be a non-negative integer, got ${String(s.t)}`);
+    }
     const want = this.core === "delta" ? "fast-weights" : this.core === "rnn" ? "rnn" : this.core === "attention" ? "kv" : "none";
     if (s.kind !== want) throw new ShapeError(`state kind ${s.kind} does not match arm ${this.spec.arm} (${want})`);
     if (s.kind === "fast-weights") {
-      if (s.M.length !== B * c.dKey * c.dVal) throw new ShapeError(`state.M must have B*dKey*dVal = ${B * c.dKey * c.dVal} values, got ${s.M.length}`);
-      if (s.m.length !== B * c.dVal) throw new ShapeError(`state.m must have B*dVal = ${B * c.dVal} values, got ${s.m.length}`);
+      checkF32("state.M", s.M, B * c.dKey * c.dVal, "[B, dKey, dVal]");
+      checkF32("state.m", s.m, B * c.dVal, "[B, dVal]");
+      checkFinite("state.M", s.M);
+      checkFinite("state.m", s.m);
     } else if (s.kind === "rnn") {
       const H = this.spec.rnnHidden;
-      if (s.h.length !== B * H) throw new ShapeError(`state.h must have B*H = ${B * H} values, got ${s.h.length}`);
-      if (this.spec.arm === "lstm" && (!s.c || s.c.length !== B * H)) throw new ShapeError(`state.c must have B*H = ${B * H} values`);
+      checkF32("state.h", s.h, B * H, "[B, H]");
+      checkFinite("state.h", s.h);
+      if (this.spec.arm === "lstm") {
+        checkF32("state.c", s.c, B * H, "[B, H]");
+        checkFinite("state.c", s.c!);
+      } else if (s.c !== undefined) throw new ShapeError("a gru state has no c");
+    } else if (s.kind === "kv") {
+      checkKvCache(s.cache, B, c.dKey, c.dVal);
     }
   }
+
 }
 
 function validateSpec(s: ArmSpec): void {
