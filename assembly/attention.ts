@@ -18,33 +18,8 @@
 //   attn_bwd          [B, T, dK, dV, q, k, v, o, do, lse, window, scale:f32, dq, dk, dv, scratchP, scratchDS]
 //       no incoming cache; scratch buffers of T floats each; writes every element of dq, dk, dv.
 import { hdrU32, hdrF32 } from "./common";
+import { ld, st, splat, madd, hsum4, hsum } from "./simd";
 
-// @ts-ignore: decorator
-@inline function ld(p: usize): v128 {
-  return v128.load(p, 0, 4);
-}
-// @ts-ignore: decorator
-@inline function st(p: usize, v: v128): void {
-  v128.store(p, v, 0, 4);
-}
-// @ts-ignore: decorator
-@inline function splat(p: usize): v128 {
-  return v128.load32_splat(p, 0, 4);
-}
-// @ts-ignore: decorator
-@inline function madd(acc: v128, a: v128, b: v128): v128 {
-  return f32x4.add(acc, f32x4.mul(a, b));
-}
-// @ts-ignore: decorator
-@inline function hsum4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
-  const t0 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
-  const t1 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
-  return f32x4.add(v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-}
-// @ts-ignore: decorator
-@inline function hsum(a: v128): f32 {
-  return (f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 2)) + (f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 3));
-}
 // @ts-ignore: decorator
 @inline function hmax(a: v128): f32 {
   return Mathf.max(Mathf.max(f32x4.extract_lane(a, 0), f32x4.extract_lane(a, 1)), Mathf.max(f32x4.extract_lane(a, 2), f32x4.extract_lane(a, 3)));

@@ -12,40 +12,13 @@
 //   l2norm_forward  [M, D, x, y, eps:f32]
 //   l2norm_backward [M, D, x, dy, dx, eps:f32]
 import { hdrU32, hdrF32 } from "./common";
+import { ld, st, splat, madd, hsum4, hsum } from "./simd";
 
 /** Floats of W kept hot per K-tile (128 KiB): the forward/dx passes sweep all rows over one tile. */
 const TILE_FLOATS: i32 = 32768;
 /** Rows of x/dy per tile of the dW accumulation. */
 const DW_ROW_TILE: i32 = 64;
 
-// @ts-ignore: decorator
-@inline function ld(p: usize): v128 {
-  return v128.load(p, 0, 4);
-}
-// @ts-ignore: decorator
-@inline function st(p: usize, v: v128): void {
-  v128.store(p, v, 0, 4);
-}
-// @ts-ignore: decorator
-@inline function splat(p: usize): v128 {
-  return v128.load32_splat(p, 0, 4);
-}
-// @ts-ignore: decorator
-@inline function madd(acc: v128, a: v128, b: v128): v128 {
-  return f32x4.add(acc, f32x4.mul(a, b));
-}
-/** Horizontal sums of four vectors, as one vector [sum a0, sum a1, sum a2, sum a3]. */
-// @ts-ignore: decorator
-@inline function hsum4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
-  const t0 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
-  const t1 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
-  return f32x4.add(v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-}
-/** Horizontal sum of one vector. */
-// @ts-ignore: decorator
-@inline function hsum(a: v128): f32 {
-  return (f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 2)) + (f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 3));
-}
 
 // ------------------------------------------------------------------------------------------------
 // Forward

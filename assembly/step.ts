@@ -26,23 +26,8 @@
 //   threshold] compares exactly like the TypeScript layer)
 // Returns 0, or 1 when z holds a NaN / Inf (then nothing but E was written: M and m are untouched).
 import { hdrU32, hdrF32 } from "./common";
+import { ld, st, splat, madd, hsum } from "./simd";
 
-// @ts-ignore: decorator
-@inline function ld(p: usize): v128 {
-  return v128.load(p, 0, 4);
-}
-// @ts-ignore: decorator
-@inline function st(p: usize, v: v128): void {
-  v128.store(p, v, 0, 4);
-}
-// @ts-ignore: decorator
-@inline function splat(p: usize): v128 {
-  return v128.load32_splat(p, 0, 4);
-}
-// @ts-ignore: decorator
-@inline function madd(acc: v128, a: v128, b: v128): v128 {
-  return f32x4.add(acc, f32x4.mul(a, b));
-}
 // @ts-ignore: decorator
 @inline function ldf(p: usize, i: i32): f32 {
   return load<f32>(p + (<usize>i << 2));
@@ -50,10 +35,6 @@ import { hdrU32, hdrF32 } from "./common";
 // @ts-ignore: decorator
 @inline function stf(p: usize, i: i32, x: f32): void {
   store<f32>(p + (<usize>i << 2), x);
-}
-// @ts-ignore: decorator
-@inline function hsum(a: v128): f32 {
-  return (f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 2)) + (f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 3));
 }
 
 /**
