@@ -1,7 +1,113 @@
-/** `aura` subcommands for the sim module (registered by src/cli/main.ts). */
-import type { Command } from "commander";
+/** `aura sim`: the closed-loop MuJoCo panel (registered by src/cli/main.ts). */
+import { InvalidArgumentError, type Command } from "commander";
+import cliProgress from "cli-progress";
+import { join, resolve } from "node:path";
+import { SIM_TASKS } from "../sim/env.js";
+import { SIM_ARMS } from "../sim/jobs.js";
+import { defaultSimOptions, checkSimOptions, runSim, type SimOptions } from "../sim/panel.js";
+import { simResults, simTable, aisLines, simClaims, writeSimReport } from "../sim/report.js";
+
+function intArg(name: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
+function numArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
+    return n;
+  };
+}
+function listArg(v: string): string[] {
+  return v.split(",").map((s) => s.trim()).filter(Boolean);
+}
 
 /** Add this module's commands to the CLI. */
-export function registerSimCommands(_program: Command): void {
-  // filled in by the sim work
+export function registerSimCommands(program: Command): void {
+  const d = defaultSimOptions();
+  program
+    .command("sim")
+    .description(
+      "closed loop in MuJoCo: a frozen behaviour-cloned Franka Panda policy plus each memory arm on memory-dependent pick-and-place; writes <out>/{summary.md,results.json,*.svg,traces/}",
+    )
+    .option("--all", "the whole panel: every task and arm (overrides --tasks / --arms), >= 60 episodes per arm", false)
+    .option("--tasks <list>", `comma-separated tasks (${SIM_TASKS.join(", ")})`, listArg)
+    .option("--arms <list>", `comma-separated arms (${SIM_ARMS.join(", ")})`, listArg)
+    .option("--episodes <n>", "closed-loop evaluation episodes per arm and task", intArg("episodes", 1), d.episodes)
+    .option("--demos <n>", "expert demonstrations per task", intArg("demos", 4), d.demos)
+    .option("--base-epochs <n>", "behaviour-cloning epochs of the base policy", intArg("base-epochs", 1), d.baseEpochs)
+    .option("--arm-steps <n>", "Adam steps per memory arm", intArg("arm-steps", 1), d.armSteps)
+    .option("--lambda-w <x>", "AURA's write-sparsity weight", numArg("lambda-w"), d.lambdaW)
+    .option("--seed <n>", "training seed", intArg("seed"), d.seed)
+    .option("--robot-dir <path>", "MuJoCo Menagerie franka_emika_panda directory", d.robotDir)
+    .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"), d.workers)
+    .option("--no-traces", "do not write the per-arm episode traces")
+    .option("--out <dir>", "output directory (default results/sim-<timestamp>)")
+    .action(async (o) => {
+      const opts: SimOptions = {
+        ...d,
+        tasks: o.all ? [...SIM_TASKS] : ((o.tasks ?? d.tasks) as SimOptions["tasks"]),
+        arms: o.all ? [...SIM_ARMS] : ((o.arms ?? d.arms) as SimOptions["arms"]),
+        episodes: o.all ? Math.max(60, o.episodes) : o.episodes,
+        demos: o.demos,
+        baseEpochs: o.baseEpochs,
+        armSteps: o.armSteps,
+        lambdaW: o.lambdaW,
+        seed: o.seed,
+        robotDir: resolve(o.robotDir),
+        workers: o.workers,
+        traces: o.traces !== false,
+      };
+      checkSimOptions(opts); // clear errors before anything starts
+      const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+      const outDir = resolve(o.out ?? join("results", `sim-${stamp}`));
+      const started = Date.now();
+      const multibar = new cliProgress.MultiBar(
+        { clearOnComplete: false, hideCursor: true, format: "{label} |{bar}| {value}/{total} {info}", noTTYOutput: true, notTTYSchedule: 10000 },
+        cliProgress.Presets.shades_classic,
+      );
+      const bars = new Map<string, cliProgress.SingleBar>();
+      const run = await runSim(opts, {
+        onStage(task, stage, done, total, info) {
+          const key = `${task} ${stage}`;
+          let bar = bars.get(key);
+          if (!bar) bars.set(key, (bar = multibar.create(total, 0, { label: key.padEnd(20), info: "" })));
+          bar.setTotal(total);
+          bar.update(done, { info: `${info ?? ""} ${((Date.now() - started) / 1000).toFixed(0)} s` });
+        },
+        onWarn(m) {
+          multibar.log(m + "\n");
+        },
+      });
+      multibar.stop();
+      const meta = {
+        mode: "sim",
+        tasks: opts.tasks,
+        arms: opts.arms,
+        episodes: opts.episodes,
+        demos: opts.demos,
+        baseHidden: opts.baseHidden,
+        baseEpochs: opts.baseEpochs,
+        armSteps: opts.armSteps,
+        armBatch: opts.armBatch,
+        lambdaW: opts.lambdaW,
+        seed: opts.seed,
+        workers: opts.workers,
+        robotDir: opts.robotDir,
+        wallSeconds: (Date.now() - started) / 1000,
+        node: process.version,
+        date: new Date().toISOString(),
+      };
+      const files = await writeSimReport(outDir, run, meta);
+      const res = simResults(run, meta);
+      for (const [task, t] of Object.entries(res.tasks)) {
+        console.log("\n" + simTable(task, t));
+        if (t.ais) console.log("\n" + aisLines(task, t.ais).join("\n"));
+      }
+      console.log("\n" + simClaims(res).map((l) => `- ${l}`).join("\n"));
+      console.log(`\nwall time ${meta.wallSeconds.toFixed(0)} s; wrote ${files.length} files to ${outDir}`);
+    });
 }

@@ -1,0 +1,184 @@
+/**
+ * Demonstrations: the scripted expert rolled out in the environment with DART-style perturbations:
+ * the executed action is the expert's plus Gaussian noise, and short excursions (at the decision
+ * points and at random times) move towards a decoy (another cube while approaching, the other zone while carrying); the
+ * recorded label is always the clean expert action for the true goal. So behaviour cloning sees the
+ * states a slightly-off policy visits and how to recover, and the direction the arm is moving in
+ * does not give the goal away at the decision points (the goal is only in the cue, hence in memory).
+ * And the TrainSource the memory arms are trained on: backbone features of the frozen base along
+ * the demos, target = expert action - base action (the residual), every step in the loss.
+ */
+import { StepType, type EpisodeBatch } from "../tasks/types.js";
+import type { TrainSource } from "../train/train.js";
+import { Rng } from "../util/rng.js";
+import { ConfigError } from "../errors.js";
+import { ACTION_DIM, OBS_DIM, POS_SCALE, TASK_INFO, type SimTaskName, type TabletopEnv } from "./env.js";
+import { ZONE_XY } from "./scene.js";
+import { Expert } from "./expert.js";
+import type { BasePolicy } from "./policy.js";
+
+/** One demonstration episode. */
+export interface Demo {
+  task: SimTaskName;
+  seed: number;
+  T: number;
+  /** [T*OBS_DIM] observations. */
+  obs: Float32Array;
+  /** [T*7] clean expert actions (labels). */
+  act: Float32Array;
+  /** [T] StepType codes (event = cue shown, distractor = nudge / flicker). */
+  stepType: Uint8Array;
+  success: boolean;
+}
+
+/** Perturbations of the executed demo actions (action units; the labels stay clean). */
+export const DEMO_NOISE = {
+  /** Gaussian noise on (dx, dy, dz) and on the rotation components. */
+  pos: 0.2,
+  rot: 0.05,
+  /** Probability of a decoy excursion at each decision point (after the cue, start of approach / carry). */
+  decision: 0.5,
+  /** Further decoy excursions per episode at random times; every excursion lasts 4-9 steps. */
+  excursions: 1,
+};
+
+/**
+ * Roll the expert out on episode `seed`; with `perturb`, the executed actions carry the noise and
+ * decoy excursions of {@link DEMO_NOISE} (labels are the clean expert actions).
+ */
+export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number, perturb = true): Demo {
+  const info = TASK_INFO[task];
+  const T = info.horizon;
+  const obs = new Float32Array(T * OBS_DIM);
+  const act = new Float32Array(T * ACTION_DIM);
+  const stepType = new Uint8Array(T);
+  const expert = new Expert(env);
+  let o = env.reset(task, seed);
+  expert.reset();
+  const rng = new Rng((seed * 7919 + 0xde70) >>> 0);
+  // excursions at the decision points (the first step without the cue, the start of every approach
+  // and carry), each with probability DEMO_NOISE.decision, plus DEMO_NOISE.excursions at random times
+  const starts = new Set<number>();
+  for (let k = 0; k < DEMO_NOISE.excursions; k++) starts.add(info.cueSteps + rng.int(Math.floor(0.8 * T) - info.cueSteps));
+  let excursion: { left: number; x: number; y: number; phase: string } | null = null;
+  let lastPhase = "";
+  for (let t = 0; t < T; t++) {
+    obs.set(o, t * OBS_DIM);
+    stepType[t] = env.stepType;
+    const a = expert.act();
+    act.set(a, t * ACTION_DIM);
+    const exec = a.slice();
+    const decision = t === info.cueSteps || (t > info.cueSteps && expert.phase !== lastPhase && (expert.phase === "approach" || expert.phase === "carry"));
+    lastPhase = expert.phase;
+    if (perturb) {
+      if (!excursion && ((decision && rng.uniform() < DEMO_NOISE.decision) || starts.has(t))) excursion = startExcursion(env, expert, rng);
+      if (excursion && (excursion.left <= 0 || expert.phase !== excursion.phase)) excursion = null;
+      if (excursion) {
+        excursion.left--;
+        const tcp = env.tcpPos();
+        let vx = (excursion.x - tcp[0]) / POS_SCALE;
+        let vy = (excursion.y - tcp[1]) / POS_SCALE;
+        const n = Math.hypot(vx, vy);
+        if (n > 0.8) {
+          vx *= 0.8 / n;
+          vy *= 0.8 / n;
+        }
+        exec[0] = vx;
+        exec[1] = vy;
+      }
+      for (let i = 0; i < 3; i++) exec[i] = exec[i]! + DEMO_NOISE.pos * rng.normal();
+      for (let i = 3; i < 6; i++) exec[i] = exec[i]! + DEMO_NOISE.rot * rng.normal();
+    }
+    o = env.step(exec);
+  }
+  return { task, seed, T, obs, act, stepType, success: env.success() };
+}
+
+/** A decoy excursion for the expert's current phase: another cube while approaching, the other zone while carrying. */
+function startExcursion(env: TabletopEnv, expert: Expert, rng: Rng): { left: number; x: number; y: number; phase: string } | null {
+  const { goal } = env.plan;
+  const len = 4 + rng.int(6);
+  if (expert.phase === "approach") {
+    const target = goal.cubes[expert.k];
+    const others = [0, 1, 2].filter((c) => c !== target);
+    const p = env.cubePose(others[rng.int(others.length)]!);
+    return { left: len, x: p[0], y: p[1], phase: "approach" };
+  }
+  if (expert.phase === "carry" || expert.phase === "lift") {
+    const zone = goal.zones[expert.k] ?? 0;
+    const [x, y] = ZONE_XY[1 - zone]!;
+    return { left: len, x, y, phase: expert.phase };
+  }
+  return null;
+}
+
+/** Demo seeds of a task: 0 .. n-1 (evaluation seeds start at EVAL_SEED_BASE, disjoint). */
+export function demoSeeds(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** First evaluation seed (evaluation episodes are EVAL_SEED_BASE + i). */
+export const EVAL_SEED_BASE = 1_000_000;
+
+/** Features of the frozen base along a demo: z [T*hidden], base action [T*7]. */
+export function demoFeatures(base: BasePolicy, d: Demo): { z: Float32Array; baseAct: Float32Array } {
+  const { z, action } = base.forward(d.obs, d.T);
+  return { z, baseAct: action };
+}
+
+/**
+ * The memory arms' training data: z from the frozen base along each demo, target = expert - base
+ * action, loss on every step. `val` episodes form the validation split (the trainer keeps the best
+ * validation MSE); "test" returns the same episodes (only "val" is used by train()).
+ */
+export function residualSource(base: BasePolicy, train: Demo[], val: Demo[]): TrainSource {
+  if (train.length === 0 || val.length === 0) throw new ConfigError("need at least one training and one validation demo");
+  const T = train[0]!.T;
+  const H = base.hidden;
+  const feat = (ds: Demo[]): { z: Float32Array; target: Float32Array; stepType: Uint8Array }[] =>
+    ds.map((d) => {
+      if (d.T !== T) throw new ConfigError("demos of one task must share T");
+      const { z, baseAct } = demoFeatures(base, d);
+      const target = new Float32Array(T * ACTION_DIM);
+      for (let i = 0; i < target.length; i++) target[i] = d.act[i]! - baseAct[i]!;
+      return { z, target, stepType: d.stepType };
+    });
+  const tr = feat(train);
+  const va = feat(val);
+  const batchOf = (rows: typeof tr): EpisodeBatch => {
+    const B = rows.length;
+    const batch: EpisodeBatch = {
+      B,
+      T,
+      dModel: H,
+      z: new Float32Array(B * T * H),
+      label: null,
+      target: new Float32Array(B * T * ACTION_DIM),
+      lossMask: new Float32Array(B * T).fill(1),
+      evalMask: new Float32Array(B * T).fill(1),
+      stepType: new Uint8Array(B * T),
+    };
+    rows.forEach((r, b) => {
+      batch.z.set(r.z, b * T * H);
+      batch.target!.set(r.target, b * T * ACTION_DIM);
+      batch.stepType.set(r.stepType, b * T);
+    });
+    return batch;
+  };
+  return {
+    kind: "continuous",
+    metric: "mse",
+    dAction: ACTION_DIM,
+    metricScale: 1,
+    sample(rng: Rng, B: number): EpisodeBatch {
+      return batchOf(Array.from({ length: B }, () => tr[rng.int(tr.length)]!));
+    },
+    evalSet(_split: "val" | "test", batchSize: number): EpisodeBatch[] {
+      const out: EpisodeBatch[] = [];
+      for (let i = 0; i < va.length; i += batchSize) out.push(batchOf(va.slice(i, i + batchSize)));
+      return out;
+    },
+  };
+}
+
+export { StepType };

@@ -1,0 +1,240 @@
+/**
+ * The units of work of `aura sim`, runnable in a worker thread or in-process: collect demos, train
+ * the base policy, train one memory arm, evaluate one arm on a range of episodes. Inputs and
+ * outputs are structured-clone friendly (typed arrays, plain objects).
+ */
+import { MemoryConfig, type MemoryConfigInit } from "../config.js";
+import type { Ops } from "../ops/index.js";
+import { armSpec } from "../model/arms.js";
+import { SequenceModel, type ArmName } from "../model/model.js";
+import { train } from "../train/train.js";
+import { ConfigError } from "../errors.js";
+import { ACTION_DIM, OBS_DIM, TabletopEnv, type SimTaskName } from "./env.js";
+import { expertEpisode, residualSource, type Demo } from "./demos.js";
+import { BasePolicy, type BasePolicyData } from "./policy.js";
+import { runEpisode, type EpisodeOutcome, type SimTrace } from "./rollout.js";
+
+/** The arms of the closed-loop panel, in report order. */
+export const SIM_ARMS = ["no-memory", "always-write", "aura", "kv-cache", "gru"] as const;
+export type SimArm = (typeof SIM_ARMS)[number];
+export function isSimArm(s: string): s is SimArm {
+  return (SIM_ARMS as readonly string[]).includes(s);
+}
+
+/** A trained memory arm in plain form. */
+export interface ArmData {
+  arm: ArmName;
+  config: Required<MemoryConfigInit>;
+  rnnHidden: number;
+  window: number;
+  writeRate: number;
+  tau: number;
+  params: Record<string, { shape: number[]; data: Float32Array }>;
+}
+
+export function armToData(m: SequenceModel): ArmData {
+  const params: ArmData["params"] = {};
+  for (const [k, v] of Object.entries(m.params)) params[k] = { shape: [...v.shape], data: v.data.slice() };
+  const s = m.spec;
+  return { arm: s.arm, config: s.config.toJSON(), rnnHidden: s.rnnHidden, window: s.window, writeRate: s.writeRate, tau: m.tau, params };
+}
+
+export function armFromData(d: ArmData, ops: Ops): SequenceModel {
+  const m = new SequenceModel(
+    { arm: d.arm, config: new MemoryConfig(d.config), rnnHidden: d.rnnHidden, window: d.window, writeRate: d.writeRate, tau: d.tau },
+    ops,
+  );
+  for (const [k, v] of Object.entries(d.params)) {
+    const p = m.params[k];
+    if (!p || p.data.length !== v.data.length) throw new ConfigError(`arm ${d.arm}: parameter ${k} does not match`);
+    p.data.set(v.data);
+  }
+  return m;
+}
+
+export interface DemoJob {
+  kind: "demos";
+  task: SimTaskName;
+  seeds: number[];
+  robotDir: string;
+  /** Perturbed demonstrations (training data) or the clean expert (default true). */
+  perturb?: boolean;
+}
+
+export interface BaseJob {
+  kind: "base";
+  task: SimTaskName;
+  train: Demo[];
+  val: Demo[];
+  hidden: number;
+  epochs: number;
+  lr: number;
+  seed: number;
+}
+export interface BaseJobResult {
+  base: BasePolicyData;
+  trainMse: number;
+  valMse: number;
+  bestEpoch: number;
+  seconds: number;
+}
+
+export interface ArmJob {
+  kind: "arm";
+  task: SimTaskName;
+  arm: Exclude<SimArm, "no-memory">;
+  base: BasePolicyData;
+  train: Demo[];
+  val: Demo[];
+  steps: number;
+  batchSize: number;
+  /** Write-sparsity weight (AURA only). */
+  lambdaW: number;
+  seed: number;
+}
+export interface ArmJobResult {
+  arm: ArmData;
+  params: number;
+  seconds: number;
+  stepsRun: number;
+  bestStep: number;
+  valMse: number;
+  /** Validation MSE of a zero residual (= the base alone) for comparison. */
+  valMseBase: number;
+  valWritesPerEpisode: number;
+}
+
+export interface EvalJob {
+  kind: "eval";
+  task: SimTaskName;
+  arm: SimArm;
+  seeds: number[];
+  base: BasePolicyData;
+  model: ArmData | null;
+  /** Full-history arm for the AIS estimate (aura jobs). */
+  companion: ArmData | null;
+  /** Seeds whose trace is returned. */
+  traceSeeds: number[];
+  probeEvery: number;
+  robotDir: string;
+}
+export interface EvalJobResult {
+  episodes: EpisodeOutcome[];
+  traces: SimTrace[];
+}
+
+export type SimJob = DemoJob | BaseJob | ArmJob | EvalJob;
+export type SimJobResult = Demo[] | BaseJobResult | ArmJobResult | EvalJobResult;
+
+/** Per-thread resources: the environments (one per robot directory, plus a probe copy) and the ops. */
+export class SimContext {
+  private readonly envs = new Map<string, Promise<TabletopEnv>>();
+  constructor(readonly ops: Ops) {}
+  env(robotDir: string, which: "main" | "probe" = "main"): Promise<TabletopEnv> {
+    const key = `${which}|${robotDir}`;
+    let e = this.envs.get(key);
+    if (!e) {
+      e = TabletopEnv.create(robotDir);
+      this.envs.set(key, e);
+    }
+    return e;
+  }
+  async dispose(): Promise<void> {
+    for (const e of this.envs.values()) (await e).dispose();
+    this.envs.clear();
+  }
+}
+
+function concat(ds: Demo[], k: "obs" | "act"): Float32Array {
+  const n = ds.reduce((s, d) => s + d[k].length, 0);
+  const out = new Float32Array(n);
+  let o = 0;
+  for (const d of ds) {
+    out.set(d[k], o);
+    o += d[k].length;
+  }
+  return out;
+}
+
+/** Run one job. `progress(done, total)` reports within-job progress. */
+export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: number, total: number) => void): Promise<SimJobResult> {
+  switch (job.kind) {
+    case "demos": {
+      const env = await ctx.env(job.robotDir);
+      const out: Demo[] = [];
+      for (const s of job.seeds) {
+        out.push(expertEpisode(env, job.task, s, job.perturb ?? true));
+        progress?.(out.length, job.seeds.length);
+      }
+      return out;
+    }
+    case "base": {
+      const t0 = performance.now();
+      const base = new BasePolicy(ctx.ops, { hidden: job.hidden, seed: job.seed });
+      const r = base.train(concat(job.train, "obs"), concat(job.train, "act"), concat(job.val, "obs"), concat(job.val, "act"), {
+        epochs: job.epochs,
+        batchSize: 256,
+        lr: job.lr,
+        seed: job.seed,
+        onEpoch: (e, n) => progress?.(e, n),
+      });
+      return {
+        base: base.toData(),
+        trainMse: r.trainMse[r.bestEpoch - 1]!,
+        valMse: r.valMse[r.bestEpoch - 1]!,
+        bestEpoch: r.bestEpoch,
+        seconds: (performance.now() - t0) / 1000,
+      } satisfies BaseJobResult;
+    }
+    case "arm": {
+      const base = new BasePolicy(ctx.ops, job.base);
+      const source = residualSource(base, job.train, job.val);
+      const config = new MemoryConfig({ dModel: base.hidden, dAction: ACTION_DIM, actionKind: "continuous", seed: job.seed });
+      const model = new SequenceModel(armSpec(job.arm, config), ctx.ops);
+      const tr = train(model, source, {
+        steps: job.steps,
+        batchSize: job.batchSize,
+        lambdaW: job.lambdaW,
+        seed: job.seed,
+        evalEvery: Math.max(1, Math.floor(job.steps / 6)),
+        evalBatchSize: 32,
+        onStep: (i) => progress?.(i.step, i.steps),
+      });
+      let se = 0;
+      let n = 0;
+      for (const b of source.evalSet("val", 64)) for (const v of b.target!) (se += v * v), n++;
+      return {
+        arm: armToData(model),
+        params: model.paramCount(),
+        seconds: tr.timeMs / 1000,
+        stepsRun: tr.stepsRun,
+        bestStep: tr.bestStep,
+        valMse: tr.val.metric,
+        valMseBase: se / n,
+        valWritesPerEpisode: tr.val.writesPerEpisode,
+      } satisfies ArmJobResult;
+    }
+    case "eval": {
+      const env = await ctx.env(job.robotDir);
+      const probe = job.companion ? await ctx.env(job.robotDir, "probe") : undefined;
+      const base = new BasePolicy(ctx.ops, job.base);
+      const model = job.model ? armFromData(job.model, ctx.ops) : null;
+      const companion = job.companion ? armFromData(job.companion, ctx.ops) : undefined;
+      const episodes: EpisodeOutcome[] = [];
+      const traces: SimTrace[] = [];
+      for (const seed of job.seeds) {
+        const o = runEpisode(env, job.task, seed, base, { name: job.arm, model }, {
+          trace: job.traceSeeds.includes(seed),
+          companion,
+          probeEnv: probe,
+          probeEvery: job.probeEvery,
+        });
+        if (o.trace) traces.push(o.trace);
+        delete o.trace;
+        episodes.push(o);
+        progress?.(episodes.length, job.seeds.length);
+      }
+      return { episodes, traces } satisfies EvalJobResult;
+    }
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * `aura sim`: the closed-loop panel. Per task: expert demonstrations -> base policy (behaviour
+ * cloning, then frozen) -> every memory arm trained on the base's features along the same demos ->
+ * n seeded closed-loop episodes per arm (evaluation seeds disjoint from the demo seeds) -> success
+ * (Wilson CI), writes, state bytes, action error vs the expert, wall time, the AIS estimate, and one
+ * trace per arm. Jobs run on a worker pool; each task's stages start as soon as their inputs exist.
+ */
+import { availableParallelism } from "node:os";
+import { ConfigError } from "../errors.js";
+import { createOps } from "../ops/index.js";
+import { SIM_TASKS, TASK_INFO, isSimTask, type SimTaskName } from "./env.js";
+import { demoSeeds, EVAL_SEED_BASE, type Demo } from "./demos.js";
+import { SIM_ARMS, isSimArm, armFromData, type SimArm, type ArmJobResult, type BaseJobResult, type EvalJobResult, type SimJob } from "./jobs.js";
+import { SimPool } from "./pool.js";
+import { checkRobotDir } from "./scene.js";
+import type { EpisodeOutcome, SimTrace } from "./rollout.js";
+import { aisEstimate, type AisResult } from "./ais.js";
+
+/** Options of a sim run; {@link defaultSimOptions} has the documented defaults. */
+export interface SimOptions {
+  tasks: SimTaskName[];
+  arms: SimArm[];
+  /** Closed-loop evaluation episodes per arm and task. */
+  episodes: number;
+  /** Expert demonstrations per task (10% of them validate). */
+  demos: number;
+  /** Width of the base policy's hidden layers (= dModel of the memory arms). */
+  baseHidden: number;
+  baseEpochs: number;
+  baseLr: number;
+  /** Adam steps and batch (episodes) of each memory arm. */
+  armSteps: number;
+  armBatch: number;
+  /** AURA's write-sparsity weight lambda_w (the bench default is 0.1; see docs/sim.md for 0.5). */
+  lambdaW: number;
+  /** Training seed (base and arms). */
+  seed: number;
+  robotDir: string;
+  /** Worker threads (0 = in this thread). */
+  workers: number;
+  /** Write one trace per arm and task. */
+  traces: boolean;
+  /** AIS: one-step probe every this many control steps of the AURA rollouts. */
+  probeEvery: number;
+}
+
+export function defaultSimOptions(): SimOptions {
+  return {
+    tasks: [...SIM_TASKS],
+    arms: [...SIM_ARMS],
+    episodes: 60,
+    demos: 400,
+    baseHidden: 256,
+    baseEpochs: 35,
+    baseLr: 2e-3,
+    armSteps: 1000,
+    armBatch: 32,
+    lambdaW: 0.5,
+    seed: 0,
+    robotDir: "../shared/models/franka_emika_panda",
+    workers: Math.max(1, Math.min(2, availableParallelism())),
+    traces: true,
+    probeEvery: 8,
+  };
+}
+
+/** Validate options. @throws ConfigError on unknown tasks / arms, a missing robot directory, bad sizes. */
+export function checkSimOptions(o: SimOptions): void {
+  if (o.tasks.length === 0) throw new ConfigError("at least one task is needed");
+  for (const t of o.tasks) if (!isSimTask(t)) throw new ConfigError(`unknown sim task "${t}" (valid: ${SIM_TASKS.join(", ")})`);
+  if (o.arms.length === 0) throw new ConfigError("at least one arm is needed");
+  for (const a of o.arms) if (!isSimArm(a)) throw new ConfigError(`unknown sim arm "${a}" (valid: ${SIM_ARMS.join(", ")})`);
+  const int = (k: keyof SimOptions, min: number): void => {
+    const v = o[k] as number;
+    if (!Number.isInteger(v) || v < min) throw new ConfigError(`${k} must be an integer >= ${min}, got ${v}`);
+  };
+  int("episodes", 1);
+  int("demos", 4);
+  int("baseHidden", 4);
+  int("baseEpochs", 1);
+  int("armSteps", 1);
+  int("armBatch", 1);
+  int("seed", 0);
+  int("workers", 0);
+  int("probeEvery", 1);
+  if (!(Number.isFinite(o.lambdaW) && o.lambdaW >= 0)) throw new ConfigError(`lambdaW must be a non-negative number, got ${o.lambdaW}`);
+  checkRobotDir(o.robotDir);
+}
+
+/** Everything measured for one arm on one task. */
+export interface ArmRun {
+  arm: SimArm;
+  train: Omit<ArmJobResult, "arm"> | null;
+  episodes: EpisodeOutcome[];
+  params: number;
+  stateBytesAt100k: number;
+}
+
+/** Everything measured on one task. */
+export interface TaskRun {
+  task: SimTaskName;
+  horizon: number;
+  demos: { n: number; successes: number; seconds: number; seeds: [number, number] };
+  base: Omit<BaseJobResult, "base"> & { params: number };
+  arms: Partial<Record<SimArm, ArmRun>>;
+  traces: SimTrace[];
+  ais: AisResult | null;
+  evalSeeds: [number, number];
+}
+
+export interface SimRun {
+  options: SimOptions;
+  tasks: Partial<Record<SimTaskName, TaskRun>>;
+  wallSeconds: number;
+}
+
+/** Progress callbacks (stage = "demos" | "base" | "train" | "eval"). */
+export interface SimHooks {
+  onStage?(task: SimTaskName, stage: string, done: number, total: number, info?: string): void;
+  onWarn?(message: string): void;
+}
+
+/** Run the panel. */
+export async function runSim(o: SimOptions, hooks: SimHooks = {}): Promise<SimRun> {
+  checkSimOptions(o);
+  const started = Date.now();
+  const pool = new SimPool(o.workers, {
+    onWarn: hooks.onWarn,
+  });
+  try {
+    const out: SimRun = { options: o, tasks: {}, wallSeconds: 0 };
+    await Promise.all(o.tasks.map(async (task) => (out.tasks[task] = await runTask(task, o, pool, hooks))));
+    out.wallSeconds = (Date.now() - started) / 1000;
+    return out;
+  } finally {
+    await pool.close();
+  }
+}
+
+function chunks<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+async function runTask(task: SimTaskName, o: SimOptions, pool: SimPool, hooks: SimHooks): Promise<TaskRun> {
+  const info = TASK_INFO[task];
+  // 1. demonstrations
+  const t0 = Date.now();
+  const seeds = demoSeeds(o.demos);
+  let nDemo = 0;
+  const demoParts = await Promise.all(
+    chunks(seeds, 10).map(async (s) => {
+      const r = (await pool.submit({ kind: "demos", task, seeds: s, robotDir: o.robotDir })) as Demo[];
+      nDemo += r.length;
+      hooks.onStage?.(task, "demos", nDemo, seeds.length);
+      return r;
+    }),
+  );
+  const demos = demoParts.flat();
+  const ok = demos.filter((d) => d.success);
+  if (ok.length < 4) throw new ConfigError(`${task}: only ${ok.length} of ${demos.length} expert demonstrations succeeded; the environment is broken`);
+  const nVal = Math.max(2, Math.round(ok.length * 0.1));
+  const val = ok.slice(0, nVal);
+  const trainSet = ok.slice(nVal);
+  const demoSeconds = (Date.now() - t0) / 1000;
+  // 2. base policy
+  hooks.onStage?.(task, "base", 0, 1);
+  const baseRes = (await pool.submit({ kind: "base", task, train: trainSet, val, hidden: o.baseHidden, epochs: o.baseEpochs, lr: o.baseLr, seed: o.seed })) as BaseJobResult;
+  hooks.onStage?.(task, "base", 1, 1, `val mse ${baseRes.valMse.toFixed(4)}`);
+  const ops = createOps("auto", () => undefined);
+  // 3. memory arms
+  const memArms = o.arms.filter((a): a is Exclude<SimArm, "no-memory"> => a !== "no-memory");
+  const needKv = o.arms.includes("aura") && o.arms.includes("kv-cache");
+  let trained = 0;
+  const trainArm = (arm: Exclude<SimArm, "no-memory">): Promise<ArmJobResult> =>
+    (pool.submit({ kind: "arm", task, arm, base: baseRes.base, train: trainSet, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed }) as Promise<ArmJobResult>).then((r) => {
+      hooks.onStage?.(task, "train", ++trained, memArms.length, `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
+      return r;
+    });
+  const armTraining = new Map(memArms.map((a) => [a, trainArm(a)] as const));
+  // 4. closed-loop evaluation
+  const evalSeeds = Array.from({ length: o.episodes }, (_, i) => EVAL_SEED_BASE + i);
+  const traceSeeds = o.traces ? [evalSeeds[0]!] : [];
+  let evaluated = 0;
+  const totalEval = o.arms.length * o.episodes;
+  const evalArm = async (arm: SimArm): Promise<{ run: ArmRun; traces: SimTrace[] }> => {
+    const tr = arm === "no-memory" ? null : await armTraining.get(arm)!;
+    const companion = arm === "aura" && needKv ? (await armTraining.get("kv-cache")!).arm : null;
+    const size = companion ? 5 : 10;
+    const parts = await Promise.all(
+      chunks(evalSeeds, size).map(async (s) => {
+        const job: SimJob = {
+          kind: "eval",
+          task,
+          arm,
+          seeds: s,
+          base: baseRes.base,
+          model: tr ? tr.arm : null,
+          companion,
+          traceSeeds: traceSeeds.filter((x) => s.includes(x)),
+          probeEvery: o.probeEvery,
+          robotDir: o.robotDir,
+        };
+        const r = (await pool.submit(job)) as EvalJobResult;
+        evaluated += r.episodes.length;
+        hooks.onStage?.(task, "eval", evaluated, totalEval, arm);
+        return r;
+      }),
+    );
+    const model = tr ? armFromData(tr.arm, ops) : null;
+    const train = tr ? (({ arm: _a, ...rest }) => rest)(tr) : null;
+    return {
+      run: {
+        arm,
+        train,
+        episodes: parts.flatMap((p) => p.episodes),
+        params: model ? model.paramCount() : 0,
+        stateBytesAt100k: model ? model.memoryBytes(1, 100_000) : 0,
+      },
+      traces: parts.flatMap((p) => p.traces),
+    };
+  };
+  // AURA first (its AIS probes make it the longest), then the rest
+  const order = [...o.arms].sort((a, b) => Number(b === "aura") - Number(a === "aura"));
+  const evals = await Promise.all(order.map(evalArm));
+  const arms: TaskRun["arms"] = {};
+  for (const a of o.arms) arms[a] = evals.find((e) => e.run.arm === a)!.run;
+  const aura = arms["aura"];
+  const kv = arms["kv-cache"];
+  const ais = aura && kv && needKv ? aisEstimate(aura.episodes, kv.episodes, info.horizon) : null;
+  const { base: _b, ...baseInfo } = baseRes;
+  const baseParams = Object.values(baseRes.base.params).reduce((s, p) => s + p.data.length, 0);
+  return {
+    task,
+    horizon: info.horizon,
+    demos: { n: demos.length, successes: ok.length, seconds: demoSeconds, seeds: [seeds[0]!, seeds[seeds.length - 1]!] },
+    base: { ...baseInfo, params: baseParams },
+    arms,
+    traces: evals.flatMap((e) => e.traces),
+    ais,
+    evalSeeds: [evalSeeds[0]!, evalSeeds[evalSeeds.length - 1]!],
+  };
+}
