@@ -8,7 +8,7 @@
  * And the TrainSource the memory arms are trained on: backbone features of the frozen base along
  * the demos, target = expert action - base action (the residual), every step in the loss.
  */
-import { StepType, type EpisodeBatch } from "../tasks/types.js";
+import type { EpisodeBatch } from "../tasks/types.js";
 import type { TrainSource } from "../train/train.js";
 import { Rng } from "../util/rng.js";
 import { ConfigError } from "../errors.js";
@@ -181,4 +181,3 @@ export function residualSource(base: BasePolicy, train: Demo[], val: Demo[]): Tr
   };
 }
 
-export { StepType };

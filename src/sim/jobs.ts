@@ -9,7 +9,7 @@ import { armSpec } from "../model/arms.js";
 import { SequenceModel, type ArmName } from "../model/model.js";
 import { train } from "../train/train.js";
 import { ConfigError } from "../errors.js";
-import { ACTION_DIM, OBS_DIM, TabletopEnv, type SimTaskName } from "./env.js";
+import { ACTION_DIM, TabletopEnv, type SimTaskName } from "./env.js";
 import { expertEpisode, residualSource, type Demo } from "./demos.js";
 import { BasePolicy, type BasePolicyData } from "./policy.js";
 import { runEpisode, type EpisodeOutcome, type SimTrace } from "./rollout.js";
