@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { paretoSvg, bytesVsHorizonSvg, histogramSvg, type ArmPoint } from "../src/bench/plots.js";
+import { paretoSvg, paretoFrontier, bytesVsHorizonSvg, histogramSvg, type ArmPoint } from "../src/bench/plots.js";
 import { ConfigError, NonFiniteError, ShapeError } from "../src/errors.js";
 
 const P = (arm: string, mean: number, writes: number, task = "recall", metric: ArmPoint["metric"] = "accuracy"): ArmPoint => ({
@@ -33,23 +33,71 @@ function assertSvg(svg: string): void {
 
 const arms = [P("aura", 0.9, 3), P("kv-cache", 0.93, 200), P("gru", 0.6, 200), P("no-mem", 0.35, 0), P("other-task", 0.5, 1, "other")];
 
-test("paretoSvg: one point per arm, labels, axis titles, CI bars, symlog with zero writes", async () => {
+test("paretoSvg: one point per arm, legend, axis titles, CI bars, symlog with zero writes", async () => {
   const svg = await paretoSvg(arms, { task: "recall", title: "recall: accuracy" });
   assertSvg(svg);
   const pts = markGroup(svg, "mark-symbol role-mark");
   assert.equal((pts.match(/<path/g) ?? []).length, 4, "one point per arm of the task");
   const rules = markGroup(svg, "mark-rule role-mark");
   assert.equal((rules.match(/<line/g) ?? []).length, 4, "one CI bar per arm");
-  const labels = markGroup(svg, "mark-text role-mark");
-  for (const a of ["aura", "kv-cache", "gru", "no-mem"]) assert.ok(labels.includes(`>${a}<`), `label ${a}`);
+  assert.ok(!svg.includes('class="mark-text role-mark'), "no text labels on the points (they overlap): arms are named in the legend");
+  const legend = markGroup(svg, "mark-group role-legend");
+  for (const a of ["aura", "kv-cache", "gru", "no-mem"]) assert.ok(svg.slice(svg.indexOf(legend)).includes(`>${a}<`), `legend entry ${a}`);
   assert.ok(!svg.includes("other-task"), "points of other tasks are left out");
   const t = texts(svg);
   assert.ok(t.includes("writes per episode (symlog scale)"), t.join("|"));
   assert.ok(t.includes("accuracy (higher is better)"));
   assert.ok(t.includes("recall: accuracy"));
-  // distinct colours per arm
+  // every arm its own colour and its own marker shape
   const fills = [...pts.matchAll(/fill="(#[0-9a-f]{6})"/g)].map((m) => m[1]);
   assert.equal(new Set(fills).size, 4);
+  const shapes = [...pts.matchAll(/ d="([^"]+)"/g)].map((m) => m[1]);
+  assert.equal(new Set(shapes).size, 4, "one marker shape per arm");
+});
+
+test("paretoSvg: 16 arms get 16 colours and 16 shapes; equal writes are spread sideways", async () => {
+  const many = Array.from({ length: 16 }, (_, i) => P(`arm${i}`, 0.1 + i * 0.05, 64));
+  const svg = await paretoSvg(many, { task: "recall" });
+  const pts = markGroup(svg, "mark-symbol role-mark");
+  assert.equal(new Set([...pts.matchAll(/fill="(#[0-9a-f]{6})"/g)].map((m) => m[1])).size, 16);
+  assert.equal(new Set([...pts.matchAll(/ d="([^"]+)"/g)].map((m) => m[1])).size, 16);
+  const xs = [...pts.matchAll(/translate\(([-\d.]+),/g)].map((m) => Number(m[1]));
+  assert.equal(new Set(xs.map((x) => x.toFixed(1))).size, 16, "no two markers at the same x");
+});
+
+test("paretoSvg: accuracy intervals are clipped to [0, 1], MSE intervals to >= 0", async () => {
+  const svg = await paretoSvg([{ ...P("wide", 0.9, 10), ci95: [0.5, 1.3] }, { ...P("low", 0.1, 20), ci95: [-0.4, 0.6] }], { task: "recall" });
+  const rules = markGroup(svg, "mark-rule role-mark");
+  const ys = [...rules.matchAll(/<line[^>]*y2="([-\d.]+)"/g)].map((m) => Number(m[1]));
+  const top = [...rules.matchAll(/translate\([-\d.]+,([-\d.]+)\)/g)].map((m) => Number(m[1]));
+  // the plot is 340 px high with y = 1 at 0 and y = 0 at 340: nothing may leave [0, 340]
+  for (const y of [...top, ...top.map((t, i) => t + (ys[i] ?? 0))]) assert.ok(y >= -1e-6 && y <= 340 + 1e-6, `rule end at ${y} px leaves [0, 1]`);
+  const t = texts(svg);
+  assert.ok(t.includes("1.0") && t.includes("0.0"), "accuracy axis spans [0, 1]");
+  assert.ok(!t.includes("1.2") && !t.includes("-0.2") && !t.includes("−0.2"), t.join("|"));
+  const mse = await paretoSvg([{ ...P("a", 10, 1, "t", "mse"), ci95: [-5, 25] }, P("b", 5, 3, "t", "mse")], { task: "t" });
+  assert.ok(!texts(mse).some((s) => /^[-−]/.test(s)), "no negative MSE tick");
+});
+
+test("paretoFrontier: non-dominated arms in order of writes; direction follows the metric", () => {
+  const pts = [
+    { arm: "none", writes: 0, mean: 0.1 },
+    { arm: "aura", writes: 10, mean: 0.9 },
+    { arm: "random", writes: 10, mean: 0.3 },
+    { arm: "always", writes: 100, mean: 0.95 },
+    { arm: "gru", writes: 100, mean: 0.8 },
+    { arm: "tie", writes: 100, mean: 0.95 },
+  ];
+  assert.deepEqual(paretoFrontier(pts, true).map((p) => p.arm), ["none", "aura", "always", "tie"]);
+  assert.deepEqual(paretoFrontier(pts, false).map((p) => p.arm), ["none"]);
+});
+
+test("paretoSvg: the frontier is drawn as a line through the non-dominated arms", async () => {
+  const svg = await paretoSvg(arms, { task: "recall" });
+  const line = markGroup(svg, "mark-line role-mark");
+  // aura (3 writes, 0.9) and kv-cache (200, 0.93) and no-mem (0, 0.35) are non-dominated; gru is not
+  const d = /<path[^>]* d="([^"]+)"/.exec(line)?.[1] ?? "";
+  assert.equal((d.match(/[ML]/g) ?? []).length, 3, `three vertices: ${d}`);
 });
 
 test("paretoSvg: log scale when writes span > 10x, linear otherwise; metric titles", async () => {

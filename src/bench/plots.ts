@@ -56,6 +56,16 @@ function decades(min: number, max: number): number[] {
   return out;
 }
 
+/** Ticks 0, s, 2s, ... covering [0, max] with a 1-2-5 step s giving at most 8 intervals. */
+function linearTicks(max: number): number[] {
+  if (!(max > 0)) return [0];
+  const base = 10 ** Math.floor(Math.log10(max / 8));
+  const step = [1, 2, 5, 10].map((m) => m * base).find((s) => max / s <= 8)!;
+  const out: number[] = [];
+  for (let k = 0; k * step <= max * (1 + 1e-9); k++) out.push(Math.round(k * step * 1e9) / 1e9);
+  return out;
+}
+
 function title(t: string | undefined): Record<string, unknown> {
   return t ? { title: t } : {};
 }
@@ -67,9 +77,52 @@ const METRIC_TITLE: Record<ArmPoint["metric"], string> = {
 };
 
 /**
- * Score vs writes per episode for every arm of one task: one point per arm (one colour each) with
- * its 95% CI as an error bar and the arm's name next to it. The x axis is log-scaled when the writes
- * span more than 10x (symlog when some arm writes 0 times), linear otherwise.
+ * One colour per arm (16 well-separated hues before any repeats), paired with {@link ARM_SHAPES} so
+ * every arm also has its own marker: an arm stays identifiable in grey-scale print and for readers
+ * who cannot tell some of the hues apart.
+ */
+export const ARM_COLOURS: readonly string[] = [
+  "#1f77b4", "#e6550d", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+  "#bcbd22", "#17becf", "#393b79", "#637939", "#ad494a", "#7b4173", "#000000", "#fdae6b",
+];
+
+/**
+ * Marker shapes, one per arm: vega's filled symbols, then filled SVG paths in vega's unit square
+ * (-1..1) for a star, a pentagon, a hexagon, an X, a bow tie, an hourglass, a trapezoid and a bar.
+ */
+export const ARM_SHAPES: readonly string[] = [
+  "circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "triangle-left", "triangle-right",
+  "M0,-1.35L0.317,-0.437L1.284,-0.417L0.513,0.167L0.794,1.092L0,0.54L-0.794,1.092L-0.513,0.167L-1.284,-0.417L-0.317,-0.437Z",
+  "M0,-1.15L1.094,-0.355L0.676,0.93L-0.676,0.93L-1.094,-0.355Z",
+  "M-1,0L-0.5,-0.866L0.5,-0.866L1,0L0.5,0.866L-0.5,0.866Z",
+  "M-1,-0.6L-0.6,-1L0,-0.4L0.6,-1L1,-0.6L0.4,0L1,0.6L0.6,1L0,0.4L-0.6,1L-1,0.6L-0.4,0Z",
+  "M-1,-1L0,-0.3L1,-1L1,1L0,0.3L-1,1Z",
+  "M-1,-1L1,-1L0.3,0L1,1L-1,1L-0.3,0Z",
+  "M-1,0.7L1,0.7L0.5,-0.7L-0.5,-0.7Z",
+  "M-1,-0.4L1,-0.4L1,0.4L-1,0.4Z",
+];
+
+/** Pixels between the centres of arms whose writes (nearly) coincide, spread sideways so none hides another. */
+const DODGE_PX = 8;
+
+/**
+ * The non-dominated arms: no other arm has at most as many writes and at least as good a score, one
+ * of the two strictly (score: higher is better, or lower for MSE). Returned in order of writes.
+ */
+export function paretoFrontier<T extends { writes: number; mean: number }>(values: readonly T[], higherIsBetter: boolean): T[] {
+  const better = (a: number, b: number): boolean => (higherIsBetter ? a > b : a < b);
+  const atLeast = (a: number, b: number): boolean => (higherIsBetter ? a >= b : a <= b);
+  const front = values.filter((p) => !values.some((q) => q !== p && q.writes <= p.writes && atLeast(q.mean, p.mean) && (q.writes < p.writes || better(q.mean, p.mean))));
+  return [...front].sort((a, b) => a.writes - b.writes || (higherIsBetter ? a.mean - b.mean : b.mean - a.mean));
+}
+
+/**
+ * Score vs writes per episode for every arm of one task: one marker per arm (its own colour and
+ * shape, named in the legend) with its 95% CI as an error bar, clipped to the metric's range
+ * ([0, 1] for accuracy and success, >= 0 for MSE: a t-interval on few seeds can leave it), and the
+ * Pareto frontier (fewer writes and a better score) as a dashed line. Arms whose writes nearly
+ * coincide are spread a few pixels sideways. The x axis is log-scaled when the writes span more than
+ * 10x (symlog when some arm writes 0 times), linear otherwise.
  */
 export async function paretoSvg(points: ArmPoint[], opts: { task: string; title?: string }): Promise<string> {
   if (!Array.isArray(points) || points.length === 0) throw new ConfigError("paretoSvg: no points to plot");
@@ -82,6 +135,8 @@ export async function paretoSvg(points: ArmPoint[], opts: { task: string; title?
   if (metrics.size !== 1) throw new ConfigError(`paretoSvg: task "${opts.task}" mixes metrics ${[...metrics].join(", ")}`);
   const metric = mine[0]!.metric;
   if (!(metric in METRIC_TITLE)) throw new ConfigError(`paretoSvg: unknown metric ${String(metric)}`);
+  const bounded = metric !== "mse";
+  const clip = (v: number): number => (bounded ? Math.min(1, Math.max(0, v)) : Math.max(0, v));
   const seen = new Set<string>();
   const values = mine.map((p, i) => {
     const w = `paretoSvg: point ${i} (arm "${p.arm}")`;
@@ -95,7 +150,7 @@ export async function paretoSvg(points: ArmPoint[], opts: { task: string; title?
     if (lo > hi) throw new ConfigError(`${w} ci95 has lo ${lo} > hi ${hi}`);
     const writes = finite(`${w} writesPerEpisode`, p.writesPerEpisode);
     if (writes < 0) throw new ConfigError(`${w} writesPerEpisode is negative (${writes})`);
-    return { arm: p.arm, writes, mean, lo, hi };
+    return { arm: p.arm, writes, mean, lo: clip(lo), hi: clip(hi), dodge: 0 };
   });
   const xs = values.map((v) => v.writes);
   const positive = xs.filter((x) => x > 0);
@@ -103,15 +158,51 @@ export async function paretoSvg(points: ArmPoint[], opts: { task: string; title?
   const minPos = positive.length ? Math.min(...positive) : 0;
   const wide = positive.length > 0 && maxX / minPos > 10;
   const scaleType = !wide ? "linear" : positive.length === xs.length ? "log" : "symlog";
-  const arms = values.map((v) => v.arm); // legend / colour order = input order
-  const color = { field: "arm", type: "nominal", title: "arm", scale: { domain: arms } };
-  const xScale: Record<string, unknown> = { type: scaleType, padding: 16 };
+
+  // Sideways dodge: markers closer than DODGE_PX on the x axis (estimated pixels) are merged into
+  // groups, each spread DODGE_PX apart around its centre in order of writes (ties in input order),
+  // and neighbouring groups are merged again until no two markers are closer than DODGE_PX.
+  const pos = (x: number): number => (scaleType === "linear" ? x : scaleType === "log" ? Math.log10(x) : Math.log10(1 + x));
+  const x0 = scaleType === "log" ? pos(minPos) : pos(0);
+  const span = Math.max(1e-12, pos(maxX) - x0);
+  const px = values.map((v) => ((pos(v.writes) - x0) / span) * WIDTH);
+  const order = values.map((_, i) => i).sort((a, b) => values[a]!.writes - values[b]!.writes || a - b);
+  let groups = order.map((i) => ({ members: [i], centre: px[i]! }));
+  const half = (g: { members: number[] }): number => ((g.members.length - 1) / 2) * DODGE_PX;
+  for (let merged = true; merged; ) {
+    merged = false;
+    for (let k = 0; k + 1 < groups.length; k++) {
+      const a = groups[k]!;
+      const b = groups[k + 1]!;
+      if (b.centre - half(b) - (a.centre + half(a)) < DODGE_PX - 1e-9) {
+        const members = [...a.members, ...b.members];
+        groups = [...groups.slice(0, k), { members, centre: members.reduce((s, i) => s + px[i]!, 0) / members.length }, ...groups.slice(k + 2)];
+        merged = true;
+        break;
+      }
+    }
+  }
+  for (const g of groups) g.members.forEach((i, k) => (values[i]!.dodge = g.centre + (k - (g.members.length - 1) / 2) * DODGE_PX - px[i]!));
+
+  const frontier = paretoFrontier(values, bounded);
+  const arms = values.map((v) => v.arm); // legend / colour / shape order = input order
+  const color = { field: "arm", type: "nominal", title: "arm", scale: { domain: arms, range: arms.map((_, i) => ARM_COLOURS[i % ARM_COLOURS.length]) } };
+  const shape = { field: "arm", type: "nominal", title: "arm", scale: { domain: arms, range: arms.map((_, i) => ARM_SHAPES[i % ARM_SHAPES.length]) } };
+  const xScale: Record<string, unknown> = { type: scaleType, padding: 20 };
   const xAxis: Record<string, unknown> = {};
-  if (scaleType === "linear") xScale["zero"] = true;
-  else {
+  if (scaleType === "linear") {
+    // ticks from 0 at a 1-2-5 step: the padding would otherwise get a negative tick of its own
+    xScale["zero"] = true;
+    xScale["nice"] = false;
+    xAxis["values"] = linearTicks(maxX);
+  } else {
     // Explicit decade ticks (vega's symlog ticks are linear-looking); 0 is shown on symlog only.
     xAxis["values"] = [...(scaleType === "symlog" ? [0] : []), ...decades(minPos, maxX)];
     xAxis["format"] = "~s";
+    if (scaleType === "symlog") {
+      xScale["domainMin"] = 0;
+      xScale["nice"] = false;
+    }
   }
   const x = {
     field: "writes",
@@ -120,29 +211,46 @@ export async function paretoSvg(points: ArmPoint[], opts: { task: string; title?
     scale: xScale,
     axis: xAxis,
   };
+  const yScale: Record<string, unknown> = bounded ? { domain: [0, 1], nice: false } : { zero: true };
+  const y = { field: "mean", type: "quantitative", title: METRIC_TITLE[metric], scale: yScale };
+  const dodge = { expr: "datum.dodge" };
+  const better = bounded ? "higher" : "lower";
   const spec: VlSpec = {
-    ...title(opts.title ?? `${opts.task}: ${metric} vs writes per episode`),
+    title: {
+      text: opts.title ?? `${opts.task}: ${metric} vs writes per episode`,
+      subtitle: [
+        `bars: 95% CI, clipped to the metric's range ${bounded ? "[0, 1]" : "(>= 0)"}; arms with about equal writes are spread sideways`,
+        `dashed: Pareto frontier (arms that no other arm beats with fewer writes and ${better} ${metric})`,
+      ],
+      subtitleFontSize: 11,
+      subtitleColor: "#444",
+    },
     width: WIDTH,
     height: HEIGHT,
-    data: { values },
-    encoding: { x, color },
     layer: [
       {
-        mark: { type: "rule", strokeWidth: 2 },
-        encoding: { y: { field: "lo", type: "quantitative", title: METRIC_TITLE[metric], scale: { zero: false } }, y2: { field: "hi" } },
+        data: { values: frontier.map((f) => ({ writes: f.writes, mean: f.mean, dodge: f.dodge })) },
+        mark: { type: "line", strokeDash: [6, 4], strokeWidth: 1.5, color: "#444", xOffset: dodge },
+        encoding: { x, y, order: { field: "writes", type: "quantitative" } },
       },
       {
-        mark: { type: "point", filled: true, size: 90, opacity: 1 },
+        data: { values },
+        mark: { type: "rule", strokeWidth: 2, xOffset: dodge },
+        encoding: { x, y: { field: "lo", type: "quantitative", title: METRIC_TITLE[metric], scale: yScale }, y2: { field: "hi" }, color },
+      },
+      {
+        data: { values },
+        mark: { type: "point", filled: true, size: 110, opacity: 1, stroke: "white", strokeWidth: 0.8, xOffset: dodge },
         encoding: {
-          y: { field: "mean", type: "quantitative" },
+          x,
+          y,
+          color,
+          shape,
           tooltip: [{ field: "arm" }, { field: "mean", format: ".4f" }, { field: "lo", format: ".4f" }, { field: "hi", format: ".4f" }, { field: "writes", format: ".1f" }],
         },
       },
-      {
-        mark: { type: "text", align: "left", dx: 8, dy: -8, fontSize: 11 },
-        encoding: { y: { field: "mean", type: "quantitative" }, text: { field: "arm" } },
-      },
     ],
+    resolve: { scale: { color: "shared", shape: "shared" } },
   };
   return renderVegaLite(spec);
 }

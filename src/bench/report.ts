@@ -193,13 +193,12 @@ export async function writeReport(dir: string, results: readonly JobResult[], me
   files.push(jsonPath);
   const md: string[] = ["# aura-mem benchmark", "", "```", JSON.stringify(meta, null, 2), "```", ""];
   for (const [task, t] of Object.entries(res.tasks)) {
-    // a t-interval can leave [0, 1] for a proportion; the plot shows it clipped to the metric's range
-    const clip = (x: number): number => (t.metric === "mse" ? Math.max(0, x) : Math.min(1, Math.max(0, x)));
+    // paretoSvg clips a t-interval that leaves the metric's range ([0, 1] for a proportion)
     const points: ArmPoint[] = Object.entries(t.arms).map(([arm, a]) => ({
       task,
       arm,
       mean: a.mean,
-      ci95: [clip(a.ci95[0]), clip(a.ci95[1])] as [number, number],
+      ci95: [a.ci95[0], a.ci95[1]] as [number, number],
       writesPerEpisode: a.writesPerEpisode,
       metric: t.metric,
     }));
