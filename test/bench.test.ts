@@ -79,6 +79,8 @@ test("runBench + report: results.json has the documented shape and budget matchi
     }
     const md = readFileSync(join(dir, "summary.md"), "utf8");
     assert.match(md, /Paper claims, as measured here/);
+    assert.ok(md.indexOf("| claim | task | paper | here |") < md.indexOf("\n## ess-easy"), "summary.md opens with the verdict table");
+    assert.ok(md.indexOf("## Configuration") > md.indexOf("## State bytes"), "the configuration closes summary.md");
     assert.match(md, /\| aura \|/);
     assert.ok(aggregate(results).tasks["ess-easy"]);
   } finally {

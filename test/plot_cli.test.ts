@@ -144,6 +144,17 @@ describe("figures from results.json", () => {
       assert.match(md, /!\[[^\]]*\]\(state_bytes\.png\)/);
       assert.match(md, /\| aura \|/);
       assert.match(md, /Paper claims/);
+      // the report people read first: the claim-by-claim verdict opens it, the configuration closes it
+      const verdict = md.indexOf("## Paper claims, as measured here");
+      const table = md.indexOf("| claim | task | paper | here | AURA − other, 95% CI | verdict |");
+      const firstTask = md.indexOf("\n## ess-easy");
+      const config = md.indexOf("## Configuration");
+      assert.ok(verdict > 0 && table > verdict && firstTask > table, "verdict table before the first task section");
+      assert.ok(config > md.lastIndexOf("\n## State bytes"), "configuration after every figure and table");
+      assert.equal(md.indexOf("```json"), md.indexOf("```json", config), "the configuration block sits at the end");
+      assert.match(md, /\| beats budget-matched random\/periodic writes \| ess-easy \|/);
+      assert.match(md, /\|  \| ess-hard \|  \| random 0\.227 [^\n]*\(paired, n = 3\) \| AURA better \|/);
+      assert.match(md, /\| parity with the best fixed-size baseline \| ess-easy \|/);
       for (const f of files.filter((f) => f.endsWith(".png"))) pngSize(readFileSync(f));
     } finally {
       rmSync(dir, { recursive: true, force: true });

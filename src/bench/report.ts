@@ -131,56 +131,164 @@ export function pairedDiff(a: ArmSummary, b: ArmSummary): { mean: number; ci95: 
   return { mean: c.mean, ci95: [c.ci95[0], c.ci95[1]], n: d.length };
 }
 
-function verdict(diff: { mean: number; ci95: [number, number]; n: number }, higherBetter: boolean): string {
+type Diff = { mean: number; ci95: [number, number]; n: number };
+
+function diffVerdict(diff: Diff, higherBetter: boolean): string {
   const [lo, hi] = diff.ci95;
-  const txt = `AURA - other = ${fmt(diff.mean)} [${fmt(lo)}, ${fmt(hi)}] (paired, n = ${diff.n})`;
-  if (diff.n < 2) return `${txt}: one seed, no interval`;
-  if (lo <= 0 && hi >= 0) return `${txt}: no difference detectable at this n`;
+  if (diff.n < 2) return "one seed, no interval";
+  if (lo <= 0 && hi >= 0) return "no difference detectable at this n";
   const auraBetter = higherBetter ? lo > 0 : hi < 0;
-  return `${txt}: AURA ${auraBetter ? "better" : "worse"}`;
+  return `AURA ${auraBetter ? "better" : "worse"}`;
 }
 
+function diffText(diff: Diff): string {
+  return `${fmt(diff.mean)} [${fmt(diff.ci95[0])}, ${fmt(diff.ci95[1])}] (paired, n = ${diff.n})`;
+}
+
+/** One line of the claim-by-claim verdict: what the paper says, what was measured here, and the verdict. */
+export interface ClaimRow {
+  /** Short name of the claim (rows are grouped by it, in the order of {@link CLAIMS}). */
+  claim: string;
+  task: string;
+  /** The paper's figure or statement. */
+  paper: string;
+  /** The measured figures. */
+  here: string;
+  /** AURA minus the compared arm, paired by seed, with its 95% CI; null where the claim compares no two arms. */
+  diff: Diff | null;
+  verdict: string;
+}
+
+/** The claims checked, in the order the verdict table lists them. */
+export const CLAIMS = [
+  "parity with the best fixed-size baseline",
+  "fewer writes than always-write",
+  "beats budget-matched random/periodic writes",
+  "beats dense recurrent memory",
+  "the gate fires on events, not distractors",
+  "constant state bytes",
+] as const;
+
 /**
- * Check the paper's claims against the measured numbers with paired (by seed) differences and their
- * 95% CIs; each line states the figures and what they show. Never edits a number.
+ * The paper's claims checked against the measured numbers, one row per (claim, task [, compared
+ * arm]), ordered claim by claim. Differences are paired by seed with their 95% CIs. Never edits a
+ * number.
  */
-export function claimsCheck(res: BenchResults): string[] {
-  const out: string[] = [];
+export function claimRows(res: BenchResults): ClaimRow[] {
+  const rows: ClaimRow[] = [];
   for (const [task, t] of Object.entries(res.tasks)) {
     const a = t.arms;
     const aura = a["aura"];
     if (!aura) continue;
     const higher = t.metric !== "mse";
     const better = (x: number, y: number): boolean => (higher ? x >= y : x <= y);
+    const vs = (k: string): Pick<ClaimRow, "diff" | "verdict"> => {
+      const d = pairedDiff(aura, a[k]!);
+      return d ? { diff: d, verdict: diffVerdict(d, higher) } : { diff: null, verdict: "no common seeds" };
+    };
     const fixed = ["always-write", "gru", "lstm", "kv-window", "recon-gate"].filter((k) => a[k]);
     if (fixed.length) {
       const best = fixed.reduce((p, k) => (better(a[k]!.mean, a[p]!.mean) ? k : p));
-      const d = pairedDiff(aura, a[best]!);
-      out.push(
-        `${task}: parity with the best fixed-size baseline (${best}, ${fmt(a[best]!.mean)}): AURA ${fmt(aura.mean)}; ${d ? verdict(d, higher) : "no common seeds"}` +
-          (aura.writeReduction !== null ? `; AURA writes ${fmt(aura.writesPerEpisode, 1)} per episode = ${fmt(aura.writeReduction, 2)}x fewer than always-write (paper: 5.19-6.13x hard, up to 9.19x easy)` : "; AURA wrote nothing"),
-      );
+      rows.push({ claim: CLAIMS[0], task, paper: "AURA matches the best fixed-size memory", here: `AURA ${fmt(aura.mean)} vs ${best} ${fmt(a[best]!.mean)}`, ...vs(best) });
+      if (a["always-write"]) {
+        const r = aura.writeReduction;
+        rows.push({
+          claim: CLAIMS[1],
+          task,
+          paper: "5.19-6.13x fewer (hard tasks), up to 9.19x (easy)",
+          here: r === null ? "AURA wrote nothing" : `${fmt(r, 2)}x (${fmt(aura.writesPerEpisode, 1)} vs ${fmt(a["always-write"].writesPerEpisode, 1)} writes/episode)`,
+          diff: null,
+          verdict: r === null ? "–" : r >= 5.19 ? "at least the paper's smallest reduction" : "smaller than the paper's reduction",
+        });
+      }
     }
     for (const k of ["random", "periodic", "random:swap", "periodic:swap"]) {
       if (!a[k]) continue;
-      const d = pairedDiff(aura, a[k]!);
-      out.push(`${task}: budget-matched ${k} (${fmt(a[k]!.writesPerEpisode, 1)} writes/ep) ${fmt(a[k]!.mean)}; ${d ? verdict(d, higher) : ""} (paper: such schedules collapse to ~0.366)`);
+      rows.push({ claim: CLAIMS[2], task, paper: "writes at AURA's budget, not chosen by a gate, collapse to ~0.366 accuracy", here: `${k} ${fmt(a[k]!.mean)} at ${fmt(a[k]!.writesPerEpisode, 1)} writes/episode vs AURA ${fmt(aura.mean)}`, ...vs(k) });
     }
     for (const k of ["gru", "lstm"]) {
       if (!a[k]) continue;
-      out.push(`${task}: dense ${k} ${fmt(a[k]!.mean)} [${fmt(a[k]!.ci95[0])}, ${fmt(a[k]!.ci95[1])}]${t.chance !== null ? ` (chance ${fmt(t.chance)})` : ""} vs AURA ${fmt(aura.mean)} (paper: a dense GRU collapses to ~0.25 on its hard task)`);
+      rows.push({
+        claim: CLAIMS[3],
+        task,
+        paper: "a dense GRU collapses to ~0.25 accuracy on the hard task",
+        here: `${k} ${fmt(a[k]!.mean)} [${fmt(a[k]!.ci95[0])}, ${fmt(a[k]!.ci95[1])}]${t.chance !== null ? `, chance ${fmt(t.chance)}` : ""} vs AURA ${fmt(aura.mean)}`,
+        ...vs(k),
+      });
     }
     if (aura.pWriteEvent !== null && aura.pWriteDistractor !== null) {
-      out.push(
-        `${task}: gate selectivity P(write|event) ${fmt(aura.pWriteEvent)} vs P(write|distractor) ${fmt(aura.pWriteDistractor)} -> ${aura.pWriteEvent > aura.pWriteDistractor ? "fires more on events" : "does NOT fire more on events"} (paper: 0.829 vs 0.318)`,
-      );
+      rows.push({
+        claim: CLAIMS[4],
+        task,
+        paper: "P(write|event) 0.829 vs P(write|distractor) 0.318",
+        here: `${fmt(aura.pWriteEvent)} vs ${fmt(aura.pWriteDistractor)}`,
+        diff: null,
+        verdict: aura.pWriteEvent > aura.pWriteDistractor ? "fires more on events" : "does NOT fire more on events",
+      });
     }
     const kv = a["kv-cache"];
     if (kv) {
-      out.push(`${task}: state at 100,000 steps: AURA ${aura.stateBytesAt100k.toLocaleString("en-US")} B vs kv-cache ${kv.stateBytesAt100k.toLocaleString("en-US")} B = ${fmt(kv.stateBytesAt100k / aura.stateBytesAt100k, 1)}x (paper: 6,061x; arithmetic of the shapes)`);
+      const ratio = kv.stateBytesAt100k / aura.stateBytesAt100k;
+      rows.push({
+        claim: CLAIMS[5],
+        task,
+        paper: "6,061x smaller than a KV cache at 100,000 steps",
+        here: `${aura.stateBytesAt100k.toLocaleString("en-US")} B vs ${kv.stateBytesAt100k.toLocaleString("en-US")} B = ${fmt(ratio, 1)}x`,
+        diff: null,
+        verdict: Math.round(ratio) === 6061 ? "same (arithmetic of the shapes)" : "differs (other shapes)",
+      });
     }
   }
-  return out;
+  const rank = (c: string): number => (CLAIMS as readonly string[]).indexOf(c);
+  return rows.map((r, i) => ({ r, i })).sort((x, y) => rank(x.r.claim) - rank(y.r.claim) || x.i - y.i).map(({ r }) => r);
+}
+
+/**
+ * The claim-by-claim verdict as a markdown table (what summary.md opens with), or null when no
+ * task has an `aura` arm.
+ */
+export function claimsTable(res: BenchResults): string | null {
+  const rows = claimRows(res);
+  if (!rows.length) return null;
+  const cell = (x: string): string => x.replace(/\|/g, "\\|");
+  const out = [
+    "| claim | task | paper | here | AURA − other, 95% CI | verdict |",
+    "|---|---|---|---|---|---|",
+  ];
+  let last = "";
+  for (const r of rows) {
+    // the claim and the paper's figure are written once per group of rows
+    out.push(`| ${r.claim === last ? "" : cell(r.claim)} | ${cell(r.task)} | ${r.claim === last ? "" : cell(r.paper)} | ${cell(r.here)} | ${r.diff ? cell(diffText(r.diff)) : "–"} | ${cell(r.verdict)} |`);
+    last = r.claim;
+  }
+  return out.join("\n");
+}
+
+/** The opening section of summary.md: the verdict table and how to read it. */
+export function claimsSection(res: BenchResults): string[] {
+  const table = claimsTable(res);
+  if (!table) return [];
+  return [
+    "## Paper claims, as measured here",
+    "",
+    "Claim by claim, the paper's figure next to the measured one. \"AURA − other\" is the difference of the metric between AURA and the compared arm, paired by seed, with its 95% t-interval; " +
+      "a verdict says \"better\" or \"worse\" only when that interval excludes 0 (for MSE lower is better). Per-task tables, figures and the configuration follow.",
+    "",
+    table,
+    "",
+  ];
+}
+
+/**
+ * The claims as one line each (task: figures; verdict), in the order of {@link claimRows}.
+ */
+export function claimsCheck(res: BenchResults): string[] {
+  return claimRows(res).map((r) => `${r.task}: ${r.claim}: ${r.here}${r.diff ? `; AURA - other = ${diffText(r.diff)}` : ""}: ${r.verdict} (paper: ${r.paper})`);
+}
+
+/** The configuration section that closes summary.md. */
+export function configSection(meta: Record<string, unknown>, source?: string): string[] {
+  return ["## Configuration", "", ...(source ? [`From \`${source}\`.`, ""] : []), "```json", JSON.stringify(meta, null, 2), "```", ""];
 }
 
 /** Write results.json, summary.md and SVG plots into `dir`. Returns the files written. */
@@ -191,7 +299,7 @@ export async function writeReport(dir: string, results: readonly JobResult[], me
   const jsonPath = join(dir, "results.json");
   await writeFile(jsonPath, JSON.stringify(res, null, 2));
   files.push(jsonPath);
-  const md: string[] = ["# aura-mem benchmark", "", "```", JSON.stringify(meta, null, 2), "```", ""];
+  const md: string[] = ["# aura-mem benchmark", "", ...claimsSection(res)];
   for (const [task, t] of Object.entries(res.tasks)) {
     // paretoSvg clips a t-interval that leaves the metric's range ([0, 1] for a proportion)
     const points: ArmPoint[] = Object.entries(t.arms).map(([arm, a]) => ({
@@ -203,6 +311,7 @@ export async function writeReport(dir: string, results: readonly JobResult[], me
       metric: t.metric,
     }));
     const slug = task.replace(/[^a-zA-Z0-9_-]+/g, "_");
+    md.push(`## ${task}`, "");
     try {
       const svg = await paretoSvg(points, { task, title: `${task}: ${t.metric} vs writes per episode` });
       const p = join(dir, `pareto_${slug}.svg`);
@@ -249,7 +358,7 @@ export async function writeReport(dir: string, results: readonly JobResult[], me
   } catch (err) {
     md.push(`(bytes plot failed: ${(err as Error).message})`, "");
   }
-  md.push("## Paper claims, as measured here", "", ...claimsCheck(res).map((l) => `- ${l}`), "");
+  md.push(...configSection(meta));
   const mdPath = join(dir, "summary.md");
   await writeFile(mdPath, md.join("\n"));
   files.push(mdPath);

@@ -22,7 +22,7 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, FormatError } from "../errors.js";
 import { bytesVsHorizonSvg, histogramSvg, paretoSvg, renderVegaLite } from "../bench/plots.js";
-import { claimsCheck, taskTable, type BenchResults } from "../bench/report.js";
+import { claimsSection, configSection, taskTable, type BenchResults } from "../bench/report.js";
 import { bytesSeries, paretoPoints, parseResults, taskSlug, type ResultsFile, type ResultsTask } from "../web/results.js";
 import { cueShown, parseTrace, type SimTrace } from "../web/trace.js";
 
@@ -139,12 +139,10 @@ export async function plotResults(res: ResultsFile, outDir: string, opts: PlotOp
   await mkdir(outDir, { recursive: true });
   const files: string[] = [];
   const md: string[] = ["# aura-mem results", ""];
-  if (opts.source) md.push(`From \`${opts.source}\`.`, "");
-  const meta = res.meta;
-  const metaBits = ["mode", "seeds", "dModel", "backend", "date", "wallSeconds"]
-    .filter((k) => meta[k] !== undefined)
-    .map((k) => `${k}: ${JSON.stringify(meta[k])}`);
-  if (metaBits.length) md.push(metaBits.join(" · "), "");
+  // The verdict first: it needs per-seed metrics (paired differences), which `aura bench` records.
+  const complete = Object.values(res.tasks).every((t) => Object.values(t.arms).every((a) => Array.isArray(a["perSeed"]) && Array.isArray(a["seedIds"])));
+  if (complete) md.push(...claimsSection(res as unknown as BenchResults));
+  else md.push("(No claim-by-claim verdict: this file has no per-seed metrics, `perSeed` and `seedIds`, to pair.)", "");
 
   const emit = async (stem: string, svg: string, alt: string): Promise<void> => {
     const svgPath = join(outDir, `${stem}.svg`);
@@ -202,11 +200,13 @@ export async function plotResults(res: ResultsFile, outDir: string, opts: PlotOp
     await emit(stem, await histogramSvg(values, { title: `${trace.task} (${trace.arm}): write probability at cue steps vs the rest`, xTitle: "write probability p" }), `${name} gate histogram`);
   }
 
-  const complete = Object.values(res.tasks).every((t) => Object.values(t.arms).every((a) => Array.isArray(a["perSeed"]) && Array.isArray(a["seedIds"])));
-  if (complete) {
-    const lines = claimsCheck(res as unknown as BenchResults);
-    if (lines.length) md.push("## Paper claims, as measured here", "", ...lines.map((l) => `- ${l}`), "");
-  }
+  const meta = res.meta;
+  const metaBits = ["mode", "seeds", "dModel", "backend", "date", "wallSeconds"]
+    .filter((k) => meta[k] !== undefined)
+    .map((k) => `${k}: ${JSON.stringify(meta[k])}`);
+  const config = configSection(meta, opts.source);
+  if (metaBits.length) config.splice(2, 0, metaBits.join(" · "), "");
+  md.push(...config);
   const mdPath = join(outDir, "summary.md");
   await writeFile(mdPath, md.join("\n"));
   files.push(mdPath);
