@@ -320,6 +320,31 @@ describe("web demo in chromium", () => {
       await fpage.click('[data-testid="run-500"]');
       await fpage.waitForFunction(() => document.querySelector('[data-testid="step"]')?.textContent === "500", undefined, { timeout: 30_000 });
       assert.equal(((await fpage.textContent('[data-testid="aura-bytes"]')) ?? "").trim(), "4,224");
+
+      // a 100,000-step episode streamed to the end: the KV-cache's 25,600,000 B stay inside their box, the
+      // last tick of the bytes chart reads "100,000" in full, and each read-out says what it covers
+      const lpage = await ctx.newPage();
+      await lpage.goto(`${site!.url}/index.html?autoplay=0&horizon=100000`);
+      await lpage.waitForSelector('body[data-ready="1"]', { timeout: 60_000 });
+      await lpage.click('[data-testid="ffwd"]');
+      await lpage.waitForFunction(() => document.querySelector('[data-testid="step"]')?.textContent === "100,000", undefined, { timeout: 90_000 });
+      await lpage.waitForFunction(() => !(document.getElementById("tradeinfo")?.textContent ?? "").includes("computing"), undefined, { timeout: 60_000 });
+      assert.equal(((await lpage.textContent('[data-testid="kv-bytes"]')) ?? "").trim(), "25,600,000");
+      const fits = await lpage.evaluate(() => {
+        const num = document.querySelector<HTMLElement>(".stat.kv .num")!;
+        const box = document.querySelector<HTMLElement>(".stat.kv")!.getBoundingClientRect();
+        const span = document.querySelector<HTMLElement>('[data-testid="kv-bytes"]')!.parentElement!.lastElementChild!.getBoundingClientRect();
+        return { scroll: num.scrollWidth, client: num.clientWidth, unitRight: span.right, boxRight: box.right };
+      });
+      assert.ok(fits.scroll <= fits.client && fits.unitRight <= fits.boxRight, `KV byte count overflows its box: ${JSON.stringify(fits)}`);
+      const xt = JSON.parse((await lpage.getAttribute("#bytes", "data-xticks")) ?? "null") as { width: number; ticks: { text: string; left: number; right: number }[] };
+      assert.deepEqual(xt.ticks.map((k) => k.text), ["0", "25,000", "50,000", "75,000", "100,000"]);
+      for (const k of xt.ticks) assert.ok(k.left >= 0 && k.right <= xt.width, `tick "${k.text}" [${k.left}, ${k.right}] leaves the ${xt.width}-px canvas`);
+      assert.match((await lpage.textContent('[data-testid="live-scope"]')) ?? "", /steps 1–100,000 of this 100,000-step episode/);
+      assert.match((await lpage.textContent('[data-testid="arms-scope"]')) ?? "", /first 5,000 of this episode's 100,000 steps/);
+      const note = (await lpage.textContent("#budgetnote")) ?? "";
+      assert.ok(!/exactly as often/.test(note) && /in expectation/.test(note), note);
+      await lpage.screenshot({ path: join(ROOT, "test-output", "web-100k.png"), fullPage: true });
     } finally {
       await ctx.close();
     }

@@ -24,8 +24,11 @@ export const COLORS = {
   muted: "#868e96",
 };
 
-/** One colour per goal class (8 classes). */
-export const CLASS_COLORS = ["#4c6ef5", "#f76707", "#37b24d", "#f03e3e", "#ae3ec9", "#845ef7", "#f783ac", "#1098ad"];
+/**
+ * The action-vs-target track encodes the goal class by position, not colour (the step-type legend
+ * owns the colours): one lane per class, the target as a grey band, the model's action as a dark tick.
+ */
+export const GOAL_TRACK = { target: "#adb5bd", action: "#212529", empty: "#f8f9fa" } as const;
 
 export const ARM_COLORS: Record<string, string> = {
   aura: "#0c8599",
@@ -72,7 +75,9 @@ export function drawTape(canvas: HTMLCanvasElement, run: StreamRun, threshold: n
   const colW = (w - gutter - 8) / W;
   const t1 = run.t;
   const t0 = Math.max(0, t1 - W);
-  const rows = { obs: [10, 22], p: [44, 100], write: [152, 10], act: [172, 13], tgt: [189, 13] } as const;
+  const nClass = 8;
+  const lane = 6;
+  const rows = { obs: [10, 22], p: [44, 100], write: [152, 10], goal: [170, nClass * lane] } as const;
   ctx.font = FONT_SMALL;
   ctx.fillStyle = COLORS.muted;
   ctx.textBaseline = "middle";
@@ -81,8 +86,8 @@ export function drawTape(canvas: HTMLCanvasElement, run: StreamRun, threshold: n
   label("observation", rows.obs[0] + rows.obs[1] / 2);
   label("p(write)", rows.p[0] + rows.p[1] / 2);
   label("write", rows.write[0] + rows.write[1] / 2);
-  label("action", rows.act[0] + rows.act[1] / 2);
-  label("target", rows.tgt[0] + rows.tgt[1] / 2);
+  label("action /", rows.goal[0] + rows.goal[1] / 2 - 7);
+  label("target", rows.goal[0] + rows.goal[1] / 2 + 7);
   // p axis
   ctx.strokeStyle = COLORS.grid;
   ctx.lineWidth = 1;
@@ -110,20 +115,25 @@ export function drawTape(canvas: HTMLCanvasElement, run: StreamRun, threshold: n
     }
     const a = run.pred[t]!;
     const y = run.ep.label![t]!;
+    // class c sits in lane c counted from the top; the target as a grey band, the action as a dark tick
+    const laneY = (c: number): number => rows.goal[0] + (c % nClass) * lane;
+    ctx.fillStyle = GOAL_TRACK.empty;
+    ctx.fillRect(x, rows.goal[0], cw, rows.goal[1]);
     if (y >= 0) {
-      ctx.fillStyle = CLASS_COLORS[a % 8]!;
-      ctx.fillRect(x, rows.act[0], cw, rows.act[1]);
-      ctx.fillStyle = CLASS_COLORS[y % 8]!;
-      ctx.fillRect(x, rows.tgt[0], cw, rows.tgt[1]);
-      if (a !== y) {
-        ctx.fillStyle = COLORS.threshold;
-        ctx.fillRect(x, rows.tgt[0] + rows.tgt[1] + 2, cw, 3);
-      }
-    } else {
-      ctx.fillStyle = "#f1f3f5";
-      ctx.fillRect(x, rows.act[0], cw, rows.act[1] + rows.tgt[1] + 4);
+      ctx.fillStyle = GOAL_TRACK.target;
+      ctx.fillRect(x, laneY(y), cw, lane);
+      ctx.fillStyle = GOAL_TRACK.action;
+      ctx.fillRect(x, laneY(a) + 2, cw, lane - 4);
     }
   }
+  ctx.strokeStyle = COLORS.grid;
+  ctx.lineWidth = 1;
+  ctx.strokeRect(gutter + 0.5, rows.goal[0] - 0.5, w - 8 - gutter - 1, rows.goal[1] + 1);
+  ctx.font = "9px system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif";
+  ctx.fillStyle = COLORS.muted;
+  ctx.textAlign = "right";
+  ctx.fillText("0", gutter - 2, rows.goal[0] + lane / 2);
+  ctx.fillText(String(nClass - 1), gutter - 2, rows.goal[0] + rows.goal[1] - lane / 2);
   if (showThreshold) {
     const yT = rows.p[0] + rows.p[1] * (1 - threshold);
     ctx.strokeStyle = COLORS.threshold;
@@ -179,11 +189,19 @@ export function drawBytes(canvas: HTMLCanvasElement, t: number, N: number, auraB
   }
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
+  // x ticks: centred under their step, but shifted inwards where a label would leave the canvas
+  // (the last one, "100,000", used to lose its last digit at the right edge)
+  const ticks: { text: string; left: number; right: number }[] = [];
   for (let i = 0; i <= 4; i++) {
     const s = Math.round((N * i) / 4);
+    const text = s.toLocaleString("en-US");
+    const tw = ctx.measureText(text).width;
+    const cx = Math.min(Math.max(X(s), tw / 2 + 1), w - tw / 2 - 1);
     ctx.fillStyle = COLORS.muted;
-    ctx.fillText(s.toLocaleString("en-US"), X(s), T + ph + 6);
+    ctx.fillText(text, cx, T + ph + 6);
+    ticks.push({ text, left: Math.round((cx - tw / 2) * 10) / 10, right: Math.round((cx + tw / 2) * 10) / 10 });
   }
+  canvas.dataset["xticks"] = JSON.stringify({ width: w, ticks });
   ctx.fillText("step", L + pw / 2, T + ph + 20);
   ctx.strokeStyle = COLORS.axis;
   ctx.beginPath();
