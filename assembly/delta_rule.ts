@@ -298,7 +298,7 @@ const MODE_FIXED: u32 = 1;
  *  17 m0 (0: zeros), 18 r, 19 e, 20 p, 21 g, 22 surprise, 23 M final (also the working state),
  *  24 m final, 25 checkpoints [B, ceil(T/C), dK, dV], 26 act [B, T, dGate] (0: none),
  *  27 scratch (pad4(dV) + pad4(dK) + pad4(dGate) + 2 pad4(dV * dGate) floats), 28 c2 (f32),
- *  29 threshold (f32), 30 tau (f32).
+ *  29 threshold (f32), 30 tau (f32), 31 per-step thresholds [B, T] of the hard gate (0: use 29).
  */
 export function delta_rule_fwd(hdr: usize): void {
   const B = <i32>hdrU32(hdr, 0);
@@ -332,6 +332,7 @@ export function delta_rule_fwd(hdr: usize): void {
   const c2 = hdrF32(hdr, 28);
   const thr = hdrF32(hdr, 29);
   const tau = hdrF32(hdr, 30);
+  const pthr = <usize>hdrU32(hdr, 31);
 
   const vhat = scr; // dV
   const wk = vhat + (<usize>((dV + 3) & ~3) << 2); // w k (dK)
@@ -410,7 +411,8 @@ export function delta_rule_fwd(hdr: usize): void {
           logit += a * ldf(G2, h);
         }
         p = sigmoidf(logit);
-        g = hard ? (p > thr ? <f32>1 : <f32>0) : p;
+        const u = pthr ? ldf(pthr, bt) : thr;
+        g = hard ? (p > u ? <f32>1 : <f32>0) : p;
       } else if (mode == MODE_FIXED) {
         g = p = ldf(pgate, bt);
       } else {

@@ -26,7 +26,7 @@ const wasm = deltaRuleWasm(kernels);
 const naive = deltaRuleNaive;
 
 type Shape = readonly [B: number, T: number, dK: number, dV: number, dG: number];
-type Mode = "learned-hard" | "learned-soft" | "fixed-01" | "fixed-ones" | "recon";
+type Mode = "learned-hard" | "learned-sampled" | "learned-soft" | "fixed-01" | "fixed-ones" | "recon";
 const SHAPES: readonly Shape[] = [
   [1, 1, 4, 4, 4],
   [2, 7, 5, 3, 6],
@@ -34,7 +34,7 @@ const SHAPES: readonly Shape[] = [
   [2, 40, 16, 8, 8],
   [2, 19, 7, 13, 21], // every SIMD path: dV = 8 + 4 + 1 columns, dGate = 16 + 4 + 1
 ];
-const MODES: readonly Mode[] = ["learned-hard", "learned-soft", "fixed-01", "fixed-ones", "recon"];
+const MODES: readonly Mode[] = ["learned-hard", "learned-sampled", "learned-soft", "fixed-01", "fixed-ones", "recon"];
 
 function unitRows(rng: Rng, rows: number, d: number): Float32Array {
   const a = rng.normals(rows * d);
@@ -50,6 +50,7 @@ function unitRows(rng: Rng, rows: number, d: number): Float32Array {
 function makeGate(rng: Rng, mode: Mode, B: number, T: number, dV: number, dG: number): GateSpec {
   switch (mode) {
     case "learned-hard":
+    case "learned-sampled":
     case "learned-soft":
       return {
         mode: "learned",
@@ -58,8 +59,10 @@ function makeGate(rng: Rng, mode: Mode, B: number, T: number, dV: number, dG: nu
         G1a: rng.normals(dV * dG, 0.4),
         G2: rng.normals(dG, 0.6),
         c2: 0.15,
-        hard: mode === "learned-hard",
+        hard: mode !== "learned-soft",
         threshold: mode === "learned-hard" ? 0.45 : undefined,
+        // the stochastic gate of training: per-step thresholds u ~ U(0, 1), g = [p > u]
+        ...(mode === "learned-sampled" ? { thresholds: Float32Array.from({ length: B * T }, () => rng.uniform()) } : {}),
       };
     case "fixed-01":
       return { mode: "fixed", g: Float32Array.from({ length: B * T }, () => (rng.uniform() < 0.5 ? 1 : 0)) };
@@ -281,7 +284,11 @@ function tfjsGrads(inp: DeltaRuleInputs, init: DeltaRuleState, cr: Float32Array,
   const tau = gate.mode === "recon" ? gate.tau : 0;
   // Hard gates: forward is a step, backward the straight-through estimator (learned) or zero (recon).
   type GradFn = Parameters<typeof tf.customGrad>[0];
-  const ste = tf.customGrad(((x: tf.Tensor) => ({ value: tf.cast(tf.greater(x, threshold), "float32"), gradFunc: (dy: tf.Tensor) => dy })) as GradFn);
+  const steAt = (thr: number | tf.Tensor) =>
+    tf.customGrad(((x: tf.Tensor) => ({ value: tf.cast(tf.greater(x, thr), "float32"), gradFunc: (dy: tf.Tensor) => dy })) as GradFn);
+  const ste = steAt(threshold);
+  // per-step thresholds (the stochastic gate of training): one straight-through step per time step
+  const steps = gate.mode === "learned" && gate.thresholds ? tf.unstack(tf.tensor(gate.thresholds, [B, T]), 1).map(steAt) : null;
   const reconStep = tf.customGrad(((x: tf.Tensor) => ({ value: tf.cast(tf.greater(x, tau), "float32"), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as GradFn);
 
   const loss = (k: tf.Tensor, q: tf.Tensor, v: tf.Tensor, beta: tf.Tensor, M0: tf.Tensor, m0: tf.Tensor, gatePre: tf.Tensor, G1e: tf.Tensor, G1a: tf.Tensor, G2: tf.Tensor, c2: tf.Tensor) => {
@@ -305,7 +312,7 @@ function tfjsGrads(inp: DeltaRuleInputs, init: DeltaRuleState, cr: Float32Array,
       if (gate.mode === "learned") {
         const a = tf.tanh(tf.add(tf.add(gps[t]!, tf.matMul(e, G1e.reshape([dV, dG]))), tf.matMul(tf.abs(e), G1a.reshape([dV, dG]))));
         p = tf.sigmoid(tf.add(tf.matMul(a, G2.reshape([dG, 1])).reshape([B]), c2));
-        g = gate.hard ? (ste(p) as tf.Tensor) : p;
+        g = gate.hard ? ((steps ? steps[t]! : ste)(p) as tf.Tensor) : p;
       } else if (gate.mode === "fixed") {
         p = g = gFixed[t]!;
       } else {
@@ -486,6 +493,24 @@ describe("delta rule identities", () => {
       }
       const soft = op.forward({ ...inp, gate: { ...(inp.gate as Extract<GateSpec, { mode: "learned" }>), hard: false } });
       assert.deepEqual(soft.g, soft.p);
+    }
+  });
+
+  test("per-step thresholds: g = [p > u_t] exactly, the scalar threshold ignored; bad thresholds rejected", () => {
+    const inp = makeInputs([3, 33, 32, 32, 32], "learned-sampled", 54);
+    const gate = inp.gate as Extract<GateSpec, { mode: "learned" }>;
+    for (const op of [naive, wasm]) {
+      const o = op.forward({ ...inp, gate: { ...gate, threshold: 0.99 } });
+      let writes = 0;
+      for (let i = 0; i < o.g.length; i++) {
+        assert.equal(o.g[i], o.p[i]! > gate.thresholds![i]! ? 1 : 0, `step ${i}`);
+        writes += o.g[i]!;
+      }
+      assert.ok(writes > 0 && writes < o.g.length, `sampled writes ${writes} of ${o.g.length}`);
+      const bad = Float32Array.from(gate.thresholds!);
+      bad[5] = NaN;
+      assert.throws(() => op.forward({ ...inp, gate: { ...gate, thresholds: bad } }), ConfigError);
+      assert.throws(() => op.forward({ ...inp, gate: { ...gate, thresholds: bad.subarray(1) } }), ShapeError);
     }
   });
 

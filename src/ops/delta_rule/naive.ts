@@ -73,7 +73,8 @@ export const deltaRuleNaive: DeltaRuleOp = {
           }
           p = sigmoid(logit);
           // Compare the float32 p (what callers see) so both backends decide identically.
-          g = gate.hard ? (Math.fround(p) > (gate.threshold ?? DELTA_RULE_DEFAULT_THRESHOLD) ? 1 : 0) : p;
+          const thr = gate.thresholds ? gate.thresholds[bt]! : (gate.threshold ?? DELTA_RULE_DEFAULT_THRESHOLD);
+          g = gate.hard ? (Math.fround(p) > thr ? 1 : 0) : p;
         } else if (gate.mode === "fixed") {
           g = p = gate.g[bt]!;
         } else {

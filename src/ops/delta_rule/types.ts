@@ -69,6 +69,14 @@ export type GateSpec =
       hard: boolean;
       /** Threshold of the hard gate, in [0, 1]; default {@link DELTA_RULE_DEFAULT_THRESHOLD}. */
       threshold?: number;
+      /**
+       * [B*T] per-step thresholds of the hard gate, each in [0, 1], replacing `threshold` where given:
+       * `g = [p > u_t]`. With u_t ~ U(0, 1) this is the stochastic binary gate g ~ Bernoulli(p) of
+       * training (straight-through backward as for the deterministic one; Bengio et al. 2013,
+       * arXiv 1308.3432): a write decision that sits near the threshold is sampled both ways, so
+       * training pushes p to 0 or 1 and the inference gate gets a margin (docs/method.md, "Horizon").
+       */
+      thresholds?: Float32Array;
     }
   | {
       mode: "fixed";
@@ -243,6 +251,13 @@ export function validateDeltaRuleInputs(inp: DeltaRuleInputs, initialState?: Del
       if (typeof gate.hard !== "boolean") throw new ConfigError(`gate.hard must be a boolean, got ${String(gate.hard)}`);
       if (gate.threshold !== undefined && (typeof gate.threshold !== "number" || !(gate.threshold >= 0 && gate.threshold <= 1))) {
         throw new ConfigError(`gate.threshold must be a number in [0, 1], got ${String(gate.threshold)}`);
+      }
+      if (gate.thresholds !== undefined) {
+        checkF32("gate.thresholds", gate.thresholds, B * T, `[B*T] = [${B}*${T}]`);
+        for (let i = 0; i < gate.thresholds.length; i++) {
+          const u = gate.thresholds[i]!;
+          if (!(u >= 0 && u <= 1)) throw new ConfigError(`gate.thresholds[${i}] must be in [0, 1], got ${u}`);
+        }
       }
       break;
     case "fixed":

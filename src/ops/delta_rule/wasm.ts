@@ -91,6 +91,7 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
         const pck = save ? region(B * nC * dK * dV) : 0;
         const pact = save && learned ? region(B * T * dG) : 0;
         const pscr = region(pad4(dV) + pad4(dK) + pad4(dG) + (learned ? 2 * pad4(dV * dG) : 0));
+        const pthr = learned && learned.thresholds ? region(B * T) : 0;
         const hdr = arena.header(
           [
             B, T, dK, dV, dG, MODE[gate.mode], learned && learned.hard ? 1 : 0, save ? C : 0,
@@ -99,6 +100,7 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
             learned ? learned.c2 : 0,
             learned ? learned.threshold ?? DELTA_RULE_DEFAULT_THRESHOLD : 0,
             gate.mode === "recon" ? gate.tau : 0,
+            pthr,
           ],
           [28, 29, 30],
         );
@@ -112,6 +114,7 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
           f.set(learned.G1e, pG1e >>> 2);
           f.set(learned.G1a, pG1a >>> 2);
           f.set(learned.G2, pG2 >>> 2);
+          if (learned.thresholds) f.set(learned.thresholds, pthr >>> 2);
         } else if (gate.mode === "fixed") {
           f.set(gate.g, pGate >>> 2);
         }
