@@ -196,6 +196,16 @@ export function createEssTask(cfg: EssConfig, opts: EssTaskOptions): Task {
       for (let r = 0; r < B; r++) write(rng, batch, r);
       return batch;
     },
+    sampleStream(rng: Rng, length: number): EpisodeBatch {
+      checkInt("length", length, N);
+      // half the streams at the task's event density, half with its events spread over the whole
+      // stream (long retention under a flood of distractors): both regimes a robot runs in
+      const sc = checkEssConfig(rng.uniform() < 0.5 ? densityConfig(cfg, length) : { ...cfg, horizon: length });
+      const batch = allocBatch(1, length, d, "discrete", C);
+      batch.truth = { eventClass: new Int32Array(length).fill(-1), lureClass: new Int32Array(length).fill(-1) };
+      writeEssEpisode(sc, essCounts(sc), emb, rng, batch, 0);
+      return batch;
+    },
     evalBatches,
     evalSet: (split, batchSize) => Array.from(evalBatches(split, batchSize)),
     evalSize: (split) => (checkSplit(split), sizes[split]),
@@ -290,8 +300,32 @@ function writeEssEpisode(
   }
 }
 
-/** The ess config for a task name with an optional horizon override. */
-export function essConfig(name: "ess-easy" | "ess-hard", horizon?: number): EssConfig {
+/**
+ * How the number of events scales when an ess stream is longer than the task's base horizon:
+ * "fixed" keeps [eventsMin, eventsMax] whatever N (longer = longer retention under more distractors);
+ * "density" scales both by N / baseHorizon (the steady state of a robot that keeps getting cues).
+ */
+export type EssStream = "fixed" | "density";
+
+/**
+ * The ess config for a task name with an optional horizon override and stream kind (default "fixed").
+ * With "density", events per episode are [round(eventsMin*N/N0), round(eventsMax*N/N0)] (N0 = the
+ * variant's base horizon, 64 easy / 128 hard) and the first event still lies in the first 10%.
+ */
+export function essConfig(name: "ess-easy" | "ess-hard", horizon?: number, stream: EssStream = "fixed"): EssConfig {
   const base = name === "ess-easy" ? ESS_EASY : ESS_HARD;
-  return horizon === undefined ? base : { ...base, horizon };
+  if (stream !== "fixed" && stream !== "density") throw new ConfigError(`stream must be "fixed" or "density", got ${String(stream)}`);
+  if (horizon === undefined) return base;
+  return stream === "fixed" ? { ...base, horizon } : densityConfig(base, horizon);
+}
+
+/** `cfg` stretched to `horizon` steps at the same event density (events scale with horizon / cfg.horizon). */
+export function densityConfig(cfg: EssConfig, horizon: number): EssConfig {
+  const scale = horizon / cfg.horizon;
+  return {
+    ...cfg,
+    horizon,
+    eventsMin: Math.max(1, Math.round(cfg.eventsMin * scale)),
+    eventsMax: Math.max(1, Math.round(cfg.eventsMax * scale)),
+  };
 }

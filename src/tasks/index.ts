@@ -16,6 +16,7 @@ export {
   DEFAULT_VAL_EPISODES,
   essConfig,
   essCounts,
+  type EssStream,
   createEssTask,
   type EssConfig,
 } from "./ess.js";
@@ -61,8 +62,8 @@ export async function createTask(name: string, opts: TaskOptions): Promise<Task>
   switch (name) {
     case "ess-easy":
     case "ess-hard": {
-      const horizon = opts.horizon === undefined ? undefined : checkInt(`${name} horizon`, opts.horizon, 16, 1 << 16);
-      return createEssTask(essConfig(name, horizon), { seed, dModel, valEpisodes, testEpisodes });
+      const horizon = opts.horizon === undefined ? undefined : checkInt(`${name} horizon`, opts.horizon, 16, 1 << 20);
+      return createEssTask(essConfig(name, horizon, opts.stream ?? "fixed"), { seed, dModel, valEpisodes, testEpisodes });
     }
     case "mbar": {
       const bindings = opts.horizon === undefined ? MBAR_BINDINGS : opts.horizon;

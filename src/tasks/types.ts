@@ -85,6 +85,12 @@ export interface Task {
   /** A training batch of `B` episodes; deterministic given the rng state (advances `rng`). */
   sample(rng: Rng, B: number): EpisodeBatch;
   /**
+   * One long non-resetting stream of `length` steps (a multiple of nothing in particular; >= horizon)
+   * at the task's event density, B = 1; deterministic given the rng state. Present on tasks whose
+   * generative process is a stream (ess); what carried-state (truncated-BPTT) training reads.
+   */
+  sampleStream?(rng: Rng, length: number): EpisodeBatch;
+  /**
    * The fixed evaluation set for split "val" or "test" (deterministic from the task's seed, identical
    * episodes whatever `batchSize`), as batches of at most `batchSize` episodes.
    */
@@ -108,6 +114,11 @@ export interface TaskOptions {
   horizon?: number;
   /** pusht: path of `pusht_cchi_v7_replay.zarr` (default `../shared/data/pusht_cchi_v7_replay.zarr` from process.cwd()). */
   pushtPath?: string;
+  /**
+   * ess: how events scale with a horizon longer than the task's own: "fixed" (default; 4-6 events
+   * whatever N) or "density" (events scale with N). Ignored by mbar and pusht.
+   */
+  stream?: "fixed" | "density";
   /** Synthetic tasks: episodes in the val split (default 256). */
   valEpisodes?: number;
   /** Synthetic tasks: episodes in the test split (default 512). */
