@@ -79,20 +79,57 @@ export async function trainCommand(o: TrainCli): Promise<void> {
   console.log(`wrote ${files.safetensorsPath} and ${files.jsonPath}`);
 }
 
-export async function evalCommand(o: { checkpoint: string; task?: string; data?: string; seed: number; pushtPath: string; backend: Backend | "auto" }): Promise<void> {
+export interface EvalCli {
+  checkpoint: string;
+  task?: string;
+  data?: string;
+  seed: number;
+  pushtPath: string;
+  horizon?: number;
+  stream: "fixed" | "density";
+  episodes?: number;
+  json: boolean;
+  backend: Backend | "auto";
+}
+
+/** Metrics of `aura eval --json`. */
+function evalJson(r: ReturnType<typeof evaluate>, horizon: number): Record<string, unknown> {
+  return {
+    metric: r.metric,
+    metricName: r.metricName,
+    writesPerEpisode: r.writesPerEpisode,
+    writeRate: r.writeRate,
+    pWriteEvent: r.pWriteEvent,
+    pWriteDistractor: r.pWriteDistractor,
+    episodes: r.episodes,
+    horizon,
+  };
+}
+
+export async function evalCommand(o: EvalCli): Promise<void> {
   if (!o.task === !o.data) throw new ConfigError("give exactly one of --task <name> or --data <file>");
+  if ((o.horizon !== undefined || o.episodes !== undefined) && o.data) throw new ConfigError("--horizon and --episodes apply to --task only");
   const layer = await AuraMemLayer.load(resolve(o.checkpoint), { backend: o.backend });
   const cfg = layer.config;
   if (o.data) {
     const ds = await loadDataset(resolve(o.data));
     if (ds.dModel !== cfg.dModel) throw new ConfigError(`dataset dModel ${ds.dModel} does not match the checkpoint's ${cfg.dModel}`);
     const r = evaluate(layer.model, datasetBatches(ds), { metric: ds.kind === "discrete" ? "accuracy" : "mse", dAction: ds.dAction, metricScale: 1 });
-    console.log(`${layer.arm} on ${o.data}: ${fmtEval(r)}`);
+    console.log(o.json ? JSON.stringify(evalJson(r, ds.T)) : `${layer.arm} on ${o.data}: ${fmtEval(r)}`);
   } else {
-    const task = await createTask(o.task!, { seed: o.seed, dModel: cfg.dModel, pushtPath: resolve(o.pushtPath) });
+    const task = await createTask(o.task!, {
+      seed: o.seed,
+      dModel: cfg.dModel,
+      pushtPath: resolve(o.pushtPath),
+      ...(o.horizon !== undefined ? { horizon: o.horizon, stream: o.stream } : {}),
+      ...(o.episodes !== undefined ? { testEpisodes: o.episodes } : {}),
+    });
     if (task.dAction !== cfg.dAction) throw new ConfigError(`task ${task.name} has dAction ${task.dAction}, checkpoint ${cfg.dAction}`);
-    const r = evaluate(layer.model, task.evalSet("test", 64), { metric: task.metric, dAction: task.dAction, metricScale: task.metricScale });
-    console.log(`${layer.arm} on ${task.name} (test): ${fmtEval(r)}`);
+    // lazily, one batch at a time: about 2^18 steps per batch whatever the horizon
+    const batchSize = Math.max(1, Math.min(64, Math.floor(262144 / task.horizon)));
+    const r = evaluate(layer.model, task.evalBatches("test", batchSize), { metric: task.metric, dAction: task.dAction, metricScale: task.metricScale });
+    const where = o.horizon !== undefined ? ` at N = ${task.horizon} (${o.stream})` : "";
+    console.log(o.json ? JSON.stringify(evalJson(r, task.horizon)) : `${layer.arm} on ${task.name} (test)${where}: ${fmtEval(r)}`);
   }
 }
 

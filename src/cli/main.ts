@@ -71,6 +71,8 @@ program
   .option("--lambda-w <x>", `weight of the write-sparsity term (default ${DEFAULT_TRAIN.lambdaW}; 0 = off)`, numArg("lambda-w"))
   .option("--target-rate <x>", "target write rate rho of the sparsity hinge (writes per step)", numArg("target-rate"))
   .option("--no-ablation", "skip the lambda_IB = 0 / lambda_w = 0 AURA variants")
+  .option("--no-horizons", "skip the horizon-generalisation panel (ess tasks evaluated at 8T, 64T, 512T)")
+  .option("--horizon-arms <list>", "arms that get the horizon panel (default: aura, always-write, gru, lstm, kv-window; --full: all)", listArg)
   .option("--dmodel <n>", "backbone feature width of the synthetic tasks", intArg("dmodel"))
   .option("--pusht-path <path>", "Push-T zarr store", "../shared/data/pusht_cchi_v7_replay.zarr")
   .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"))
@@ -88,6 +90,7 @@ program
       backend: o.backend,
       workers: o.workers ?? base.workers,
       ablationTasks: o.ablation === false ? [] : base.ablationTasks,
+      panel: o.horizons === false ? { ...base.panel, multiples: [], extra: [] } : { ...base.panel, arms: (o.horizonArms ?? base.panel.arms) as ArmName[] },
       stepsByTask: o.steps !== undefined ? {} : base.stepsByTask,
       train: {
         ...base.train,
@@ -209,6 +212,10 @@ program
   .option("--data <file>", "dataset safetensors")
   .option("--seed <n>", "task seed", intArg("seed"), 0)
   .option("--pusht-path <path>", "Push-T zarr store", "../shared/data/pusht_cchi_v7_replay.zarr")
+  .option("--horizon <n>", "ess: episode length N to evaluate at (default: the task's own; up to 1,048,576)", intArg("horizon"))
+  .addOption(new Option("--stream <kind>", "ess: events per episode at a longer horizon: fixed (4-6) or density (scale with N)").choices(["fixed", "density"]).default("fixed"))
+  .option("--episodes <n>", "test episodes (generated lazily, one batch at a time; default 512)", intArg("episodes"))
+  .option("--json", "print the metrics as one JSON object", false)
   .addOption(new Option("--backend <name>", "op backend").choices(["auto", "wasm", "ts"]).default("auto"))
   .action(async (o) => {
     await evalCommand(o);

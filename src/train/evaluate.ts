@@ -43,7 +43,7 @@ export interface MetricSpec {
  */
 export function evaluate(
   model: SequenceModel,
-  batches: readonly EpisodeBatch[],
+  batches: Iterable<EpisodeBatch>,
   spec: MetricSpec,
   gateFor?: (batch: EpisodeBatch, index: number) => Float32Array | undefined,
 ): EvalResult {
@@ -60,12 +60,12 @@ export function evaluate(
   let diN = 0;
   const pEvent: number[] = [];
   const pDistractor: number[] = [];
-  batches.forEach((batch, bi) => {
+  let bi = -1;
+  for (const batch of batches) {
+    bi++;
     const { B, T } = batch;
-    const opts: ForwardOptions = { validate: false };
     const override = gateFor?.(batch, bi);
-    if (override) opts.gateOverride = override;
-    const fr = model.forward(batch.z, B, T, opts);
+    const fr = forwardInWindows(model, batch, override);
     const A = spec.dAction;
     episodes += B;
     for (let b = 0; b < B; b++) {
@@ -100,7 +100,7 @@ export function evaluate(
         counted += A;
       }
     }
-  });
+  }
   const metric = counted === 0 ? NaN : spec.metric === "accuracy" ? correct / counted : (se / counted) * spec.metricScale;
   return {
     metric,
@@ -115,6 +115,52 @@ export function evaluate(
     pEvent,
     pDistractor,
   };
+}
+
+/** Longest window one forward pass of {@link evaluate} covers; longer episodes run window by window. */
+export const EVAL_WINDOW_STEPS = 4096;
+
+/**
+ * The inference forward over a whole batch, run in windows of at most {@link EVAL_WINDOW_STEPS} steps
+ * with the memory state carried from one to the next (identical to one forward over the episode:
+ * streaming equals batch), so a 10^6-step episode needs memory for one window of activations only.
+ * Returns the concatenated out [B*T*dAction], g and p [B*T].
+ */
+export function forwardInWindows(
+  model: SequenceModel,
+  batch: EpisodeBatch,
+  gateOverride?: Float32Array,
+): { out: Float32Array; g: Float32Array; p: Float32Array } {
+  const { B, T, dModel } = batch;
+  if (T <= EVAL_WINDOW_STEPS) {
+    const opts: ForwardOptions = { validate: false };
+    if (gateOverride) opts.gateOverride = gateOverride;
+    return model.forward(batch.z, B, T, opts);
+  }
+  const A = model.spec.config.dAction;
+  const out = new Float32Array(B * T * A);
+  const g = new Float32Array(B * T);
+  const p = new Float32Array(B * T);
+  let state = model.initState(B);
+  for (let t0 = 0; t0 < T; t0 += EVAL_WINDOW_STEPS) {
+    const W = Math.min(EVAL_WINDOW_STEPS, T - t0);
+    const z = new Float32Array(B * W * dModel);
+    for (let b = 0; b < B; b++) z.set(batch.z.subarray((b * T + t0) * dModel, (b * T + t0 + W) * dModel), b * W * dModel);
+    const opts: ForwardOptions = { validate: false, initialState: state };
+    if (gateOverride) {
+      const go = new Float32Array(B * W);
+      for (let b = 0; b < B; b++) go.set(gateOverride.subarray(b * T + t0, b * T + t0 + W), b * W);
+      opts.gateOverride = go;
+    }
+    const fr = model.forward(z, B, W, opts);
+    state = fr.finalState;
+    for (let b = 0; b < B; b++) {
+      out.set(fr.out.subarray(b * W * A, (b + 1) * W * A), (b * T + t0) * A);
+      g.set(fr.g.subarray(b * W, (b + 1) * W), b * T + t0);
+      p.set(fr.p.subarray(b * W, (b + 1) * W), b * T + t0);
+    }
+  }
+  return { out, g, p };
 }
 
 /** True if metric a is better than b for this metric kind. */
