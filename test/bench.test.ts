@@ -24,6 +24,8 @@ function tiny(): BenchOptions {
     workers: 0,
     backend: "wasm",
     train: { ...q.train, steps: 12, batchSize: 8, evalEvery: 6, evalBatchSize: 64, softWarmupSteps: 4 },
+    // horizon panel at 4T = 256 steps for two arms (kv-cache capped below it: skipped)
+    panel: { multiples: [4], extra: [], arms: ["aura", "always-write", "kv-cache"], stepsPerPoint: 512, maxSteps: { "kv-cache": 128 } },
   };
 }
 
@@ -59,6 +61,25 @@ test("runBench + report: results.json has the documented shape and budget matchi
       assert.ok(a.ci95[0] <= a.mean && a.mean <= a.ci95[1]);
       assert.ok(a.mean >= 0 && a.mean <= 1);
     }
+    // horizon panel: at T (the test set) and 4T, both stream kinds, for the panel's arms only
+    for (const arm of ["aura", "always-write"]) {
+      const hz = t.arms[arm].horizons;
+      assert.deepEqual(Object.keys(hz), ["64", "256"], arm);
+      for (const kind of ["fixed", "density"]) {
+        const h = hz["256"][kind];
+        for (const k of ["mean", "ci95", "writesPerEpisode", "pWriteEvent", "pWriteDistractor", "seeds", "perSeed"]) assert.ok(k in h, `${arm} ${kind} lacks ${k}`);
+        assert.equal(h.seeds, 2);
+        assert.equal(h.episodes, 2);
+        assert.ok(h.mean >= 0 && h.mean <= 1);
+        assert.equal(hz["64"][kind].mean, t.arms[arm].mean, "N = T is the test set");
+      }
+      if (arm === "always-write") assert.equal(hz["256"].fixed.writesPerEpisode, 256);
+    }
+    assert.equal(t.arms["aura"].horizons["256"].fixed.writeReduction, 256 / t.arms["aura"].horizons["256"].fixed.writesPerEpisode);
+    assert.equal(t.arms["kv-cache"].horizons, undefined, "kv-cache is capped below 4T");
+    assert.equal(t.arms["gru"], undefined);
+    assert.equal(t.arms["random"].horizons, undefined, "not in the panel");
+    assert.ok(existsSync(join(dir, "horizon_ess-easy.svg")));
     assert.equal(t.arms["aura"].stateBytes, 4224);
     assert.equal(t.arms["aura"].stateBytesAt100k, 4224);
     assert.equal(t.arms["kv-cache"].stateBytesAt100k, 100000 * 64 * 4);
@@ -82,6 +103,8 @@ test("runBench + report: results.json has the documented shape and budget matchi
     assert.ok(md.indexOf("| claim | task | paper | here |") < md.indexOf("\n## ess-easy"), "summary.md opens with the verdict table");
     assert.ok(md.indexOf("## Configuration") > md.indexOf("## State bytes"), "the configuration closes summary.md");
     assert.match(md, /\| aura \|/);
+    assert.match(md, /horizon generalisation \(trained at T = 64, evaluated at N\)/);
+    assert.match(md, /\| fixed \| N = 64 \| N = 256 \|/);
     assert.ok(aggregate(results).tasks["ess-easy"]);
   } finally {
     rmSync(dir, { recursive: true, force: true });

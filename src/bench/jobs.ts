@@ -33,6 +33,38 @@ export interface JobSpec {
   pushtPath: string;
   backend: Backend | "auto";
   train: Omit<TrainOptions, "onStep" | "seed" | "reconWriteRate">;
+  /**
+   * Horizon-generalisation panel (ess tasks): after training at the task's horizon T, evaluate the same
+   * model on longer streams of the same task at these N (> T), both stream kinds; null = none.
+   */
+  panel: HorizonPanelSpec | null;
+}
+
+/** Which longer horizons a job is evaluated at, and how many steps of test stream per (N, kind). */
+export interface HorizonPanelSpec {
+  /** Horizons N > T (steps). */
+  horizons: number[];
+  /** Test steps per (N, stream kind): episodes = clamp(floor(stepsPerPoint / N), 2, 512). */
+  stepsPerPoint: number;
+}
+
+/** Stream kinds of the horizon panel: events fixed per episode, or at the task's density. */
+export const STREAM_KINDS = ["fixed", "density"] as const;
+export type StreamKind = (typeof STREAM_KINDS)[number];
+
+/** One point of the horizon panel: the test metrics of one (N, stream kind). */
+export interface HorizonPoint {
+  metric: number;
+  episodes: number;
+  writesPerEpisode: number;
+  writeRate: number;
+  pWriteEvent: number | null;
+  pWriteDistractor: number | null;
+}
+
+/** Episodes of the horizon panel at horizon N. */
+export function panelEpisodes(N: number, stepsPerPoint: number): number {
+  return Math.max(2, Math.min(512, Math.floor(stepsPerPoint / N)));
 }
 
 /** Plain-JSON outcome of a job. */
@@ -59,6 +91,8 @@ export interface JobResult {
   bestStep: number;
   writeRate: number | null;
   tau: number | null;
+  /** Horizon panel: "<N>" -> stream kind -> test metrics (N = T is the test set itself); null if not run. */
+  horizons: Record<string, Record<StreamKind, HorizonPoint>> | null;
 }
 
 /** Key of a task at a horizon, as used in results.json. */
@@ -145,6 +179,36 @@ export async function runJob(
   }
   // the horizon the memory must cover at evaluation (pusht trains on windows, evaluates whole episodes)
   const horizon = test.maxStepsPerEpisode;
+  let horizons: JobResult["horizons"] = null;
+  if (job.panel && task.name.startsWith("ess")) {
+    const point = (r: EvalResult): HorizonPoint => ({
+      metric: r.metric,
+      episodes: r.episodes,
+      writesPerEpisode: r.writesPerEpisode,
+      writeRate: r.writeRate,
+      pWriteEvent: r.pWriteEvent,
+      pWriteDistractor: r.pWriteDistractor,
+    });
+    // at the training horizon both stream kinds are the test set itself
+    horizons = { [String(task.horizon)]: { fixed: point(test), density: point(test) } };
+    for (const N of job.panel.horizons) {
+      if (N <= task.horizon) continue;
+      const pts = {} as Record<StreamKind, HorizonPoint>;
+      for (const stream of STREAM_KINDS) {
+        const long = await createTask(job.task, {
+          seed: job.seed,
+          dModel: job.dModel,
+          horizon: N,
+          stream,
+          testEpisodes: panelEpisodes(N, job.panel.stepsPerPoint),
+          valEpisodes: 1,
+        });
+        // lazily, about 2^16 steps per batch: a long episode is generated when it is evaluated
+        pts[stream] = point(evaluate(model, long.evalBatches("test", Math.max(1, Math.floor(65536 / N))), mspec));
+      }
+      horizons[String(N)] = pts;
+    }
+  }
   return {
     id: job.id,
     task: job.task,
@@ -167,5 +231,6 @@ export async function runJob(
     bestStep: tr.bestStep,
     writeRate: job.writeRate,
     tau: job.arm === "recon-gate" ? model.tau : null,
+    horizons,
   };
 }

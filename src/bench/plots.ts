@@ -353,3 +353,72 @@ export async function histogramSvg(values: { group: string; value: number }[], o
   };
   return renderVegaLite(spec);
 }
+
+/** One point of {@link horizonSvg}: an arm's metric and write rate at horizon N for one stream kind. */
+export interface HorizonPlotPoint {
+  arm: string;
+  /** "fixed" (events fixed per episode) or "density" (events scale with N). */
+  stream: string;
+  /** Horizon N (steps, > 0). */
+  horizon: number;
+  /** Mean metric over seeds, with its 95% interval (clipped to [0, 1] for accuracy). */
+  mean: number;
+  ci95: [number, number];
+  /** Writes per 1,000 steps (mean over seeds). */
+  writesPer1k: number;
+}
+
+/**
+ * Horizon generalisation: accuracy (left) and writes per 1,000 steps (right) vs the evaluation horizon N
+ * (log x), one colour and marker per arm, solid = fixed events, dashed = constant event density.
+ * @throws ConfigError on an empty input or a non-positive horizon, NonFiniteError on NaN/Inf.
+ */
+export async function horizonSvg(points: HorizonPlotPoint[], opts: { title?: string } = {}): Promise<string> {
+  if (!Array.isArray(points) || points.length === 0) throw new ConfigError("horizonSvg: no points to plot");
+  const arms: string[] = [];
+  const values = points.map((p, i) => {
+    const horizon = finite(`horizonSvg: points[${i}].horizon`, p.horizon);
+    if (horizon <= 0) throw new ConfigError(`horizonSvg: points[${i}].horizon must be > 0 for a log axis, got ${horizon}`);
+    if (!arms.includes(p.arm)) arms.push(p.arm);
+    const mean = finite(`horizonSvg: points[${i}].mean`, p.mean);
+    const lo = Math.max(0, Math.min(1, finite(`horizonSvg: points[${i}].ci95[0]`, p.ci95[0])));
+    const hi = Math.max(0, Math.min(1, finite(`horizonSvg: points[${i}].ci95[1]`, p.ci95[1])));
+    const w = finite(`horizonSvg: points[${i}].writesPer1k`, p.writesPer1k);
+    return { arm: p.arm, stream: p.stream, horizon, mean, lo, hi, writes: Math.max(w, 0.01) };
+  });
+  const hs = values.map((v) => v.horizon);
+  const colour = { field: "arm", type: "nominal", title: "arm", scale: { domain: arms, range: arms.map((_, i) => ARM_COLOURS[i % ARM_COLOURS.length]) } };
+  const shape = { field: "arm", type: "nominal", scale: { domain: arms, range: arms.map((_, i) => ARM_SHAPES[i % ARM_SHAPES.length]) }, legend: null };
+  const dash = { field: "stream", type: "nominal", title: "stream", scale: { domain: ["fixed", "density"], range: [[1, 0], [5, 3]] } };
+  const x = { field: "horizon", type: "quantitative", title: "evaluation horizon N (steps, log scale)", scale: { type: "log" }, axis: { format: "~s", values: decades(Math.min(...hs), Math.max(...hs)) } };
+  const spec: VlSpec = {
+    ...title(opts.title ?? "horizon generalisation"),
+    data: { values },
+    hconcat: [
+      {
+        width: WIDTH * 0.8,
+        height: HEIGHT,
+        layer: [
+          { mark: { type: "rule", opacity: 0.5 }, encoding: { x, y: { field: "lo", type: "quantitative" }, y2: { field: "hi" }, color: colour } },
+          {
+            mark: { type: "line", point: { filled: true, size: 50 }, strokeWidth: 2 },
+            encoding: { x, y: { field: "mean", type: "quantitative", title: "accuracy", scale: { domain: [0, 1] } }, color: colour, strokeDash: dash, shape },
+          },
+        ],
+      },
+      {
+        width: WIDTH * 0.8,
+        height: HEIGHT,
+        mark: { type: "line", point: { filled: true, size: 50 }, strokeWidth: 2 },
+        encoding: {
+          x,
+          y: { field: "writes", type: "quantitative", title: "writes per 1,000 steps (log scale)", scale: { type: "log" } },
+          color: colour,
+          strokeDash: dash,
+          shape,
+        },
+      },
+    ],
+  };
+  return renderVegaLite(spec);
+}

@@ -5,8 +5,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { meanCi95 } from "./stats.js";
-import { paretoSvg, bytesVsHorizonSvg, histogramSvg, type ArmPoint } from "./plots.js";
-import type { JobResult } from "./jobs.js";
+import { paretoSvg, bytesVsHorizonSvg, histogramSvg, horizonSvg, type ArmPoint, type HorizonPlotPoint } from "./plots.js";
+import { STREAM_KINDS, type JobResult, type StreamKind } from "./jobs.js";
 
 /** One arm's aggregate on one task (the results.json contract). */
 export interface ArmSummary {
@@ -27,6 +27,31 @@ export interface ArmSummary {
   /** Metric per seed, aligned with `seedIds`. */
   perSeed: number[];
   seedIds: number[];
+  /**
+   * Horizon-generalisation panel (ess tasks, arms in the panel): the model trained at the task's horizon
+   * T evaluated at longer N, "<N>" -> "fixed" | "density" -> aggregate over seeds. Absent when not run.
+   */
+  horizons?: Record<string, Partial<Record<StreamKind, HorizonSummary>>>;
+}
+
+/** One (N, stream kind) point of the horizon panel, aggregated over seeds. */
+export interface HorizonSummary {
+  mean: number;
+  ci95: [number, number];
+  seeds: number;
+  writesPerEpisode: number;
+  /** Writes per step (mean over seeds). */
+  writeRate: number;
+  /** always-write's writes / this arm's writes at the same (N, kind) (null when not comparable). */
+  writeReduction: number | null;
+  pWriteEvent: number | null;
+  pWriteDistractor: number | null;
+  /** Metric and writes per episode per seed, aligned with `seedIds`. */
+  perSeed: number[];
+  writesPerSeed: number[];
+  seedIds: number[];
+  /** Test episodes per seed. */
+  episodes: number;
 }
 
 /** results.json */
@@ -90,10 +115,102 @@ export function aggregate(results: readonly JobResult[], meta: Record<string, un
         perSeed: evals.map((e) => e.metric),
         seedIds: rows.map((r) => r.seed),
       };
+      const hz = isSwap ? null : horizonSummary(rows);
+      if (hz) entry.arms[row]!.horizons = hz;
+    }
+    // write reduction vs always-write at each (N, kind)
+    const alwaysHz = entry.arms["always-write"]?.horizons;
+    for (const a of Object.values(entry.arms)) {
+      for (const [N, kinds] of Object.entries(a.horizons ?? {})) {
+        for (const [kind, h] of Object.entries(kinds) as [StreamKind, HorizonSummary][]) {
+          const ref = alwaysHz?.[N]?.[kind];
+          h.writeReduction = ref && h.writesPerEpisode > 0 ? ref.writesPerEpisode / h.writesPerEpisode : null;
+        }
+      }
     }
     out.tasks[task] = entry;
   }
   return out;
+}
+
+/** Aggregate the horizon panels of one arm's jobs (one per seed); null if none ran it. */
+function horizonSummary(rows: readonly JobResult[]): ArmSummary["horizons"] | null {
+  const withPanel = rows.filter((r) => r.horizons);
+  if (withPanel.length === 0) return null;
+  const out: NonNullable<ArmSummary["horizons"]> = {};
+  const Ns = [...new Set(withPanel.flatMap((r) => Object.keys(r.horizons!)))].sort((a, b) => Number(a) - Number(b));
+  for (const N of Ns) {
+    out[N] = {};
+    for (const kind of STREAM_KINDS) {
+      const pts = withPanel.filter((r) => r.horizons![N]?.[kind]).map((r) => ({ seed: r.seed, p: r.horizons![N]![kind] }));
+      if (pts.length === 0) continue;
+      const ci = meanCi95(pts.map((x) => x.p.metric));
+      out[N]![kind] = {
+        mean: ci.mean,
+        ci95: [ci.ci95[0], ci.ci95[1]],
+        seeds: pts.length,
+        writesPerEpisode: mean(pts.map((x) => x.p.writesPerEpisode)),
+        writeRate: mean(pts.map((x) => x.p.writeRate)),
+        writeReduction: null,
+        pWriteEvent: meanOrNull(pts.map((x) => x.p.pWriteEvent)),
+        pWriteDistractor: meanOrNull(pts.map((x) => x.p.pWriteDistractor)),
+        perSeed: pts.map((x) => x.p.metric),
+        writesPerSeed: pts.map((x) => x.p.writesPerEpisode),
+        seedIds: pts.map((x) => x.seed),
+        episodes: pts[0]!.p.episodes,
+      };
+    }
+  }
+  return out;
+}
+
+/** Markdown table of a task's horizon panel (null when no arm has one). */
+export function horizonTable(name: string, t: BenchResults["tasks"][string]): string | null {
+  const arms = Object.entries(t.arms).filter(([, a]) => a.horizons);
+  if (arms.length === 0) return null;
+  const Ns = [...new Set(arms.flatMap(([, a]) => Object.keys(a.horizons!)))].sort((a, b) => Number(a) - Number(b));
+  const lines: string[] = [
+    `### ${name}: horizon generalisation (trained at T = ${t.horizon}, evaluated at N)`,
+    "",
+    "Accuracy mean [95% CI over seeds], writes per episode, P(write|distractor). *fixed*: the task's events per",
+    "episode whatever N (longer = longer retention under more distractors); *density*: events scale with N.",
+    "",
+  ];
+  for (const kind of STREAM_KINDS) {
+    lines.push(`| ${kind} | ${Ns.map((N) => `N = ${Number(N).toLocaleString("en-US")}`).join(" | ")} |`, `|---|${Ns.map(() => "---").join("|")}|`);
+    for (const [arm, a] of arms) {
+      const cells = Ns.map((N) => {
+        const h = a.horizons![N]?.[kind];
+        if (!h) return "–";
+        return `${fmt(h.mean)} [${fmt(h.ci95[0])}, ${fmt(h.ci95[1])}]; ${fmt(h.writesPerEpisode, 1)} w; ${fmt(h.pWriteDistractor, 4)}`;
+      });
+      lines.push(`| ${arm} | ${cells.join(" | ")} |`);
+    }
+    lines.push("");
+  }
+  const aura = t.arms["aura"]?.horizons;
+  if (aura) {
+    const longest = Ns[Ns.length - 1]!;
+    for (const kind of STREAM_KINDS) {
+      const h = aura[longest]?.[kind];
+      if (h?.writeReduction) lines.push(`AURA at N = ${Number(longest).toLocaleString("en-US")} (${kind}): ${fmt(h.writeReduction, 1)}x fewer writes than always-write.`);
+    }
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+/** Points of the horizon figure of a task (accuracy only; MSE tasks have no panel). */
+export function horizonPoints(t: BenchResults["tasks"][string]): HorizonPlotPoint[] {
+  const pts: HorizonPlotPoint[] = [];
+  for (const [arm, a] of Object.entries(t.arms)) {
+    for (const [N, kinds] of Object.entries(a.horizons ?? {})) {
+      for (const [kind, h] of Object.entries(kinds) as [StreamKind, HorizonSummary][]) {
+        pts.push({ arm, stream: kind, horizon: Number(N), mean: h.mean, ci95: h.ci95, writesPer1k: h.writeRate * 1000 });
+      }
+    }
+  }
+  return pts;
 }
 
 function fmt(x: number | null | undefined, d = 3): string {
@@ -322,6 +439,19 @@ export async function writeReport(dir: string, results: readonly JobResult[], me
       md.push(`(pareto plot failed: ${(err as Error).message})`, "");
     }
     md.push(taskTable(task, t), "");
+    const hzTable = horizonTable(task, t);
+    if (hzTable) {
+      md.push(hzTable, "");
+      try {
+        const svg = await horizonSvg(horizonPoints(t), { title: `${task}: accuracy and writes vs evaluation horizon (trained at T = ${t.horizon})` });
+        const p = join(dir, `horizon_${slug}.svg`);
+        await writeFile(p, svg);
+        files.push(p);
+        md.push(`![${task} horizon generalisation](horizon_${slug}.svg)`, "");
+      } catch (err) {
+        md.push(`(horizon plot failed: ${(err as Error).message})`, "");
+      }
+    }
     const auraRuns = results.filter((r) => r.taskKey === task && r.arm === "aura" && r.variant === "default");
     const hist = auraRuns.flatMap((r) => [
       ...r.pEvent.map((v) => ({ group: "event", value: v })),

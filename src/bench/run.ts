@@ -8,10 +8,10 @@ import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { ConfigError } from "../errors.js";
 import { ARMS, isArm, type ArmName } from "../model/model.js";
-import { taskNames, isTaskName } from "../tasks/index.js";
+import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
 import { DEFAULT_TRAIN, type TrainOptions } from "../train/train.js";
 import type { Backend } from "../ops/index.js";
-import { runJob, TaskCache, taskKey, type JobResult, type JobSpec, type Variant } from "./jobs.js";
+import { runJob, TaskCache, taskKey, type HorizonPanelSpec, type JobResult, type JobSpec, type Variant } from "./jobs.js";
 
 /** Arms whose write budget is taken from AURA's measured write rate. */
 export const BUDGET_MATCHED: readonly ArmName[] = ["random", "periodic", "recon-gate"];
@@ -32,6 +32,19 @@ export interface BenchOptions {
   dModel: number;
   pushtPath: string;
   backend: Backend | "auto";
+  /**
+   * Horizon-generalisation panel: multiples of the task's horizon T to evaluate at (e.g. [8, 64, 512]),
+   * the arms that get it, and the test steps per point. Only ess tasks; [] = no panel.
+   */
+  panel: {
+    multiples: number[];
+    /** Absolute horizons added to the multiples (e.g. 10^6). */
+    extra: number[];
+    arms: ArmName[];
+    stepsPerPoint: number;
+    /** Longest horizon per arm where its cost does not allow more (kv-cache: O(N^2) time). */
+    maxSteps: Partial<Record<ArmName, number>>;
+  };
   /** Worker threads (0 = run in this thread). */
   workers: number;
   train: Omit<TrainOptions, "onStep" | "seed" | "reconWriteRate">;
@@ -45,6 +58,9 @@ export function quickOptions(): BenchOptions {
     seeds: [0, 1, 2],
     horizons: {},
     ablationTasks: ["ess-hard"],
+    // horizon panel: N in {T, 8T, 64T, 512T} (65,536 steps on ess-hard), the arms named by the issue
+    // plus lstm; kv-cache is left out (O(N^2) time: 64T alone would cost more than the whole quick run)
+    panel: { multiples: [8, 64, 512], arms: ["aura", "always-write", "gru", "lstm", "kv-window"], extra: [], stepsPerPoint: 131072, maxSteps: {} },
     // sized so the whole quick run fits in ~15 minutes on 2 cores (step cost grows with T)
     stepsByTask: { "ess-easy": 400, "ess-hard": 600, mbar: 600, pusht: 400 },
     pushtWindow: 64,
@@ -64,6 +80,8 @@ export function fullOptions(): BenchOptions {
     seeds: [0, 1, 2, 3, 4],
     horizons: { "ess-hard": [64, 128, 256, 512], "ess-easy": [64, 128, 256, 512], mbar: [8, 16, 32, 64] },
     ablationTasks: ["ess-hard", "ess-easy", "mbar"],
+    // every arm, N in {T, 8T, 64T, 512T, 10^6}; kv-cache (O(N^2) time) up to 8,192 steps
+    panel: { multiples: [8, 64, 512], extra: [1_000_000], arms: [...ARMS], stepsPerPoint: 1 << 20, maxSteps: { "kv-cache": 8192 } },
     stepsByTask: {},
     train: { ...q.train, steps: 1500, evalEvery: 100 },
   };
@@ -100,12 +118,24 @@ export function planJobs(o: BenchOptions): JobSpec[] {
             pushtPath: o.pushtPath,
             backend: o.backend,
             train: { ...o.train, steps: o.stepsByTask[task] ?? o.train.steps },
+            panel: panelFor(o, task, horizon, arm, variant),
           });
         }
       }
     }
   }
   return jobs;
+}
+
+/** The horizon panel of one job: ess tasks, default variants of the panel's arms; null otherwise. */
+function panelFor(o: BenchOptions, task: string, horizon: number | null, arm: ArmName, variant: Variant): HorizonPanelSpec | null {
+  if (!task.startsWith("ess") || variant !== "default" || !o.panel.arms.includes(arm) || o.panel.multiples.length === 0) return null;
+  const T = horizon ?? essConfig(task as "ess-easy" | "ess-hard").horizon;
+  const cap = o.panel.maxSteps[arm] ?? Infinity;
+  const horizons = [...new Set([...o.panel.multiples.map((m) => m * T), ...o.panel.extra])]
+    .sort((a, b) => a - b)
+    .filter((N) => N > T && N <= cap && N <= 1 << 20);
+  return horizons.length ? { horizons, stepsPerPoint: o.panel.stepsPerPoint } : null;
 }
 
 /** Callbacks for progress display. */
