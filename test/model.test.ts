@@ -84,13 +84,18 @@ for (const arm of ARMS) {
   });
 }
 
-test("action-IB divergence equals the head evaluated with and without the write (closed form)", () => {
+test("action-IB divergence and action utility equal the head evaluated with and without the write (closed form)", () => {
   for (const kind of ["discrete", "continuous"] as const) {
     const config = new MemoryConfig({ dModel, dAction: C, actionKind: kind, dKey: 4, dVal: 3, dProj: 4, dGate: 5, dHidden: 6, seed: 2 });
     const model = new SequenceModel(armSpec("aura", config, { matchParams: null }), wasmOps());
     const bt = batch(4);
     const fr = model.forward(bt.z, B, T, { training: true, gateMode: "hard" });
     const D = model.actionDivergence(fr, 0.7);
+    // action utility against labels / targets, with some steps masked out
+    const label = Int32Array.from({ length: B * T }, (_, i) => (i % 5 === 0 ? -1 : i % C));
+    const target = Float32Array.from({ length: B * T * C }, (_, i) => Math.sin(i));
+    const mask = Float32Array.from({ length: B * T }, (_, i) => (i % 7 === 3 ? 0 : 1));
+    const U = model.actionUtility(fr, kind === "discrete" ? label : null, kind === "continuous" ? target : null, mask, 0.7);
     // direct: recompute the readout without / with the write and run the head twice (float64)
     const P = model.params;
     const tape = fr.tape as unknown as { h: Float32Array; k: Float32Array; q: Float32Array; beta: Float32Array; deltaOut: { r: Float32Array; e: Float32Array; g: Float32Array } };
@@ -126,6 +131,15 @@ test("action-IB divergence equals the head evaluated with and without the write 
         want = a1.reduce((s, x, j) => s + Math.exp(x - l1) * (x - l1 - (a0[j]! - l0)), 0);
       } else want = a1.reduce((s, x, j) => s + (x - a0[j]!) ** 2, 0) / (2 * 0.7);
       assert.ok(Math.abs(D[i]! - want) <= 1e-5 + 1e-3 * Math.abs(want), `${kind} step ${i}: ${D[i]} vs ${want}`);
+      // utility: loss without the write minus loss with it (0 where masked or unlabelled)
+      let wantU = 0;
+      if (mask[i]! > 0 && (kind === "continuous" || label[i]! >= 0)) {
+        if (kind === "discrete") {
+          const logp = (a: number[]) => a[label[i]!]! - Math.log(a.reduce((s, x) => s + Math.exp(x), 0));
+          wantU = logp(a1) - logp(a0);
+        } else wantU = a0.reduce((s, x, j) => s + (x - target[i * C + j]!) ** 2 - (a1[j]! - target[i * C + j]!) ** 2, 0) / (2 * 0.7);
+      }
+      assert.ok(Math.abs(U[i]! - wantU) <= 1e-5 + 1e-3 * Math.abs(wantU), `${kind} utility step ${i}: ${U[i]} vs ${wantU}`);
     }
   }
 });

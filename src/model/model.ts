@@ -95,6 +95,12 @@ export type MemoryState =
 export interface ForwardOptions {
   /** "hard": g = 1[p > threshold] (inference, straight-through in training); "soft": g = p (warm-up). Default "hard". */
   gateMode?: "hard" | "soft";
+  /**
+   * Learned gate only: per-step thresholds u [B*T] in [0, 1] of the hard gate, g = [p > u_t] (training
+   * draws u ~ U(0, 1): the stochastic straight-through gate, g ~ Bernoulli(p)). Default: the config's
+   * gateThreshold at every step.
+   */
+  gateThresholds?: Float32Array;
   /** Replace the write decisions of a delta-rule arm by a fixed g [B*T] (budget-matched swap evaluation). */
   gateOverride?: Float32Array;
   /** Per-row phase seeds [B] of the random / periodic schedules (default config.seed + row). */
@@ -482,17 +488,71 @@ export class SequenceModel {
    * @returns Float32Array [B*T] in nats (no gradient flows through it: it is a target for the gate).
    */
   actionDivergence(fr: ForwardResult, variance = 1): Float32Array {
-    const tape = fr.tape;
     const BT = fr.B * fr.T;
     const D = new Float32Array(BT);
-    if (!tape || this.core !== "delta" || !tape.deltaOut) return D;
+    const w = this.writeEffect(fr);
+    if (!w) return D;
+    const A = this.spec.config.dAction;
+    for (let i = 0; i < BT; i++) {
+      if (this.spec.config.actionKind === "discrete") {
+        D[i] = klLogits(w.a1, w.a0, i * A, A);
+      } else {
+        let s = 0;
+        for (let j = 0; j < A; j++) s += (w.a1[i * A + j]! - w.a0[i * A + j]!) ** 2;
+        D[i] = s / (2 * variance);
+      }
+    }
+    return D;
+  }
+
+  /**
+   * Action utility of a write per step (docs/method.md, "action utility"): how much writing at t lowers
+   * the action loss at t, U_t = loss(a0_t) - loss(a1_t), with a1 / a0 the head's output with / without
+   * the write (as in {@link actionDivergence}) and loss the task loss at t: cross-entropy against
+   * `label` (discrete) or the Gaussian NLL ||a - y||^2 / (2 s2) against `target` (continuous, s2 =
+   * `variance`). Positive where the write moves the action toward the target (a true event), negative
+   * where it moves it away (a lure, a distractor), 0 where `mask` is 0 or the label is undefined.
+   * Only for the learned-gate arm (else zeros).
+   * @param label Int32Array [B*T] (discrete) or null; @param target Float32Array [B*T*dAction] (continuous) or null.
+   * @param mask Float32Array [B*T], steps where the task loss applies.
+   * @returns Float32Array [B*T] in nats (a target for the gate: no gradient flows through it).
+   */
+  actionUtility(fr: ForwardResult, label: Int32Array | null, target: Float32Array | null, mask: Float32Array, variance = 1): Float32Array {
+    const BT = fr.B * fr.T;
+    const U = new Float32Array(BT);
+    const w = this.writeEffect(fr);
+    if (!w) return U;
+    const A = this.spec.config.dAction;
+    for (let i = 0; i < BT; i++) {
+      if (!(mask[i]! > 0)) continue;
+      if (this.spec.config.actionKind === "discrete") {
+        const y = label ? label[i]! : -1;
+        if (y < 0) continue;
+        U[i] = logSoftmaxAt(w.a1, i * A, A, y) - logSoftmaxAt(w.a0, i * A, A, y);
+      } else {
+        if (!target) continue;
+        let s = 0;
+        for (let j = 0; j < A; j++) s += (w.a0[i * A + j]! - target[i * A + j]!) ** 2 - (w.a1[i * A + j]! - target[i * A + j]!) ** 2;
+        U[i] = s / (2 * variance);
+      }
+    }
+    return U;
+  }
+
+  /**
+   * The head's output at every step without (a0) and with (a1) the write of that step, from a training
+   * forward of the learned-gate arm; null for other arms. The head's first layer is linear in [h, r]:
+   * with u_t = beta_t (k_t . q_t + 1) e_t the change of the readout a write causes and P = u W1r (one
+   * small matmul), the pre-activations without / with the write are pre - g P and pre - g P + P.
+   */
+  private writeEffect(fr: ForwardResult): { a0: Float32Array; a1: Float32Array } | null {
+    const tape = fr.tape;
+    const BT = fr.B * fr.T;
+    if (!tape || this.core !== "delta" || !tape.deltaOut) return null;
     const c = this.spec.config;
     const dV = c.dVal;
     const dK = c.dKey;
     const out = tape.deltaOut;
-    // The head's first layer is linear in [h, r]: pre(h, r0 + x) = pre(h, r) + (x - g u) W1r. With
-    // P = u W1r (one small matmul), the pre-activations without / with the write are
-    // a0 = pre - g P and a1 = a0 + P: no second pass over h.
     const U = new Float32Array(BT * dV);
     for (let i = 0; i < BT; i++) {
       let kq = 0;
@@ -517,17 +577,7 @@ export class SequenceModel {
     const b2 = this.params["head.b2"]!.data;
     const a0 = this.ops.dense.forward(this.ops.act.tanhInPlace(pre0), W2, b2, BT, dH, c.dAction);
     const a1 = this.ops.dense.forward(this.ops.act.tanhInPlace(pre1), W2, b2, BT, dH, c.dAction);
-    const A = c.dAction;
-    for (let i = 0; i < BT; i++) {
-      if (c.actionKind === "discrete") {
-        D[i] = klLogits(a1, a0, i * A, A);
-      } else {
-        let s = 0;
-        for (let j = 0; j < A; j++) s += (a1[i * A + j]! - a0[i * A + j]!) ** 2;
-        D[i] = s / (2 * variance);
-      }
-    }
-    return D;
+    return { a0, a1 };
   }
 
   private hidden(): number {
@@ -556,6 +606,7 @@ export class SequenceModel {
       c2: P["gate.b2"]!.data[0]!,
       hard: (opts.gateMode ?? "hard") === "hard",
       threshold: c.gateThreshold,
+      ...(opts.gateThresholds ? { thresholds: opts.gateThresholds } : {}),
     };
   }
 
@@ -674,6 +725,15 @@ function concatRows(a: Float32Array, na: number, b: Float32Array, nb: number, ro
     if (nb > 0) out.set(b.subarray(i * nb, i * nb + nb), i * (na + nb) + na);
   }
   return out;
+}
+
+/** log softmax(x)[y] of the logits row at offset o, width n. */
+function logSoftmaxAt(x: Float32Array, o: number, n: number, y: number): number {
+  let mx = -Infinity;
+  for (let j = 0; j < n; j++) mx = Math.max(mx, x[o + j]!);
+  let z = 0;
+  for (let j = 0; j < n; j++) z += Math.exp(x[o + j]! - mx);
+  return x[o + y]! - mx - Math.log(z);
 }
 
 /** KL(softmax(p) || softmax(q)) for logits rows at offset o, width n. */

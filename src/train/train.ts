@@ -11,7 +11,7 @@
  * gradient through the straight-through estimator inside the delta-rule kernel.)
  */
 import { ConfigError, AuraError } from "../errors.js";
-import type { SequenceModel } from "../model/model.js";
+import type { MemoryState, SequenceModel } from "../model/model.js";
 import { cloneParams, assignParams, type ParamSet } from "../model/params.js";
 import { StepType, type EpisodeBatch } from "../tasks/types.js";
 import { Rng } from "../util/rng.js";
@@ -20,6 +20,7 @@ import { crossEntropy, gaussianNll } from "./loss.js";
 import { evaluate, better, type EvalResult, type MetricSpec } from "./evaluate.js";
 import { datasetSource } from "./dataset_source.js";
 import type { Dataset } from "../io/dataset.js";
+import { StreamWindows, resetRows } from "./stream.js";
 
 /** Raised when the loss becomes NaN/Inf (the parameters are restored to the best checkpoint first). */
 export class TrainingDivergedError extends AuraError {
@@ -33,6 +34,10 @@ export interface TrainSource {
   readonly dAction: number;
   readonly metricScale: number;
   sample(rng: Rng, B: number): EpisodeBatch;
+  /** One long stream of `length` steps (B = 1), for carried-state training; see {@link TrainOptions.streamWindows}. */
+  sampleStream?(rng: Rng, length: number): EpisodeBatch;
+  /** Window length of carried-state training (the task's horizon). */
+  readonly horizon?: number;
   evalSet(split: "val" | "test", batchSize: number): EpisodeBatch[];
 }
 
@@ -48,12 +53,25 @@ export interface TrainOptions {
   clip: number;
   /** Weight of the action-IB term (0 = off). */
   lambdaIB: number;
+  /**
+   * Weight of the action-utility term (0 = off): L_U = -(1/N) sum_t p_t sg(U_t), U_t = how much the
+   * write at t lowers the action loss at t (SequenceModel.actionUtility). Pushes the gate open where a
+   * write moves the action toward the target and shut where it moves it away (lures, distractors).
+   */
+  lambdaU: number;
   /** Weight of the write-sparsity term (0 = off). */
   lambdaW: number;
   /** Target write rate rho of the sparsity hinge (writes per step; 0 = plain L1 on p). */
   targetWriteRate: number;
   /** Steps of soft gate (g = p) before the hard straight-through gate. */
   softWarmupSteps: number;
+  /**
+   * Learned gate: after the soft warm-up, sample the hard gate, g ~ Bernoulli(p) (g = [p > u], u ~ U(0, 1)),
+   * instead of thresholding p at the config's gateThreshold; straight-through backward either way. A
+   * write decision near the threshold then costs the task loss half the time, so p is pushed to 0 or 1
+   * and the deterministic gate used at inference has a margin (docs/method.md, "Horizon").
+   */
+  stochasticGate: boolean;
   /**
    * Write-sparsity schedule as fractions of the run: lambda_w is 0 before `sparsityWarmup[0]`, ramps
    * linearly to its value at `sparsityWarmup[1]`, then stays ([0, 0] = full from step 1).
@@ -67,6 +85,15 @@ export interface TrainOptions {
   patience: number;
   /** Episodes per validation batch. */
   evalBatchSize: number;
+  /**
+   * Carried-state training (truncated BPTT over long streams): windows of the task's horizon T per
+   * training stream. 1 = every batch row is a fresh episode from a zero state (the short-episode
+   * recipe). K > 1 = every row reads a non-resetting stream of K*T steps window by window, the memory
+   * state carried from one window to the next with the gradient cut at the boundary (src/train/stream.ts).
+   * Needs a source with `sampleStream` (the ess tasks) and a fast-weight or RNN arm; other arms and
+   * sources train on fresh episodes whatever this is.
+   */
+  streamWindows: number;
   /** recon-gate: write rate the threshold tau is calibrated to (quantile of ||e||), null = keep tau. */
   reconWriteRate: number | null;
   /** Called after every step. */
@@ -80,14 +107,17 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, "onStep"> = {
   lr: 3e-3,
   clip: 1.0,
   lambdaIB: 0.1,
+  lambdaU: 0,
   lambdaW: 0.1,
   targetWriteRate: 0,
   softWarmupSteps: 50,
+  stochasticGate: false,
   sparsityWarmup: [0.1, 0.3],
   seed: 0,
   evalEvery: 100,
   patience: 0,
   evalBatchSize: 64,
+  streamWindows: 1,
   reconWriteRate: null,
 };
 
@@ -117,6 +147,13 @@ export interface TrainResult {
   stoppedEarly: boolean;
 }
 
+/** n draws of U(0, 1) as float32 (the stochastic gate's per-step thresholds). */
+function uniforms(rng: Rng, n: number): Float32Array {
+  const u = new Float32Array(n);
+  for (let i = 0; i < n; i++) u[i] = rng.uniform();
+  return u;
+}
+
 /** lambda_w multiplier at training progress `x` in [0, 1] for the schedule [start, end]. */
 export function sparsityRamp(x: number, [start, end]: [number, number]): number {
   if (x >= end) return 1;
@@ -141,6 +178,7 @@ export function trainOptions(o: Partial<TrainOptions> = {}): TrainOptions {
   pos("lr");
   pos("clip", true);
   pos("lambdaIB", true);
+  pos("lambdaU", true);
   pos("lambdaW", true);
   pos("softWarmupSteps", true);
   const sw = out.sparsityWarmup;
@@ -150,6 +188,10 @@ export function trainOptions(o: Partial<TrainOptions> = {}): TrainOptions {
   pos("evalEvery", true);
   pos("patience", true);
   pos("evalBatchSize");
+  if (typeof out.stochasticGate !== "boolean") throw new ConfigError(`training option stochasticGate must be a boolean, got ${String(out.stochasticGate)}`);
+  if (!Number.isInteger(out.streamWindows) || out.streamWindows < 1) {
+    throw new ConfigError(`training option streamWindows must be a positive integer, got ${String(out.streamWindows)}`);
+  }
   if (!(out.targetWriteRate >= 0 && out.targetWriteRate <= 1)) throw new ConfigError(`targetWriteRate must be in [0, 1]`);
   if (out.reconWriteRate !== null && !(out.reconWriteRate > 0 && out.reconWriteRate <= 1)) {
     throw new ConfigError(`reconWriteRate must be in (0, 1] or null`);
@@ -162,11 +204,26 @@ export function batchObjective(
   model: SequenceModel,
   batch: EpisodeBatch,
   source: Pick<TrainSource, "kind" | "dAction">,
-  opts: Pick<TrainOptions, "lambdaIB" | "lambdaW" | "targetWriteRate">,
-  fwd: { gateMode: "hard" | "soft"; scheduleSeeds?: ArrayLike<number> },
-): { loss: number; taskLoss: number; meanP: number; grads: ReturnType<SequenceModel["backward"]>; surprise: Float32Array; valid: Uint8Array } {
+  opts: Pick<TrainOptions, "lambdaIB" | "lambdaW" | "targetWriteRate"> & Partial<Pick<TrainOptions, "lambdaU">>,
+  fwd: { gateMode: "hard" | "soft"; scheduleSeeds?: ArrayLike<number>; initialState?: MemoryState; gateThresholds?: Float32Array },
+): {
+  loss: number;
+  taskLoss: number;
+  meanP: number;
+  grads: ReturnType<SequenceModel["backward"]>;
+  surprise: Float32Array;
+  valid: Uint8Array;
+  finalState: MemoryState;
+} {
   const { B, T } = batch;
-  const fr = model.forward(batch.z, B, T, { training: true, validate: false, gateMode: fwd.gateMode, scheduleSeeds: fwd.scheduleSeeds });
+  const fr = model.forward(batch.z, B, T, {
+    training: true,
+    validate: false,
+    gateMode: fwd.gateMode,
+    scheduleSeeds: fwd.scheduleSeeds,
+    initialState: fwd.initialState,
+    gateThresholds: fwd.gateThresholds,
+  });
   const task: { loss: number; grad: Float32Array; mse?: number } =
     source.kind === "discrete"
       ? crossEntropy(fr.out, batch.label!, batch.lossMask, source.dAction)
@@ -202,9 +259,20 @@ export function batchObjective(
       }
       loss += (opts.lambdaIB * ib) / nValid;
     }
+    const lambdaU = opts.lambdaU ?? 0;
+    if (lambdaU > 0) {
+      const U = model.actionUtility(fr, batch.label, batch.target, batch.lossMask, task.mse);
+      let lu = 0;
+      for (let i = 0; i < N; i++) {
+        if (!valid[i]) continue;
+        lu -= fr.p[i]! * U[i]!;
+        dp[i] = dp[i]! - (lambdaU * U[i]!) / nValid;
+      }
+      loss += (lambdaU * lu) / nValid;
+    }
   }
   const grads = model.backward(fr, task.grad, dp);
-  return { loss, taskLoss: task.loss, meanP, grads, surprise: fr.surprise, valid };
+  return { loss, taskLoss: task.loss, meanP, grads, surprise: fr.surprise, valid, finalState: fr.finalState };
 }
 
 /** Something with a model: an {@link SequenceModel} itself or an `AuraMemLayer` (its `.model`). */
@@ -261,6 +329,11 @@ function trainSource(model: SequenceModel, source: TrainSource, options: Partial
   let stoppedEarly = false;
   const history: TrainResult["history"] = [];
   let stepsRun = 0;
+  // carried-state training: B streams read window by window, state carried (gradient cut) between windows
+  const carry =
+    o.streamWindows > 1 && source.sampleStream !== undefined && source.horizon !== undefined && (model.core === "delta" || model.core === "rnn");
+  const streams = carry ? new StreamWindows({ kind: source.kind, dAction: source.dAction, sampleStream: source.sampleStream!.bind(source) }, o.batchSize, source.horizon!, o.streamWindows) : null;
+  let carried: MemoryState | undefined;
   const validate = (step: number): number => {
     const r = evaluate(model, valSet, spec);
     if (better(source.metric, r.metric, bestVal)) {
@@ -273,14 +346,27 @@ function trainSource(model: SequenceModel, source: TrainSource, options: Partial
     return r.metric;
   };
   for (let step = 1; step <= o.steps; step++) {
-    const batch = source.sample(rng, o.batchSize);
+    let batch: EpisodeBatch;
+    let initialState: MemoryState | undefined;
+    if (streams) {
+      // curriculum of ages: streams grow from one window to streamWindows over the first half of the run
+      const w = streams.next(rng, 1 + (o.streamWindows - 1) * Math.min(1, (2 * step) / o.steps));
+      batch = w.batch;
+      initialState = resetRows(carried ?? model.initState(batch.B), w.reset);
+    } else batch = source.sample(rng, o.batchSize);
     const seeds = Array.from({ length: batch.B }, () => rng.nextU32());
     const gateMode = step <= o.softWarmupSteps ? "soft" : "hard";
     // cosine decay to 10% of lr over the run
     const lrScale = 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / o.steps));
     // the write-sparsity weight ramps up so the gate is not shut before the task gradient can reach it
     const ramp = sparsityRamp(step / o.steps, o.sparsityWarmup);
-    const obj = batchObjective(model, batch, source, { ...o, lambdaW: o.lambdaW * ramp }, { gateMode, scheduleSeeds: seeds });
+    const obj = batchObjective(model, batch, source, { ...o, lambdaW: o.lambdaW * ramp }, {
+      gateMode,
+      scheduleSeeds: seeds,
+      initialState,
+      gateThresholds: o.stochasticGate && gateMode === "hard" && model.spec.arm === "aura" ? uniforms(rng, batch.B * batch.T) : undefined,
+    });
+    if (streams) carried = obj.finalState;
     if (!Number.isFinite(obj.loss)) {
       assignParams(model.params, best);
       throw new TrainingDivergedError(`loss became ${obj.loss} at step ${step} (arm ${model.spec.arm}); parameters restored to step ${bestStep}`);
