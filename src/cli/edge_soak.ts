@@ -34,6 +34,9 @@ export function registerSoakCommands(program: Command): void {
     .option("--steps <n>", "step() calls", intArg("steps"), 1_000_000)
     .option("--dmodel <n>", "backbone width of a fresh layer (ignored with --checkpoint)", intArg("dmodel"), 64)
     .option("--checkpoint <path>", "trained checkpoint (written by `aura train`); default a fresh layer")
+    .option("--train", "train AURA on ess-hard first (train() defaults, task seed --task-seed) and soak the trained model on that task's endless stream", false)
+    .addOption(new Option("--task <name>", "run the stream of this task's embeddings and score the model per window (accuracy at queries, P(write|event), P(write|distractor))").choices(["ess-hard"]))
+    .option("--task-seed <n>", "task seed of --task / --train (the seed the checkpoint was trained with; default --seed)", intArg("task-seed"))
     .option("--seed <n>", "stream (and fresh layer) seed", intArg("seed"), 0)
     .option("--warmup <n>", "steps before the RSS baseline and the first huge observation (default 10% of --steps: V8 sizes its heaps in the first ~1e5 steps)", intArg("warmup"))
     .option("--sample-every <n>", "RSS sample interval after warm-up (steps)", intArg("sample-every"), 10_000)
@@ -72,6 +75,9 @@ export function registerSoakCommands(program: Command): void {
         hugeEvery: o.hugeEvery,
         hugeMax: o.hugeMax,
         backend: o.backend,
+        train: o.train,
+        task: o.task,
+        taskSeed: o.taskSeed,
         onProgress(done, total) {
           const pct = Math.floor((100 * done) / total);
           if (pct >= last + 10) {

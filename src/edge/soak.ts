@@ -23,6 +23,11 @@ import { AuraError, ConfigError } from "../errors.js";
 import type { Backend } from "../ops/index.js";
 import type { MemoryState } from "../model/model.js";
 import { Rng } from "../util/rng.js";
+import { ESS_HARD, essEmbeddings, type EssEmbeddings } from "../tasks/ess.js";
+import { createTask } from "../tasks/index.js";
+import { armSpec } from "../model/arms.js";
+import { train } from "../train/train.js";
+import { wilson95 } from "../bench/stats.js";
 
 /** Options of {@link runSoak}; every field has a default. */
 export interface SoakOptions {
@@ -44,6 +49,16 @@ export interface SoakOptions {
   hugeMax?: number;
   /** Op backend. Default "auto". */
   backend?: Backend | "auto";
+  /**
+   * Competence: run the stream of this ess task's embeddings (task seed `taskSeed`), so a model trained
+   * on it (`checkpoint`, or `train`) is scored per window: accuracy at query steps, P(write | event),
+   * P(write | distractor). Default: none (the soak's own vectors; no accuracy).
+   */
+  task?: "ess-hard";
+  /** Task seed of `task` (the seed the checkpoint was trained with). Default `seed`. */
+  taskSeed?: number;
+  /** Train AURA on `task` with the default recipe (`train()` defaults) first, instead of a checkpoint. */
+  train?: boolean;
   /** Progress callback (fraction done), called ~100 times. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -72,11 +87,20 @@ export class SoakStream {
   /** Magnitude of the last huge observation. */
   lastMagnitude = 0;
 
+  /** Whether an event has set the goal yet (queries before the first event have no target). */
+  hasGoal = false;
+
+  /**
+   * @param embeddings the fixed vectors of a trained model's task (`essEmbeddings`, 8 classes, 8
+   *        background vectors): the stream is then that task's endless constant-density stream and the
+   *        model's accuracy at queries means something; default: the soak's own seeded vectors.
+   */
   constructor(
     readonly dModel: number,
     seed: number,
     private readonly hugeEvery = 0,
     private readonly hugeMax = 1e30,
+    embeddings?: EssEmbeddings,
   ) {
     this.rng = new Rng(seed ^ 0x50a4);
     const unit = (): Float32Array => {
@@ -87,11 +111,27 @@ export class SoakStream {
       for (let i = 0; i < dModel; i++) v[i] = v[i]! / n;
       return v;
     };
-    this.events = Array.from({ length: 8 }, unit);
-    this.bg = Array.from({ length: 8 }, unit);
-    this.queryCue = unit();
-    this.ignore = unit();
+    if (embeddings) {
+      const rows = (a: Float32Array): Float32Array[] => Array.from({ length: a.length / dModel }, (_, i) => a.slice(i * dModel, (i + 1) * dModel));
+      if (embeddings.event.length !== 8 * dModel || embeddings.bg.length !== 8 * dModel) {
+        throw new ConfigError(`soak stream: task embeddings must have 8 event and 8 background vectors of width ${dModel}`);
+      }
+      this.events = rows(embeddings.event);
+      this.bg = rows(embeddings.bg);
+      this.queryCue = embeddings.query.slice();
+      this.ignore = embeddings.ignore.slice();
+    } else {
+      this.events = Array.from({ length: 8 }, unit);
+      this.bg = Array.from({ length: 8 }, unit);
+      this.queryCue = unit();
+      this.ignore = unit();
+    }
     this.noiseStd = 0.5 / Math.sqrt(dModel);
+  }
+
+  /** The class of the most recent event (the target at a query once {@link hasGoal}). */
+  get goalClass(): number {
+    return this.goal;
   }
 
   /** Fill `z` [dModel] with the next observation; returns its kind. */
@@ -106,6 +146,7 @@ export class SoakStream {
     let kind: SoakStepKind;
     if (u < 0.04) {
       this.goal = (this.goal + 1 + r.int(7)) % 8;
+      this.hasGoal = true;
       add(this.events[this.goal]!, 1);
       kind = "event";
     } else if (u < 0.18) {
@@ -157,6 +198,14 @@ export interface SoakWindow {
   poisoned: number;
   hugeEvents: number;
   rssMB: number | null;
+  /** Competence (only with a task): accuracy at query steps with a goal, and how many such queries. */
+  accuracy: number | null;
+  queries: number;
+  /** Lures + novel distractors in the window. */
+  distractors: number;
+  /** P(write | event), P(write | distractor) over the window's events and lures + novel distractors (null: none / no task). */
+  pWriteEvent: number | null;
+  pWriteDistractor: number | null;
 }
 
 /** Huge observations in one decade of magnitude. */
@@ -252,6 +301,8 @@ export interface SoakReport {
     heapTotalGrowthBytes: number;
   };
   windows: SoakWindow[];
+  /** The task whose stream was run (competence measured), or null. */
+  task: string | null;
   /** Checks: FAIL fails the command; WARN is a finding that does not (memory poisoned by huge input). */
   verdict: { name: string; status: "PASS" | "FAIL" | "WARN" | "n/a"; detail: string }[];
 }
@@ -277,6 +328,32 @@ function checkInt(name: string, v: number, lo = 1): number {
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Competence stays flat: the last post-warm-up window's accuracy at queries is no lower than the lower
+ * end of the first window's Wilson 95% interval, and its P(write | distractor) no higher than the upper
+ * end (no trend across windows beyond the CI). n/a without a task.
+ */
+function competenceCheck(task: string | null, post: SoakWindow[]): SoakReport["verdict"][number] {
+  const name = "competence flat: accuracy and P(write|distractor), first vs last window";
+  if (!task || post.length < 2) return { name, status: "n/a", detail: task ? "fewer than two windows" : "no task stream (--task / --train)" };
+  const a = post[0]!;
+  const b = post[post.length - 1]!;
+  if (a.accuracy === null || b.accuracy === null || a.pWriteDistractor === null || b.pWriteDistractor === null) {
+    return { name, status: "n/a", detail: "no queries or distractors in a window" };
+  }
+  const accCi = wilson95(Math.round(a.accuracy * a.queries), a.queries).ci95;
+  const nDis = a.distractors;
+  const pdCi = wilson95(Math.round(a.pWriteDistractor * nDis), nDis).ci95;
+  const ok = b.accuracy >= accCi[0] && b.pWriteDistractor <= pdCi[1];
+  return {
+    name,
+    status: ok ? "PASS" : "FAIL",
+    detail:
+      `accuracy ${a.accuracy.toFixed(3)} [${accCi[0].toFixed(3)}, ${accCi[1].toFixed(3)}] (n = ${a.queries}) -> ${b.accuracy.toFixed(3)}; ` +
+      `P(write|distractor) ${a.pWriteDistractor.toFixed(4)} [${pdCi[0].toFixed(4)}, ${pdCi[1].toFixed(4)}] -> ${b.pWriteDistractor.toFixed(4)}`,
+  };
+}
+
 /** Run the soak: one long loop of step() calls (yields to the event loop only for progress and RSS samples). */
 export async function runSoak(o: SoakOptions = {}): Promise<SoakReport> {
   const steps = checkInt("steps", o.steps ?? 1_000_000);
@@ -287,14 +364,37 @@ export async function runSoak(o: SoakOptions = {}): Promise<SoakReport> {
   if (!(hugeMax >= 1e3 && hugeMax <= 3.4e38)) throw new ConfigError(`hugeMax must be in [1e3, 3.4e38], got ${hugeMax}`);
   if (warmup >= steps) throw new ConfigError(`warmup (${warmup}) must be smaller than steps (${steps})`);
   const seed = o.seed ?? 0;
-  const layer = o.checkpoint
-    ? await AuraMemLayer.load(o.checkpoint, { backend: o.backend ?? "auto" })
-    : new AuraMemLayer(new MemoryConfig({ dModel: checkInt("dModel", o.dModel ?? 64), dAction: 7, seed }), { backend: o.backend ?? "auto" });
+  if (o.train && o.checkpoint) throw new ConfigError("give a checkpoint or train, not both");
+  if (o.task !== undefined && o.task !== "ess-hard") throw new ConfigError(`the soak stream has ess-hard's proportions; task must be "ess-hard", got ${String(o.task)}`);
+  const task = o.task ?? (o.train ? "ess-hard" : undefined);
+  const taskSeed = o.taskSeed ?? seed;
+  let layer: AuraMemLayer;
+  let source: string;
+  if (o.checkpoint) {
+    layer = await AuraMemLayer.load(o.checkpoint, { backend: o.backend ?? "auto" });
+    source = `checkpoint ${o.checkpoint}`;
+  } else if (o.train) {
+    // the default recipe of train() on ess-hard at its own horizon, task seed = taskSeed
+    const dModel = checkInt("dModel", o.dModel ?? 64);
+    const t = await createTask("ess-hard", { seed: taskSeed, dModel });
+    layer = new AuraMemLayer(new MemoryConfig({ dModel, dAction: t.dAction, actionKind: "discrete", seed: taskSeed }), { backend: o.backend ?? "auto" });
+    const tr = train(layer, t, { seed: taskSeed });
+    source = `AURA trained on ess-hard (task seed ${taskSeed}, train() defaults: ${tr.stepsRun} steps, val accuracy ${tr.val.metric.toFixed(3)} at T = ${t.horizon})`;
+  } else {
+    // an untrained layer: 7 continuous actions, or an 8-class head when scored on a task stream
+    const head = task ? { dAction: 8, actionKind: "discrete" as const } : { dAction: 7 };
+    layer = new AuraMemLayer(new MemoryConfig({ dModel: checkInt("dModel", o.dModel ?? 64), ...head, seed }), { backend: o.backend ?? "auto" });
+    source = `fresh layer (seed ${seed})`;
+  }
   const cfg = layer.config;
   if (layer.model.core !== "delta") throw new ConfigError(`the soak measures a fast-weight memory; checkpoint arm ${layer.arm} has none`);
   const d = cfg.dModel;
   const A = cfg.dAction;
-  const stream = new SoakStream(d, seed, hugeEvery, hugeMax);
+  if (task && (cfg.actionKind !== "discrete" || A !== 8)) throw new ConfigError(`competence on ${task} needs an 8-class discrete head, the layer has ${A} ${cfg.actionKind} actions`);
+  const stream = new SoakStream(d, seed, hugeEvery, hugeMax, task ? essEmbeddings(ESS_HARD, taskSeed, d) : undefined);
+  // per step: kind code (STEP_KINDS index) and, at a query with a goal, 1 = correct / 0 = wrong (-1 otherwise)
+  const kinds = new Uint8Array(steps).fill(1).fill(0);
+  const correct = new Int8Array(steps).fill(-1);
   const gc = (globalThis as { gc?: () => void }).gc;
   // per-step records, written to every page now: a fresh typed array is mapped lazily, and its pages
   // faulting in as the run advances would read as RSS growth (17 MB per 1e6 steps)
@@ -340,6 +440,7 @@ export async function runSoak(o: SoakOptions = {}): Promise<SoakReport> {
     if (t === warmup) await sample(t);
     while (t >= bounds[win + 1]!) win++;
     const kind = stream.next(z, t >= warmup);
+    kinds[t] = STEP_KINDS.indexOf(kind);
     if (kind === "huge") {
       hugeAt.push(t);
       hugeMag.push(stream.lastMagnitude);
@@ -375,6 +476,11 @@ export async function runSoak(o: SoakOptions = {}): Promise<SoakReport> {
     if (out.g[0] === 1) {
       writes[t] = 1;
       nWrites++;
+    }
+    if (task && kind === "query" && stream.hasGoal && !badA) {
+      let best = 0;
+      for (let j = 1; j < A; j++) if (out.action[j]! > out.action[best]!) best = j;
+      correct[t] = best === stream.goalClass ? 1 : 0;
     }
     if (state.kind !== "fast-weights") throw new Error("internal: soak state is not a fast-weight state");
     const M = state.M;
@@ -476,6 +582,28 @@ export async function runSoak(o: SoakOptions = {}): Promise<SoakReport> {
       sd += Math.sqrt(Math.max(0, winSq[w]![j]! / n - mean * mean));
     }
     const rs = rssSamples.filter((s) => s.step > from && s.step <= to);
+    let q = 0;
+    let ok = 0;
+    let ev = 0;
+    let evW = 0;
+    let di = 0;
+    let diW = 0;
+    const EVENT = STEP_KINDS.indexOf("event");
+    const LURE = STEP_KINDS.indexOf("lure");
+    const DISTR = STEP_KINDS.indexOf("distractor");
+    for (let t = from; t < to; t++) {
+      if (correct[t]! >= 0) {
+        q++;
+        ok += correct[t]!;
+      }
+      if (kinds[t] === EVENT) {
+        ev++;
+        evW += writes[t]!;
+      } else if (kinds[t] === LURE || kinds[t] === DISTR) {
+        di++;
+        diW += writes[t]!;
+      }
+    }
     windows.push({
       from,
       to,
@@ -487,6 +615,11 @@ export async function runSoak(o: SoakOptions = {}): Promise<SoakReport> {
       poisoned: pois / n,
       hugeEvents: hugeAt.filter((h) => h >= from && h < to).length,
       rssMB: rs.length ? rs[rs.length - 1]!.rss / 2 ** 20 : null,
+      accuracy: task && q > 0 ? ok / q : null,
+      queries: q,
+      distractors: di,
+      pWriteEvent: task && ev > 0 ? evW / ev : null,
+      pWriteDistractor: task && di > 0 ? diW / di : null,
     });
   }
 
@@ -553,6 +686,7 @@ export async function runSoak(o: SoakOptions = {}): Promise<SoakReport> {
           ? "none injected"
           : `${nPoisoned} of ${hugeAt.length} poisoned the state (||M||_F > ${fmt(thresholdM)} or ||m|| > ${fmt(thresholdBias)}), ${nUnrecovered} still poisoned at the end; poisoned ${(100 * poisonedFraction).toFixed(1)}% of the steps; max ||M||_F ${fmt(maxNormM)}`,
     },
+    competenceCheck(task ?? null, windows.slice(1)),
     { name: "state bytes constant", status: stateBytes.size === 1 && stateBytes.has(expectedBytes) ? "PASS" : "FAIL", detail: `${[...stateBytes].join(", ")} B` },
     {
       name: "RSS growth after warm-up < 1 MB",
@@ -577,7 +711,8 @@ export async function runSoak(o: SoakOptions = {}): Promise<SoakReport> {
     dVal: cfg.dVal,
     arm: layer.arm,
     backend: layer.model.backend,
-    source: o.checkpoint ? `checkpoint ${o.checkpoint}` : `fresh layer (seed ${seed})`,
+    source,
+    task: task ?? null,
     seed,
     warmup,
     hugeEvery,
@@ -658,11 +793,16 @@ export function soakMarkdown(r: SoakReport): string[] {
     }
   }
   L.push("");
-  L.push("| steps | median ||M||_F (unpoisoned) | max ||M||_F | max ||m||_2 | write rate | action std | poisoned | huge obs. | RSS MB |");
-  L.push("|---|---|---|---|---|---|---|---|---|");
+  const comp = r.task !== null;
+  L.push(
+    `| steps | median ||M||_F (unpoisoned) | max ||M||_F | max ||m||_2 | write rate |${comp ? " accuracy at queries (n) | P(write\\|event) | P(write\\|distractor) |" : ""} action std | poisoned | huge obs. | RSS MB |`,
+  );
+  L.push(`|---|---|---|---|---|${comp ? "---|---|---|" : ""}---|---|---|---|`);
+  const p = (x: number | null, d: number): string => (x === null ? "-" : x.toFixed(d));
   for (const w of r.windows) {
+    const c = comp ? ` ${p(w.accuracy, 3)} (${int(w.queries)}) | ${p(w.pWriteEvent, 3)} | ${p(w.pWriteDistractor, 4)} |` : "";
     L.push(
-      `| ${int(w.from)}-${int(w.to)}${w.from === 0 ? " (warm-up)" : ""} | ${fmt(w.medianNormM)} | ${fmt(w.maxNormM)} | ${fmt(w.maxNormBias)} | ${w.writeRate.toFixed(3)} | ${fmt(w.actionStd, 3)} | ${(100 * w.poisoned).toFixed(1)}% | ${w.hugeEvents} | ${w.rssMB === null ? "-" : w.rssMB.toFixed(1)} |`,
+      `| ${int(w.from)}-${int(w.to)}${w.from === 0 ? " (warm-up)" : ""} | ${fmt(w.medianNormM)} | ${fmt(w.maxNormM)} | ${fmt(w.maxNormBias)} | ${w.writeRate.toFixed(3)} |${c} ${fmt(w.actionStd, 3)} | ${(100 * w.poisoned).toFixed(1)}% | ${w.hugeEvents} | ${w.rssMB === null ? "-" : w.rssMB.toFixed(1)} |`,
     );
   }
   return L;

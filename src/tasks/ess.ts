@@ -110,7 +110,7 @@ export function essCounts(cfg: EssConfig): { firstMax: number; queries: number; 
 }
 
 /** Fixed embeddings of an ess task instance (all drawn from the task seed). */
-interface EssEmbeddings {
+export interface EssEmbeddings {
   /** [numClasses, d] unit event embeddings E[c]. */
   event: Float32Array;
   /** [d] unit query cue. */
@@ -126,6 +126,20 @@ export interface EssTaskOptions {
   dModel: number;
   valEpisodes: number;
   testEpisodes: number;
+}
+
+/**
+ * The fixed embeddings of the ess task `cfg.name` with task seed `seed` at width `dModel` (what the
+ * task's episodes are made of, whatever the horizon): a model trained on the task reads them.
+ */
+export function essEmbeddings(cfg: EssConfig, seed: number, dModel: number): EssEmbeddings {
+  const embRng = subRng(seed, `${cfg.name}/embeddings`);
+  return {
+    event: unitVectors(embRng, cfg.numClasses, dModel),
+    query: unitVectors(embRng, 1, dModel),
+    bg: unitVectors(embRng, cfg.bgPool, dModel),
+    ignore: unitVectors(embRng, 1, dModel),
+  };
 }
 
 /** Validate an ess config (feasibility of the step placement) and return it. */
@@ -145,13 +159,7 @@ export function createEssTask(cfg: EssConfig, opts: EssTaskOptions): Task {
   const C = cfg.numClasses;
   const N = cfg.horizon;
   const counts = essCounts(cfg);
-  const embRng = subRng(opts.seed, `${cfg.name}/embeddings`);
-  const emb: EssEmbeddings = {
-    event: unitVectors(embRng, C, d),
-    query: unitVectors(embRng, 1, d),
-    bg: unitVectors(embRng, cfg.bgPool, d),
-    ignore: unitVectors(embRng, 1, d),
-  };
+  const emb = essEmbeddings(cfg, opts.seed, d);
   const alloc = (B: number): EpisodeBatch => {
     const b = allocBatch(B, N, d, "discrete", C);
     b.truth = { eventClass: new Int32Array(B * N).fill(-1), lureClass: new Int32Array(B * N).fill(-1) };

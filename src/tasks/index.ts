@@ -17,6 +17,8 @@ export {
   essConfig,
   essCounts,
   type EssStream,
+  essEmbeddings,
+  type EssEmbeddings,
   createEssTask,
   type EssConfig,
 } from "./ess.js";
