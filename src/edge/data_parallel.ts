@@ -26,13 +26,11 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ConfigError } from "../errors.js";
 import type { SequenceModel } from "../model/model.js";
-import { cloneParams, assignParams, type GradSet, type ParamSet } from "../model/params.js";
+import type { GradSet } from "../model/params.js";
 import type { Backend } from "../ops/index.js";
 import { StepType, type EpisodeBatch } from "../tasks/types.js";
-import { Adam, clipGlobalNorm } from "../train/adam.js";
-import { evaluate, better, type MetricSpec } from "../train/evaluate.js";
-import { batchObjective, sparsityRamp, trainOptions, TrainingDivergedError, type TrainOptions, type TrainSource } from "../train/train.js";
-import { Rng } from "../util/rng.js";
+import { runLoopAsync } from "../train/loop.js";
+import { batchObjective, memoryTraining, trainOptions, type TrainOptions, type TrainSource } from "../train/train.js";
 
 /** The loss weights batchObjective reads. */
 export type ObjectiveOptions = Pick<TrainOptions, "lambdaIB" | "lambdaW" | "targetWriteRate">;
@@ -436,9 +434,9 @@ export interface DataParallelTrainResult {
 }
 
 /**
- * `train()` (src/train/train.ts) with the gradient computed by `workers` threads: the same batches,
- * schedule seeds, soft warm-up, sparsity ramp, cosine lr, recon-gate tau tracking, clipping, Adam and
- * best-validation restore, so with one worker it reproduces `train()` step for step (same backend).
+ * `train()` (src/train/train.ts) with the gradient computed by `workers` threads: the same training
+ * loop (src/train/loop.ts) and memory-trainer hooks ({@link memoryTraining}), only the objective is
+ * the workers' combined one, so with one worker it reproduces `train()` step for step (same backend).
  * `validation: false` makes it a pure throughput run (no evaluation, the last parameters are kept).
  */
 export async function trainDataParallel(
@@ -451,65 +449,30 @@ export async function trainDataParallel(
   const t0 = performance.now();
   const pool = await DataParallelTrainer.start(model, source, { workers, backend });
   try {
-    const rng = new Rng(o.seed * 7919 + 17);
-    const adam = new Adam(model.params, { lr: o.lr });
-    const needVal = validation !== false;
-    const valSet = needVal ? source.evalSet("val", o.evalBatchSize) : [];
-    const spec: MetricSpec = { metric: source.metric, dAction: source.dAction, metricScale: source.metricScale };
-    let best: ParamSet = cloneParams(model.params);
-    let bestVal = NaN;
-    let bestStep = 0;
-    let bestTau = model.tau;
-    let sinceBest = 0;
-    let stepMs = 0;
     let episodes = 0;
     const history: DataParallelTrainResult["history"] = [];
-    let stepsRun = 0;
-    for (let step = 1; step <= o.steps; step++) {
-      const ts = performance.now();
-      const batch = source.sample(rng, o.batchSize);
-      const seeds = Array.from({ length: batch.B }, () => rng.nextU32());
-      const gateMode = step <= o.softWarmupSteps ? "soft" : "hard";
-      const lrScale = 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / o.steps));
-      const ramp = sparsityRamp(step / o.steps, o.sparsityWarmup);
-      const obj = await pool.objective(batch, { ...o, lambdaW: o.lambdaW * ramp }, { gateMode, scheduleSeeds: seeds });
-      if (!Number.isFinite(obj.loss)) {
-        assignParams(model.params, best);
-        throw new TrainingDivergedError(`loss became ${obj.loss} at step ${step} (arm ${model.spec.arm}); parameters restored to step ${bestStep}`);
-      }
-      if (model.spec.arm === "recon-gate" && o.reconWriteRate !== null) {
-        const s: number[] = [];
-        for (let i = 0; i < obj.surprise.length; i++) if (obj.valid[i]) s.push(obj.surprise[i]!);
-        s.sort((a, b) => a - b);
-        const qv = s[Math.min(s.length - 1, Math.floor((1 - o.reconWriteRate) * s.length))] ?? model.tau;
-        model.setTau(step === 1 ? qv : 0.9 * model.tau + 0.1 * qv);
-      }
-      const gradNorm = clipGlobalNorm(obj.grads, o.clip);
-      adam.step(obj.grads, lrScale);
-      stepMs += performance.now() - ts;
-      episodes += batch.B;
-      stepsRun = step;
+    const record = (step: number, obj: CombinedObjective, val: number | undefined): void => {
       const rec: DataParallelTrainResult["history"][number] = { step, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP, exact: obj.exact };
-      if (needVal && ((o.evalEvery > 0 && step % o.evalEvery === 0) || step === o.steps)) {
-        const r = evaluate(model, valSet, spec);
-        rec.val = r.metric;
-        if (better(source.metric, r.metric, bestVal)) {
-          bestVal = r.metric;
-          bestStep = step;
-          best = cloneParams(model.params);
-          bestTau = model.tau;
-          sinceBest = 0;
-        } else sinceBest++;
-      }
+      if (val !== undefined) rec.val = val;
       history.push(rec);
-      o.onStep?.({ step, steps: o.steps, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP, gradNorm, val: rec.val });
-      if (o.patience > 0 && sinceBest >= o.patience) break;
-    }
-    if (needVal) {
-      assignParams(model.params, best);
-      if (model.spec.arm === "recon-gate") model.setTau(bestTau);
-    }
-    return { stepsRun, bestStep, bestVal, history, stepMs, timeMs: performance.now() - t0, episodesPerSecond: episodes / (stepMs / 1000) };
+    };
+    const { options: lo, hooks } = memoryTraining<CombinedObjective>(model, source, o, { validation: validation !== false, record });
+    const request = hooks.request;
+    hooks.request = (step) => {
+      const q = request(step);
+      episodes += q.batch.B;
+      return q;
+    };
+    const r = await runLoopAsync(model.params, lo, hooks, (q) => pool.objective(q.batch, q.opts, q.fwd));
+    return {
+      stepsRun: r.stepsRun,
+      bestStep: r.bestStep,
+      bestVal: r.bestVal,
+      history,
+      stepMs: r.stepMs,
+      timeMs: performance.now() - t0,
+      episodesPerSecond: episodes / (r.stepMs / 1000),
+    };
   } finally {
     await pool.close();
   }
