@@ -1,55 +1,41 @@
 /**
- * worker_threads entry of the data-parallel trainer (src/edge/data_parallel.ts): rebuilds the model
- * from `workerData`, then for every shard message reads the current parameters from the shared
- * buffer, runs `batchObjective` on the shard and writes its gradients into this worker's shared
- * gradient buffer; the scalars, the surprise and the valid mask go back by message.
+ * worker_threads entry of the data-parallel trainer (src/edge/data_parallel.ts), served by the
+ * project's worker pool: rebuilds the model from `workerData`, then for every shard job reads the
+ * current parameters from the shared buffer, runs `batchObjective` on the shard and writes its
+ * gradients into this worker's shared gradient buffer; the scalars, the surprise and the valid mask go back as the job's result.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import { MemoryConfig, type MemoryConfigInit } from "../config.js";
 import { SequenceModel, isArm } from "../model/model.js";
 import { createOps } from "../ops/index.js";
 import { batchObjective } from "../train/train.js";
-import type { DpReply, DpStepMessage, DpWorkerInit } from "./data_parallel.js";
+import { serveJobs } from "../util/worker_pool.js";
+import type { DpShardReply, DpStepMessage, DpWorkerInit } from "./data_parallel.js";
 
-const port = parentPort;
-if (!port) throw new Error("the data-parallel worker must run in a worker thread");
-const reply = (m: DpReply): void => port.postMessage(m);
-
-try {
-  const init = workerData as DpWorkerInit;
-  if (!isArm(init.spec.arm)) throw new Error(`unknown arm ${init.spec.arm}`);
-  const ops = createOps(init.backend, () => undefined);
-  const model = new SequenceModel(
-    {
-      arm: init.spec.arm,
-      config: new MemoryConfig(init.spec.config as unknown as MemoryConfigInit),
-      rnnHidden: init.spec.rnnHidden,
-      window: init.spec.window,
-      writeRate: init.spec.writeRate,
-      tau: init.spec.tau,
-    },
-    ops,
-  );
-  const params = new Float32Array(init.params);
-  const grads = new Float32Array(init.grads);
-  for (const { name, length } of init.layout) {
-    const p = model.params[name];
-    if (!p || p.data.length !== length) throw new Error(`parameter ${name} has ${p?.data.length} values in the worker, ${length} in the main thread`);
-  }
-  port.on("message", (m: DpStepMessage) => {
-    try {
-      for (const { name, offset, length } of init.layout) model.params[name]!.data.set(params.subarray(offset, offset + length));
-      if (model.spec.arm === "recon-gate") model.setTau(m.tau);
-      const r = batchObjective(model, m.batch, init.source, m.opts, m.fwd);
-      for (const { name, offset } of init.layout) grads.set(r.grads[name]!, offset);
-      reply({ type: "result", id: m.id, loss: r.loss, taskLoss: r.taskLoss, meanP: r.meanP, surprise: r.surprise, valid: r.valid });
-    } catch (err) {
-      const e = err as Error;
-      reply({ type: "error", id: m.id, message: `${e.name}: ${e.message}`, stack: e.stack });
-    }
-  });
-  reply({ type: "ready" });
-} catch (err) {
-  const e = err as Error;
-  reply({ type: "error", id: 0, message: `${e.name}: ${e.message}`, stack: e.stack });
+const init = workerData as DpWorkerInit;
+if (!isArm(init.spec.arm)) throw new Error(`unknown arm ${init.spec.arm}`);
+const ops = createOps(init.backend, () => undefined);
+const model = new SequenceModel(
+  {
+    arm: init.spec.arm,
+    config: new MemoryConfig(init.spec.config as unknown as MemoryConfigInit),
+    rnnHidden: init.spec.rnnHidden,
+    window: init.spec.window,
+    writeRate: init.spec.writeRate,
+    tau: init.spec.tau,
+  },
+  ops,
+);
+const params = new Float32Array(init.params);
+const grads = new Float32Array(init.grads);
+for (const { name, length } of init.layout) {
+  const p = model.params[name];
+  if (!p || p.data.length !== length) throw new Error(`parameter ${name} has ${p?.data.length} values in the worker, ${length} in the main thread`);
 }
+serveJobs<DpStepMessage, DpShardReply>((m) => {
+  for (const { name, offset, length } of init.layout) model.params[name]!.data.set(params.subarray(offset, offset + length));
+  if (model.spec.arm === "recon-gate") model.setTau(m.tau);
+  const r = batchObjective(model, m.batch, init.source, m.opts, m.fwd);
+  for (const { name, offset } of init.layout) grads.set(r.grads[name]!, offset);
+  return { loss: r.loss, taskLoss: r.taskLoss, meanP: r.meanP, surprise: r.surprise, valid: r.valid };
+});
