@@ -22,7 +22,7 @@ import { AuraMemLayer } from "../src/layer.js";
 import { naiveOps, wasmOps } from "../src/ops/index.js";
 import { StepType } from "../src/tasks/types.js";
 import { checkpointFromBytes } from "../src/web/checkpoint.js";
-import { parseResults } from "../src/web/results.js";
+import { parseResults } from "../src/bench/results.js";
 import { StreamRun, auraWriteRate, kvCacheBytesFor, makeStream, withThreshold } from "../src/web/stream.js";
 import { fitBase, pandaChain, parseTrace, type TraceStep } from "../src/web/trace.js";
 

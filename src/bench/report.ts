@@ -1,39 +1,15 @@
 /**
- * Aggregation and reporting of benchmark jobs: `results.json` (the documented shape other code
- * reads), `summary.md` (tables + what reproduced), and SVG plots.
+ * Aggregation and reporting of benchmark jobs: `results.json` (its schema is src/bench/results.ts),
+ * `summary.md` (tables + what reproduced), and SVG plots.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { meanCi95 } from "./stats.js";
 import { paretoSvg, bytesVsHorizonSvg, histogramSvg, type ArmPoint } from "./plots.js";
 import type { JobResult } from "./jobs.js";
+import type { ArmSummary, BenchResults } from "./results.js";
 
-/** One arm's aggregate on one task (the results.json contract). */
-export interface ArmSummary {
-  mean: number;
-  ci95: [number, number];
-  seeds: number;
-  writesPerEpisode: number;
-  /** always-write writes / this arm's writes (null when the arm never writes or always-write was not run). */
-  writeReduction: number | null;
-  pWriteEvent: number | null;
-  pWriteDistractor: number | null;
-  stateBytes: number;
-  stateBytesAt100k: number;
-  params: number;
-  /** Extra fields (not part of the minimal contract). */
-  trainSeconds: number;
-  stepsPerEpisode: number;
-  /** Metric per seed, aligned with `seedIds`. */
-  perSeed: number[];
-  seedIds: number[];
-}
-
-/** results.json */
-export interface BenchResults {
-  tasks: Record<string, { metric: "accuracy" | "mse" | "success"; chance: number | null; horizon: number; arms: Record<string, ArmSummary> }>;
-  meta: Record<string, unknown>;
-}
+export type { ArmSummary, BenchResults } from "./results.js";
 
 /** Name of an arm row: the arm, or "aura:no-ib" etc. for ablations, "random:swap" for swap evaluations. */
 function rowName(r: JobResult): string {

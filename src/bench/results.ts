@@ -1,12 +1,13 @@
 /**
- * Reading a `results.json` written by `aura bench` (or `aura sim`) without Node: validation with
- * messages that name the bad field, and the per-task points of the accuracy-vs-writes Pareto plot.
- * Shared by the browser demo and `aura plot`.
+ * The results.json schema, once: the types `aura bench` (src/bench/report.ts) and `aura sim`
+ * (src/sim/report.ts) write, and their reading without Node: validation with messages that name the
+ * bad field, the per-task points of the accuracy-vs-writes Pareto plot and the state-bytes series.
+ * Read by the browser demo and `aura plot`.
  */
 import { FormatError } from "../errors.js";
-import type { ArmPoint } from "../bench/plots.js";
+import type { ArmPoint } from "./plots.js";
 
-/** One arm row of a task (the documented minimum; extra fields are kept). */
+/** One arm row of a task (the documented minimum every reader may rely on; extra fields are kept). */
 export interface ResultsArm {
   mean: number;
   ci95: [number, number];
@@ -21,19 +22,34 @@ export interface ResultsArm {
   [extra: string]: unknown;
 }
 
+/** One arm's aggregate on one task as `aura bench` writes it: the minimum plus the per-seed record. */
+export interface ArmSummary extends ResultsArm {
+  /** always-write writes / this arm's writes (null when the arm never writes or always-write was not run). */
+  writeReduction: number | null;
+  /** Extra fields (not part of the minimal contract). */
+  trainSeconds: number;
+  stepsPerEpisode: number;
+  /** Metric per seed, aligned with `seedIds`. */
+  perSeed: number[];
+  seedIds: number[];
+}
+
 /** One task of results.json. */
-export interface ResultsTask {
+export interface ResultsTask<A extends ResultsArm = ResultsArm> {
   metric: "accuracy" | "mse" | "success";
   chance: number | null;
   horizon: number;
-  arms: Record<string, ResultsArm>;
+  arms: Record<string, A>;
 }
 
 /** results.json as read. */
-export interface ResultsFile {
-  tasks: Record<string, ResultsTask>;
+export interface ResultsFile<A extends ResultsArm = ResultsArm> {
+  tasks: Record<string, ResultsTask<A>>;
   meta: Record<string, unknown>;
 }
+
+/** results.json as `aura bench` writes it. */
+export type BenchResults = ResultsFile<ArmSummary>;
 
 const METRICS = ["accuracy", "mse", "success"];
 
