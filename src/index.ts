@@ -10,9 +10,10 @@ export { armSpec, createArm, paramCountOf, type ArmOptions } from "./model/arms.
 export { scheduleGate, scheduleBatch } from "./model/schedule.js";
 export { createOps, naiveOps, wasmOps, type Ops, type Backend } from "./ops/index.js";
 export { train, trainOptions, DEFAULT_TRAIN, TrainingDivergedError, type TrainOptions, type TrainResult, type TrainSource } from "./train/train.js";
+export { StepType, allocBatch, type EpisodeBatch, type StepTypeCode } from "./train/batch.js";
 export { evaluate, type EvalResult } from "./train/evaluate.js";
 export { datasetSource, datasetBatches } from "./train/dataset_source.js";
-export { createTask, taskNames, describeTask, StepType, type Task, type EpisodeBatch } from "./tasks/index.js";
+export { createTask, taskNames, describeTask, type Task } from "./tasks/index.js";
 export * from "./io/index.js";
 export { Rng } from "./util/rng.js";
 export { loadKernels, instantiateKernels, simdSupported, type WasmKernels } from "./wasm/runtime.js";

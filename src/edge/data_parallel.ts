@@ -24,7 +24,7 @@ import { ConfigError } from "../errors.js";
 import type { SequenceModel } from "../model/model.js";
 import type { GradSet } from "../model/params.js";
 import type { Backend } from "../ops/index.js";
-import { StepType, type EpisodeBatch } from "../tasks/types.js";
+import { StepType, type EpisodeBatch } from "../train/batch.js";
 import { runLoopAsync } from "../train/loop.js";
 import { WorkerPool } from "../util/worker_pool.js";
 import { batchObjective, memoryTraining, trainOptions, type TrainOptions, type TrainSource } from "../train/train.js";

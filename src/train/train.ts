@@ -12,7 +12,7 @@
  */
 import { ConfigError, AuraError } from "../errors.js";
 import type { SequenceModel } from "../model/model.js";
-import { StepType, type EpisodeBatch } from "../tasks/types.js";
+import { StepType, type EpisodeBatch, type TrainSource } from "./batch.js";
 import { Rng } from "../util/rng.js";
 import { runLoop, cosineLr, type LoopHooks, type LoopOptions } from "./loop.js";
 import { crossEntropy, gaussianNll } from "./loss.js";
@@ -25,15 +25,7 @@ export class TrainingDivergedError extends AuraError {
   override name = "TrainingDivergedError";
 }
 
-/** What training reads: a batch sampler and fixed validation episodes (a Task satisfies it). */
-export interface TrainSource {
-  readonly kind: "discrete" | "continuous";
-  readonly metric: "accuracy" | "mse";
-  readonly dAction: number;
-  readonly metricScale: number;
-  sample(rng: Rng, B: number): EpisodeBatch;
-  evalSet(split: "val" | "test", batchSize: number): EpisodeBatch[];
-}
+export type { TrainSource } from "./batch.js";
 
 /** Training options; defaults in {@link DEFAULT_TRAIN}. */
 export interface TrainOptions {
