@@ -19,7 +19,7 @@ import { createTask } from "../tasks/index.js";
 import { Adam, clipGlobalNorm } from "../train/adam.js";
 import { batchObjective, DEFAULT_TRAIN } from "../train/train.js";
 import { Rng } from "../util/rng.js";
-import { timeMs } from "./speed.js";
+import { timeMs } from "./timing.js";
 
 /** A KV-cache of L entries (random contents, timing only) with capacity `cap` >= L: fills a block, then tiles it. */
 export function syntheticKvCache(L: number, cap: number, dK: number, dV: number, rng: Rng): KvCache {
