@@ -17,7 +17,7 @@ export { createTask, taskNames, describeTask, type Task } from "./tasks/index.js
 export * from "./io/index.js";
 export { Rng } from "./util/rng.js";
 export { loadKernels, instantiateKernels, simdSupported, type WasmKernels } from "./wasm/runtime.js";
-export { createStepEngine, type StepEngine, type StepEngineOptions } from "./edge/step_engine.js";
-export { exportOnnx, writeOnnx, decodeOnnx, ONNX_OPSET, ONNX_OPS_USED } from "./edge/onnx_export.js";
-export { auraStepReference, auraWeights } from "./edge/step_reference.js";
-export * from "./edge/index.js";
+export { createStepEngine, type StepEngine, type StepEngineOptions } from "./deploy/step_engine.js";
+export { exportOnnx, writeOnnx, decodeOnnx, ONNX_OPSET, ONNX_OPS_USED } from "./deploy/onnx_export.js";
+export { auraStepReference, auraWeights } from "./deploy/step_reference.js";
+export * from "./persist/index.js";

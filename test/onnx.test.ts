@@ -1,5 +1,5 @@
 /**
- * ONNX export of the aura step (src/edge/onnx_export.ts): the graph is standard opset-17 ONNX with
+ * ONNX export of the aura step (src/deploy/onnx_export.ts): the graph is standard opset-17 ONNX with
  * the documented inputs / outputs, and onnxruntime-node (CPU EP) running it matches
  * `AuraMemLayer.step` within 1e-5 (absolute + relative) with identical g, each framework feeding its
  * own next state back: 1,000 steps at dModel 64, a perturbed ("trained") discrete layer, odd
@@ -18,7 +18,7 @@ import { ConfigError, FormatError } from "../src/errors.js";
 import { Rng } from "../src/util/rng.js";
 import type { MemoryState } from "../src/model/model.js";
 import type { MemoryConfigInit } from "../src/config.js";
-import { ONNX_OPS_USED, ONNX_OPSET, decodeOnnx, exportOnnx, loadOnnxProto } from "../src/edge/onnx_export.js";
+import { ONNX_OPS_USED, ONNX_OPSET, decodeOnnx, exportOnnx, loadOnnxProto } from "../src/deploy/onnx_export.js";
 import { registerOnnxCommands } from "../src/cli/onnx.js";
 
 type Ort = typeof import("onnxruntime-node");

@@ -1,6 +1,6 @@
 /**
- * The fast batch-1 step engine (src/edge/step_engine.ts, kernel assembly/step.ts) and the plain
- * TypeScript single-step reference (src/edge/step_reference.ts) against `AuraMemLayer.step`:
+ * The fast batch-1 step engine (src/deploy/step_engine.ts, kernel assembly/step.ts) and the plain
+ * TypeScript single-step reference (src/deploy/step_reference.ts) against `AuraMemLayer.step`:
  * equal within 1e-5 (absolute + relative) with identical write decisions over 1,000 steps, odd
  * dimensions (SIMD tails, encoder remainder columns), dModel 4096, refresh() after a parameter change,
  * independent engines, and bad input leaving everything untouched. No timing assertions.
@@ -12,8 +12,8 @@ import { ConfigError, NonFiniteError, ShapeError } from "../src/errors.js";
 import { Rng } from "../src/util/rng.js";
 import type { MemoryState } from "../src/model/model.js";
 import type { MemoryConfigInit } from "../src/config.js";
-import { createStepEngine } from "../src/edge/step_engine.js";
-import { auraStepReference, auraWeights, type AuraStepResult } from "../src/edge/step_reference.js";
+import { createStepEngine } from "../src/deploy/step_engine.js";
+import { auraStepReference, auraWeights, type AuraStepResult } from "../src/deploy/step_reference.js";
 
 type FW = Extract<MemoryState, { kind: "fast-weights" }>;
 

@@ -49,7 +49,7 @@ export function registerEdgeCommands(program: Command): void {
     .option("--batch <n>", "streams B", intArg("batch", 1), 1)
     .option("--json", "print the projection as JSON", false)
     .action(async (o) => {
-      const { wearProjection, wearTable } = await import("../edge/wear.js");
+      const { wearProjection, wearTable } = await import("../persist/wear.js");
       let writeRate: number | undefined = o.writeRate;
       let dKey: number = o.dkey;
       let dVal: number = o.dval;
@@ -106,7 +106,7 @@ export function registerEdgeCommands(program: Command): void {
     .option("--dir <dir>", "directory for the store (default: a temporary directory, removed afterwards)")
     .option("--out <file>", "also write the figures to this file (.json: JSON, else markdown)")
     .action(async (o) => {
-      const { runCrashBench, crashReport, writeCrashReport } = await import("../edge/crash.js");
+      const { runCrashBench, crashReport, writeCrashReport } = await import("../bench/crash.js");
       const every = Math.max(1, Math.round(o.kills / 10));
       const r = await runCrashBench({
         kills: o.kills,

@@ -1,5 +1,5 @@
 /**
- * `aura bench-soak` (npm run bench:soak): the 1e6-step control-loop soak of src/edge/soak.ts. RSS is
+ * `aura bench-soak` (npm run bench:soak): the 1e6-step control-loop soak of src/bench/soak.ts. RSS is
  * only meaningful after a forced GC, so without --expose-gc the command re-runs itself in a child
  * node process with that flag and a fixed young-generation size (--min/max-semi-space-size=16;
  * --no-respawn to measure in this process anyway). Exit status 1 when a check FAILs (a WARN — the
@@ -59,7 +59,7 @@ export function registerSoakCommands(program: Command): void {
         process.exitCode = r.status ?? 1;
         return;
       }
-      const { runSoak, soakMarkdown } = await import("../edge/soak.js");
+      const { runSoak, soakMarkdown } = await import("../bench/soak.js");
       let last = -1;
       const started = Date.now();
       const report = await runSoak({
@@ -84,7 +84,7 @@ export function registerSoakCommands(program: Command): void {
       const lines = soakMarkdown(report);
       let probe: unknown = null;
       if (o.probe) {
-        const { probeHugeObservations, probeMarkdown } = await import("../edge/soak.js");
+        const { probeHugeObservations, probeMarkdown } = await import("../bench/soak.js");
         process.stderr.write("probe: one huge observation per magnitude, 3 trials each\n");
         const rows = await probeHugeObservations({ checkpoint: o.checkpoint ? resolve(o.checkpoint) : undefined, dModel: o.dmodel, seed: o.seed, backend: o.backend });
         probe = rows;

@@ -5,7 +5,7 @@
  *   outputs  action [1, dAction], g [1], p [1], surprise [1], M_next [1, dKey, dVal], m_next [1, dVal]
  *
  * with every weight as an initializer and only standard ONNX operators of the default domain at
- * opset 17 (IR version 8). The maths is `auraStepReference` (src/edge/step_reference.ts); the
+ * opset 17 (IR version 8). The maths is `auraStepReference` (src/deploy/step_reference.ts); the
  * caller feeds M_next / m_next back as the next step's M / m.
  *
  * The protobuf is written with the generated protobufjs module of the official onnx.proto that the

@@ -24,10 +24,10 @@ import { ConfigError } from "../errors.js";
 import type { SequenceModel } from "../model/model.js";
 import type { GradSet } from "../model/params.js";
 import type { Backend } from "../ops/index.js";
-import { StepType, type EpisodeBatch } from "../train/batch.js";
-import { runLoopAsync } from "../train/loop.js";
+import { StepType, type EpisodeBatch } from "./batch.js";
+import { runLoopAsync } from "./loop.js";
 import { WorkerPool } from "../util/worker_pool.js";
-import { batchObjective, memoryTraining, trainOptions, type TrainOptions, type TrainSource } from "../train/train.js";
+import { batchObjective, memoryTraining, trainOptions, type TrainOptions, type TrainSource } from "./train.js";
 
 /** The loss weights batchObjective reads. */
 export type ObjectiveOptions = Pick<TrainOptions, "lambdaIB" | "lambdaW" | "targetWriteRate">;

@@ -1,5 +1,5 @@
 /**
- * worker_threads entry of the data-parallel trainer (src/edge/data_parallel.ts), served by the
+ * worker_threads entry of the data-parallel trainer (src/train/data_parallel.ts), served by the
  * project's worker pool: rebuilds the model from `workerData`, then for every shard job reads the
  * current parameters from the shared buffer, runs `batchObjective` on the shard and writes its
  * gradients into this worker's shared gradient buffer; the scalars, the surprise and the valid mask go back as the job's result.
@@ -8,7 +8,7 @@ import { workerData } from "node:worker_threads";
 import { MemoryConfig, type MemoryConfigInit } from "../config.js";
 import { SequenceModel, isArm } from "../model/model.js";
 import { createOps } from "../ops/index.js";
-import { batchObjective } from "../train/train.js";
+import { batchObjective } from "./train.js";
 import { serveJobs } from "../util/worker_pool.js";
 import type { DpShardReply, DpStepMessage, DpWorkerInit } from "./data_parallel.js";
 
