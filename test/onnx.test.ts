@@ -8,6 +8,7 @@
  * skipped with the reason (and only then).
  */
 import { test } from "node:test";
+import { missingInput, type OptionalInput } from "./helpers.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,6 +35,7 @@ try {
   ortError = (err as Error).message;
 }
 const SKIP = `onnxruntime-node cannot be loaded here (${ortError}); ONNX runtime parity not checked`;
+const ORT: OptionalInput = { name: "onnxruntime-node", present: ort !== null, hint: `cannot be loaded here (${ortError}): npm ci installs it (dev dependency)` };
 
 /** |got - ref| <= tol (1 + |ref|) elementwise; returns the max absolute difference. */
 function near(name: string, ref: ArrayLike<number>, got: ArrayLike<number>, tol = 1e-5): number {
@@ -135,14 +137,14 @@ test("only the aura arm exports", async () => {
 });
 
 test("onnxruntime == aura-mem over 1,000 steps at dModel 64 (g identical, 1e-5)", async (t) => {
-  if (!ort) return t.skip(SKIP);
+  if (missingInput(t, ORT) || !ort) return;
   const { maxAbs, writes } = await parity(ort, new AuraMemLayer({ dModel: 64, dAction: 7 }), 1000, 1);
   t.diagnostic(`max |onnxruntime - aura-mem| over 1,000 steps (action, p, surprise, M_next, m_next): ${maxAbs.toExponential(2)}; ${writes} writes`);
   assert.ok(writes > 50 && writes < 950, `the gate should both write and skip (${writes} writes)`);
 });
 
 test("onnxruntime == aura-mem on a perturbed ('trained') discrete layer and odd dimensions", async (t) => {
-  if (!ort) return t.skip(SKIP);
+  if (missingInput(t, ORT) || !ort) return;
   const layer = new AuraMemLayer({ dModel: 96, dAction: 5, actionKind: "discrete", seed: 4, gateBiasInit: 0.5 });
   const r = new Rng(104);
   for (const p of Object.values(layer.model.params)) for (let i = 0; i < p.data.length; i++) p.data[i] = p.data[i]! + 0.05 * r.normal();
@@ -156,7 +158,7 @@ test("onnxruntime == aura-mem on a perturbed ('trained') discrete layer and odd 
 });
 
 test("onnxruntime == aura-mem for a few steps at dModel 4096", async (t) => {
-  if (!ort) return t.skip(SKIP);
+  if (missingInput(t, ORT) || !ort) return;
   const { maxAbs } = await parity(ort, new AuraMemLayer({ dModel: 4096, dAction: 7 }), 8, 3);
   t.diagnostic(`max |diff| over 8 steps at dModel 4096: ${maxAbs.toExponential(2)}`);
 });
@@ -192,7 +194,7 @@ test("aura export-onnx --checkpoint --out writes a model onnxruntime runs; other
     registerOnnxCommands(program2);
     await assert.rejects(program2.parseAsync(["export-onnx", "--checkpoint", ckg, "--out", join(dir, "g.onnx")], { from: "user" }), ConfigError);
     assert.ok(!existsSync(join(dir, "g.onnx")));
-    if (!ort) t.diagnostic(SKIP);
+    if (missingInput(t, ORT)) t.diagnostic(SKIP);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
