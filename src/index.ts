@@ -19,5 +19,5 @@ export { Rng } from "./util/rng.js";
 export { loadKernels, instantiateKernels, simdSupported, type WasmKernels } from "./wasm/runtime.js";
 export { createStepEngine, type StepEngine, type StepEngineOptions } from "./deploy/step_engine.js";
 export { exportOnnx, writeOnnx, decodeOnnx, ONNX_OPSET, ONNX_OPS_USED } from "./deploy/onnx_export.js";
-export { auraStepReference, auraWeights } from "./deploy/step_reference.js";
+export { auraWeights, type AuraWeights, type AuraDims } from "./deploy/weights.js";
 export * from "./persist/index.js";

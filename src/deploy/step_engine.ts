@@ -23,7 +23,7 @@
 import { NonFiniteError, ShapeError } from "../errors.js";
 import type { AuraMemLayer } from "../layer.js";
 import { Arena, WasmError, kernelFn, loadKernels, type WasmKernels } from "../wasm/runtime.js";
-import { auraWeights, checkAuraState, type AuraDims, type AuraStepResult } from "./step_reference.js";
+import { auraWeights, checkAuraState, type AuraDims, type AuraStepResult } from "./weights.js";
 import type { MemoryState } from "../model/model.js";
 
 /** The fast batch-1 step of an aura layer. */

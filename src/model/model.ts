@@ -148,7 +148,8 @@ interface Tape {
 }
 
 /** Column layout of the fused encoder for a core. */
-interface EncLayout {
+/** Column offsets of the fused encoder output E = z W_enc + b_enc (-1 where the arm has no such part). */
+export interface EncLayout {
   k: number; // offset or -1
   q: number;
   v: number;
@@ -168,7 +169,8 @@ export class SequenceModel {
   readonly params: ParamSet;
   /** Width of the core's readout r_t (0 for no-memory). */
   readonly dR: number;
-  private readonly enc: EncLayout;
+  /** The encoder column layout (the one place it is defined: `layoutFor`); deploy code reads it. */
+  readonly enc: EncLayout;
   private tauValue: number;
 
   constructor(spec: ArmSpec, private ops: Ops) {
