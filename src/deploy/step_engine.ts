@@ -164,7 +164,7 @@ export function createStepEngine(layer: AuraMemLayer, opts: StepEngineOptions = 
       }
       if (!(zt instanceof Float32Array)) throw new ShapeError("zt must be a Float32Array [B*dModel]");
       if (zt.length !== K) throw new ShapeError(`zt must have B*dModel = 1*${K} = ${K} values, got ${zt.length}`);
-      checkAuraState(state, d);
+      checkAuraState(state, layer);
       const v = view();
       v.set(zt, zOff);
       v.set(state.M, MOff);

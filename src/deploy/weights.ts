@@ -134,14 +134,13 @@ export interface AuraStepResult {
   state: Extract<MemoryState, { kind: "fast-weights" }>;
 }
 
-/** Throw a ShapeError unless `state` is a batch-1 fast-weight state of these dimensions. */
-export function checkAuraState(state: unknown, d: AuraDims): asserts state is Extract<MemoryState, { kind: "fast-weights" }> {
+/**
+ * Throw a ShapeError unless `state` is a batch-1 state of the layer's aura arm: the batch-1 rule here,
+ * everything else by the model's one validator (`SequenceModel.checkState`).
+ */
+export function checkAuraState(state: unknown, layer: AuraMemLayer): asserts state is Extract<MemoryState, { kind: "fast-weights" }> {
   const s = state as Extract<MemoryState, { kind: "fast-weights" }> | null;
   if (!s || typeof s !== "object" || !Number.isInteger(s.B)) throw new ShapeError("state must be a MemoryState from initState() or step()");
   if (s.B !== 1) throw new ShapeError(`the batch-1 step engine takes a state of batch 1, got batch ${s.B}`);
-  if (s.kind !== "fast-weights") throw new ShapeError(`state kind ${String(s.kind)} does not match arm aura (fast-weights)`);
-  if (!(s.M instanceof Float32Array) || s.M.length !== d.dKey * d.dVal) {
-    throw new ShapeError(`state.M must be a Float32Array of dKey*dVal = ${d.dKey * d.dVal} values`);
-  }
-  if (!(s.m instanceof Float32Array) || s.m.length !== d.dVal) throw new ShapeError(`state.m must be a Float32Array of dVal = ${d.dVal} values`);
+  layer.model.checkState(s, 1, false);
 }

@@ -561,7 +561,12 @@ export class SequenceModel {
     };
   }
 
-  private checkState(s: MemoryState, B: number): void {
+  /**
+   * The one MemoryState validator (the layer, the step engine and the persistent store call it):
+   * ShapeError unless `s` is this arm's state kind for batch `B` with the right shapes and a
+   * non-negative integer t; with `finite`, NonFiniteError on NaN/Inf in it.
+   */
+  checkState(s: MemoryState, B: number, finite = true): void {
     const c = this.spec.config;
     if (!s || typeof s !== "object") throw new ShapeError("state must be a MemoryState from initState()");
     if (s.B !== B) throw new ShapeError(`state is for batch ${s.B}, input has batch ${B}`);
@@ -573,15 +578,15 @@ export class SequenceModel {
     if (s.kind === "fast-weights") {
       checkF32("state.M", s.M, B * c.dKey * c.dVal, "[B, dKey, dVal]");
       checkF32("state.m", s.m, B * c.dVal, "[B, dVal]");
-      checkFinite("state.M", s.M);
-      checkFinite("state.m", s.m);
+      if (finite) checkFinite("state.M", s.M);
+      if (finite) checkFinite("state.m", s.m);
     } else if (s.kind === "rnn") {
       const H = this.spec.rnnHidden;
       checkF32("state.h", s.h, B * H, "[B, H]");
-      checkFinite("state.h", s.h);
+      if (finite) checkFinite("state.h", s.h);
       if (this.spec.arm === "lstm") {
         checkF32("state.c", s.c, B * H, "[B, H]");
-        checkFinite("state.c", s.c!);
+        if (finite) checkFinite("state.c", s.c!);
       } else if (s.c !== undefined) throw new ShapeError("a gru state has no c");
     } else if (s.kind === "kv") {
       checkKvCache(s.cache, B, c.dKey, c.dVal);
