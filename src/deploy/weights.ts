@@ -102,6 +102,10 @@ export function auraWeights(layer: AuraMemLayer): AuraWeights {
     threshold: c.gateThreshold,
   };
   const enc: AuraEncLayout = { k: L.k, q: L.q, v: L.v, h: L.h, beta: L.beta };
+  // the fused kernel (assembly/step.ts) and the ONNX graph read E as [k | q | v | h | beta], contiguous
+  if (!(enc.k === 0 && enc.q === c.dKey && enc.v === 2 * c.dKey && enc.h === 2 * c.dKey + c.dVal && enc.beta === width - 1 && width === enc.beta + 1)) {
+    throw new ConfigError(`internal: encoder column layout ${JSON.stringify(L)} is not the [k | q | v | h | beta] the step kernel and ONNX graph read`);
+  }
   return {
     dims,
     enc,

@@ -611,7 +611,8 @@ function validateSpec(s: ArmSpec): void {
   }
 }
 
-function layoutFor(core: CoreKind, spec: ArmSpec): EncLayout {
+/** The encoder column layout of an arm: [k | q | v] (delta, attention), h, [beta] (delta), [xg] (rnn). */
+export function layoutFor(core: CoreKind, spec: ArmSpec): EncLayout {
   const c = spec.config;
   const L: EncLayout = { k: -1, q: -1, v: -1, h: -1, beta: -1, xg: -1, width: 0 };
   const take = (n: number): number => {
