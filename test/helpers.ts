@@ -68,6 +68,25 @@ export function sampleIdx(n: number, count: number, seed = 1): number[] {
   return [...s].sort((a, b) => a - b);
 }
 
+/**
+ * Elementwise |got - ref| <= tol (1 + |ref|), failing on a non-finite `got` or a length mismatch;
+ * returns the max absolute difference (used where write decisions must match exactly and the
+ * continuous outputs closely: the fused step kernel, the ONNX graph).
+ */
+export function near(name: string, ref: ArrayLike<number>, got: ArrayLike<number>, tol = 1e-5): number {
+  assert.equal(got.length, ref.length, `${name}: length ${got.length} vs ${ref.length}`);
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const r = ref[i]!;
+    const g = got[i]!;
+    assert.ok(Number.isFinite(g), `${name}[${i}] is ${g}`);
+    const d = Math.abs(g - r);
+    assert.ok(d <= tol * (1 + Math.abs(r)), `${name}[${i}]: got ${g} vs reference ${r} (|diff| ${d.toExponential(2)})`);
+    worst = Math.max(worst, d);
+  }
+  return worst;
+}
+
 /** True under CI=true (or CI=1): a missing optional input then fails the test instead of skipping it. */
 export const IN_CI = process.env["CI"] === "true" || process.env["CI"] === "1";
 

@@ -8,7 +8,7 @@
  * skipped with the reason (and only then).
  */
 import { test } from "node:test";
-import { missingInput, type OptionalInput } from "./helpers.js";
+import { missingInput, near, type OptionalInput } from "./helpers.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,21 +36,6 @@ try {
 }
 const SKIP = `onnxruntime-node cannot be loaded here (${ortError}); ONNX runtime parity not checked`;
 const ORT: OptionalInput = { name: "onnxruntime-node", present: ort !== null, hint: `cannot be loaded here (${ortError}): npm ci installs it (dev dependency)` };
-
-/** |got - ref| <= tol (1 + |ref|) elementwise; returns the max absolute difference. */
-function near(name: string, ref: ArrayLike<number>, got: ArrayLike<number>, tol = 1e-5): number {
-  assert.equal(got.length, ref.length, `${name}: length ${got.length} vs ${ref.length}`);
-  let worst = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const r = ref[i]!;
-    const g = got[i]!;
-    assert.ok(Number.isFinite(g), `${name}[${i}] is ${g}`);
-    const d = Math.abs(g - r);
-    assert.ok(d <= tol * (1 + Math.abs(r)), `${name}[${i}]: onnxruntime ${g} vs aura-mem ${r} (|diff| ${d.toExponential(2)})`);
-    worst = Math.max(worst, d);
-  }
-  return worst;
-}
 
 /** Run T steps through layer.step and onnxruntime (each feeding its own state back); returns max |diff|. */
 async function parity(o: Ort, layer: AuraMemLayer, T: number, seed: number): Promise<{ maxAbs: number; writes: number }> {

@@ -6,6 +6,7 @@
  * independent engines, and bad input leaving everything untouched. No timing assertions.
  */
 import { test } from "node:test";
+import { near } from "./helpers.js";
 import assert from "node:assert/strict";
 import { AuraMemLayer } from "../src/layer.js";
 import { ConfigError, NonFiniteError, ShapeError } from "../src/errors.js";
@@ -17,20 +18,6 @@ import type { AuraStepResult } from "../src/deploy/weights.js";
 
 type FW = Extract<MemoryState, { kind: "fast-weights" }>;
 
-/** |got - ref| <= tol (1 + |ref|) elementwise; returns the max absolute difference. */
-function near(name: string, ref: ArrayLike<number>, got: ArrayLike<number>, tol = 1e-5): number {
-  assert.equal(got.length, ref.length, `${name}: length ${got.length} vs ${ref.length}`);
-  let worst = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const r = ref[i]!;
-    const g = got[i]!;
-    assert.ok(Number.isFinite(g), `${name}[${i}] is ${g}`);
-    const d = Math.abs(g - r);
-    assert.ok(d <= tol * (1 + Math.abs(r)), `${name}[${i}]: ${g} vs ${r} (|diff| ${d.toExponential(2)})`);
-    worst = Math.max(worst, d);
-  }
-  return worst;
-}
 
 function compareStep(where: string, ref: { action: Float32Array; g: Float32Array; p: Float32Array; surprise: Float32Array; state: MemoryState }, got: AuraStepResult): number {
   assert.equal(got.g[0], ref.g[0], `${where}: g differs (p ref ${ref.p[0]}, got ${got.p[0]})`);
