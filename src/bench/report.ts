@@ -72,7 +72,8 @@ export function aggregate(results: readonly JobResult[], meta: Record<string, un
   return out;
 }
 
-function fmt(x: number | null | undefined, d = 3): string {
+/** A number for the markdown tables: "–" for null/NaN, "∞", thousands separators from 1,000, else `d` decimals. */
+export function fmt(x: number | null | undefined, d = 3): string {
   if (x === null || x === undefined || Number.isNaN(x)) return "–";
   if (!Number.isFinite(x)) return "∞";
   if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString("en-US");

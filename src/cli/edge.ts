@@ -3,24 +3,11 @@
  *   aura wear          projected flash wear of persisting the memory: aura vs always-write vs kv-cache
  *   aura bench-crash   SIGKILL a child persisting through the MemoryStore, check every recovery
  */
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
+import { intArg, numArg } from "./args.js";
 import { resolve } from "node:path";
 import { ConfigError } from "../errors.js";
 
-function numArg(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}`);
-    return n;
-  };
-}
-function intArg(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-    return n;
-  };
-}
 
 /** Add this module's commands to the CLI. */
 export function registerEdgeCommands(program: Command): void {

@@ -6,25 +6,12 @@
  * memory poisoned by huge observations — does not). Registered by src/cli/main.ts.
  */
 import type { Command } from "commander";
-import { InvalidArgumentError, Option } from "commander";
+import { intArg, numArg } from "./args.js";
+import { Option } from "commander";
 import { spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 
-function intArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer (1e6 is fine)`);
-    return n;
-  };
-}
-function numArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-    return n;
-  };
-}
 
 /** Add `bench-soak` to the CLI. */
 export function registerSoakCommands(program: Command): void {
@@ -38,7 +25,7 @@ export function registerSoakCommands(program: Command): void {
     .option("--warmup <n>", "steps before the RSS baseline and the first huge observation (default 10% of --steps: V8 sizes its heaps in the first ~1e5 steps)", intArg("warmup"))
     .option("--sample-every <n>", "RSS sample interval after warm-up (steps)", intArg("sample-every"), 10_000)
     .option("--huge-every <n>", "mean steps between huge-but-finite observations (0 = none; adversarial: see docs/edge.md)", intArg("huge-every"), 0)
-    .option("--huge-max <x>", "largest huge magnitude factor (log-uniform from 1e3; <= 3.4e38)", numArg("huge-max"), 1e30)
+    .option("--huge-max <x>", "largest huge magnitude factor (log-uniform from 1e3; <= 3.4e38)", numArg("huge-max", 0, true), 1e30)
     .addOption(new Option("--backend <name>", "op backend").choices(["auto", "wasm", "ts"]).default("auto"))
     .option("--out <file>", "also write the markdown report to this file")
     .option("--json <file>", "also write the full report as JSON")

@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { wilson95 } from "../bench/stats.js";
-import { pairedDiff } from "../bench/report.js";
+import { fmt, pairedDiff } from "../bench/report.js";
 import type { ArmSummary, ResultsFile, ResultsTask } from "../bench/results.js";
 import { paretoSvg, histogramSvg, bytesVsHorizonSvg, type ArmPoint } from "../bench/plots.js";
 import { TASK_INFO, type SimTaskName } from "./env.js";
@@ -107,12 +107,6 @@ export function simResults(run: SimRun, meta: Record<string, unknown> = {}): Sim
   return out;
 }
 
-function fmt(x: number | null | undefined, d = 3): string {
-  if (x === null || x === undefined || Number.isNaN(x)) return "–";
-  if (!Number.isFinite(x)) return "∞";
-  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString("en-US");
-  return x.toFixed(d);
-}
 
 /** Markdown table of one task. */
 export function simTable(task: string, t: SimTaskResults): string {
