@@ -1,5 +1,5 @@
-// Fused batch-1 control step of the aura arm (src/edge/step_engine.ts drives it; the plain TypeScript
-// reference is src/edge/step_reference.ts, the maths docs/method.md):
+// Fused batch-1 control step of the aura arm (src/deploy/step_engine.ts drives it; the reference is the
+// model's op composition, src/model/model.ts, the maths docs/method.md):
 //
 //   E = z W_enc + b_enc = [kRaw | qRaw | v | hPre | betaPre];  k, q = l2norm (eps 1e-6);  h = tanh(hPre)
 //   beta = sigmoid(betaPre);  e = v - (M^T k + m);  surprise = ||e||

@@ -6,28 +6,17 @@
  * (per-call overhead).
  */
 import { loadKernels } from "../src/wasm/runtime.js";
+import { timeFor } from "../src/bench/timing.js";
 import { activationNaive, activationWasm } from "../src/ops/activation/index.js";
 import type { ActivationOp } from "../src/ops/activation/index.js";
 import { Rng } from "../src/util/rng.js";
 
-function median(a: number[]): number {
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)]!;
-}
 function fmt(ms: number): string {
   return ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} us`;
 }
-function time(fn: () => void, minMs: number, minReps = 5): number {
-  for (let i = 0; i < 3; i++) fn();
-  const ts: number[] = [];
-  const t0 = performance.now();
-  while (ts.length < minReps || performance.now() - t0 < minMs) {
-    const a = performance.now();
-    fn();
-    ts.push(performance.now() - a);
-  }
-  return median(ts);
-}
+
+/** Median over >= minReps runs and minMs (3 warm-up runs). */
+const time = (fn: () => void, minMs: number, minReps = 5): number => timeFor(fn, minMs, minReps, 3);
 
 const quick = process.argv.includes("--quick");
 const minMs = quick ? 200 : 1000;

@@ -5,28 +5,15 @@
  * 1e5 past steps (dK = dV = 32), for window 0 (kv-cache) and a window of 64 (kv-window).
  */
 import { loadKernels } from "../src/wasm/runtime.js";
+import { median, timeFor } from "../src/bench/timing.js";
 import { attentionNaive, attentionWasm, appendKvCache, emptyKvCache } from "../src/ops/attention/index.js";
 import type { AttentionInputs, AttentionOp, KvCache } from "../src/ops/attention/index.js";
 import { Rng } from "../src/util/rng.js";
 
-function median(a: number[]): number {
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)]!;
-}
 function fmt(ms: number): string {
   return ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} us`;
 }
-function time(fn: () => void, minMs: number, minReps = 3): number {
-  fn();
-  const ts: number[] = [];
-  const t0 = performance.now();
-  while (ts.length < minReps || performance.now() - t0 < minMs) {
-    const a = performance.now();
-    fn();
-    ts.push(performance.now() - a);
-  }
-  return median(ts);
-}
+const time = (fn: () => void, minMs: number, minReps = 3): number => timeFor(fn, minMs, minReps, 1);
 
 const quick = process.argv.includes("--quick");
 const rng = new Rng(1);

@@ -5,6 +5,7 @@
  * `npx tsx bench/delta_rule_speed.ts [--quick]`.
  */
 import { loadKernels } from "../src/wasm/runtime.js";
+import { timeMs } from "../src/bench/timing.js";
 import { Rng } from "../src/util/rng.js";
 import { deltaRuleNaive, deltaRuleWasm, type DeltaRuleInputs, type DeltaRuleOp, type DeltaRuleState, type GateSpec } from "../src/ops/delta_rule/index.js";
 
@@ -37,16 +38,8 @@ function inputs(B: number, T: number, d: number, mode: "learned" | "fixed", seed
  * Milliseconds per call of `f`: the minimum over `reps` runs after `warm` warm-up runs (the minimum
  * is the robust estimate on a shared machine, where other processes only ever add time).
  */
-function time(f: () => void, warm: number, reps: number): number {
-  for (let i = 0; i < warm; i++) f();
-  const ts: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    f();
-    ts.push(performance.now() - t0);
-  }
-  return Math.min(...ts);
-}
+/** Best of `reps` runs after `warm` warm-up runs. */
+const time = (f: () => void, warm: number, reps: number): number => timeMs(f, reps, warm).min;
 
 const wasm = deltaRuleWasm(loadKernels());
 const ops: [string, DeltaRuleOp][] = [["naive", deltaRuleNaive], ["wasm", wasm]];

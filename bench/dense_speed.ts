@@ -4,25 +4,12 @@
  * N=130) and the batch-1 control-loop matvec (M=1, K=4096, N=130).
  */
 import { loadKernels } from "../src/wasm/runtime.js";
+import { timeFor } from "../src/bench/timing.js";
 import { denseNaive, denseWasm, residentDense } from "../src/ops/dense/index.js";
 import type { DenseOp } from "../src/ops/dense/index.js";
 import { Rng } from "../src/util/rng.js";
 
-function median(a: number[]): number {
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)]!;
-}
-function time(fn: () => void, minMs: number, minReps = 3): number {
-  fn();
-  const ts: number[] = [];
-  const t0 = performance.now();
-  while (ts.length < minReps || performance.now() - t0 < minMs) {
-    const a = performance.now();
-    fn();
-    ts.push(performance.now() - a);
-  }
-  return median(ts);
-}
+const time = (fn: () => void, minMs: number, minReps = 3): number => timeFor(fn, minMs, minReps, 1);
 function fmt(ms: number): string {
   return ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} us`;
 }

@@ -4,6 +4,7 @@
  *   npx tsx bench/rnn_speed.ts [B=64] [T=128] [H=48] [path/to/aura.wasm]
  */
 import { loadKernels } from "../src/wasm/runtime.js";
+import { timeMs } from "../src/bench/timing.js";
 import { rnnNaive, rnnWasm, gateCount, type RnnKind, type RnnOp } from "../src/ops/rnn/index.js";
 import { Rng } from "../src/util/rng.js";
 
@@ -14,17 +15,8 @@ const impls: [string, RnnOp, number][] = [
   ["wasm", rnnWasm(k), 10],
 ];
 
-function timeMs(f: () => void, reps: number): number {
-  f(); // warm-up
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    f();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[0]!; // best of reps: robust to other load on the machine
-}
+/** Best of reps after one warm-up run: robust to other load on the machine. */
+const best = (f: () => void, reps: number): number => timeMs(f, reps, 1).min;
 
 console.log(`rnn speed B=${B} T=${T} H=${H} (best of reps, ms)`);
 for (const kind of ["gru", "lstm"] as RnnKind[]) {
@@ -35,8 +27,8 @@ for (const kind of ["gru", "lstm"] as RnnKind[]) {
   const row: string[] = [];
   const fb: number[] = [];
   for (const [name, op, reps] of impls) {
-    const f = timeMs(() => op.forward(inp), reps);
-    const t = timeMs(() => op.backward(inp, op.forward(inp, { saveForBackward: true }), { dh }), reps);
+    const f = best(() => op.forward(inp), reps);
+    const t = best(() => op.backward(inp, op.forward(inp, { saveForBackward: true }), { dh }), reps);
     fb.push(t);
     row.push(`${name}: fwd ${f.toFixed(1)}  fwd+bwd ${t.toFixed(1)}`);
   }

@@ -18,6 +18,7 @@ import { createOps, type Backend, type Ops } from "./ops/index.js";
 import { SequenceModel, isArm, type ArmName, type ForwardResult, type MemoryState } from "./model/model.js";
 import { armSpec, type ArmOptions } from "./model/arms.js";
 import { loadCheckpoint, saveCheckpoint } from "./io/checkpoint.js";
+import { assignCheckpoint, checkpointArmOptions } from "./io/checkpoint_format.js";
 
 /** Output of {@link AuraMemLayer.forward}. */
 export interface LayerForwardOutput {
@@ -166,24 +167,10 @@ export class AuraMemLayer {
    */
   static async load(path: string, opts: Omit<LayerOptions, "arm" | "armOptions"> = {}): Promise<AuraMemLayer> {
     const ck = await loadCheckpoint(path);
-    const config = new MemoryConfig(ck.config as unknown as MemoryConfigInit);
-    const x = (ck.extra ?? {}) as Record<string, unknown>;
-    const num = (k: string): number | undefined => (typeof x[k] === "number" ? (x[k] as number) : undefined);
     if (!isArm(ck.arm)) throw new ConfigError(`checkpoint arm "${ck.arm}" is not known`);
-    const layer = new AuraMemLayer(config, {
-      ...opts,
-      arm: ck.arm,
-      armOptions: { matchParams: null, rnnHidden: num("rnnHidden"), window: num("window"), writeRate: num("writeRate"), tau: num("tau") },
-    });
-    for (const [k, p] of Object.entries(layer.model.params)) {
-      const src = ck.params[k];
-      if (!src || src.data.length !== p.data.length) {
-        throw new FormatError(`checkpoint parameter ${k} is missing or has ${src?.data.length} values, expected ${p.data.length}`);
-      }
-      p.data.set(src.data);
-    }
-    const tau = num("tau");
-    if (tau !== undefined) layer.model.setTau(tau);
+    const config = new MemoryConfig(ck.config as unknown as MemoryConfigInit);
+    const layer = new AuraMemLayer(config, { ...opts, arm: ck.arm, armOptions: checkpointArmOptions(ck.extra) });
+    assignCheckpoint(layer.model, ck);
     return layer;
   }
 }

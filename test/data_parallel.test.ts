@@ -1,5 +1,5 @@
 /**
- * Data-parallel training (src/edge/data_parallel.ts): the shard-weighted combination of per-shard
+ * Data-parallel training (src/train/data_parallel.ts): the shard-weighted combination of per-shard
  * `batchObjective` gradients equals the full-batch gradient (1e-5), in this thread (same code path)
  * and through real worker threads (started from source under tsx by registering tsx's loader in the
  * worker, or from dist/ when built), and the one-worker trainer reproduces `train()`.
@@ -13,7 +13,7 @@ import { createOps } from "../src/ops/index.js";
 import { createTask } from "../src/tasks/index.js";
 import { batchObjective, DEFAULT_TRAIN, train } from "../src/train/train.js";
 import { Rng } from "../src/util/rng.js";
-import { combineShards, DataParallelTrainer, planShards, shardedObjective, shardRows, trainDataParallel } from "../src/edge/data_parallel.js";
+import { combineShards, DataParallelTrainer, planShards, shardedObjective, shardRows, trainDataParallel } from "../src/train/data_parallel.js";
 import type { EpisodeBatch } from "../src/tasks/types.js";
 
 const ops = createOps("wasm");

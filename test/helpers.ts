@@ -1,8 +1,9 @@
 /**
- * Shared test utilities: honest numeric comparison (fla's assert_close without the soft pass) and
- * central finite differences.
+ * Shared test utilities: honest numeric comparison (fla's assert_close without the soft pass),
+ * central finite differences, and optional inputs that skip locally but fail under CI=true.
  */
 import assert from "node:assert/strict";
+import { test, type TestOptions, type TestFn } from "node:test";
 
 /** RMSE(ref, got) / RMS(ref) and max |ref - got|, failing on NaN/Inf or on a length mismatch. */
 export function closeness(ref: ArrayLike<number>, got: ArrayLike<number>): { relRmse: number; maxAbs: number } {
@@ -65,4 +66,58 @@ export function sampleIdx(n: number, count: number, seed = 1): number[] {
     s.add(x % n);
   }
   return [...s].sort((a, b) => a - b);
+}
+
+/**
+ * Elementwise |got - ref| <= tol (1 + |ref|), failing on a non-finite `got` or a length mismatch;
+ * returns the max absolute difference (used where write decisions must match exactly and the
+ * continuous outputs closely: the fused step kernel, the ONNX graph).
+ */
+export function near(name: string, ref: ArrayLike<number>, got: ArrayLike<number>, tol = 1e-5): number {
+  assert.equal(got.length, ref.length, `${name}: length ${got.length} vs ${ref.length}`);
+  let worst = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const r = ref[i]!;
+    const g = got[i]!;
+    assert.ok(Number.isFinite(g), `${name}[${i}] is ${g}`);
+    const d = Math.abs(g - r);
+    assert.ok(d <= tol * (1 + Math.abs(r)), `${name}[${i}]: got ${g} vs reference ${r} (|diff| ${d.toExponential(2)})`);
+    worst = Math.max(worst, d);
+  }
+  return worst;
+}
+
+/** True under CI=true (or CI=1): a missing optional input then fails the test instead of skipping it. */
+export const IN_CI = process.env["CI"] === "true" || process.env["CI"] === "1";
+
+/** An input some tests need that a developer's machine may lack (a package, a model, a data set). */
+export interface OptionalInput {
+  /** What it is, e.g. "onnxruntime-node". */
+  name: string;
+  present: boolean;
+  /** Where it should be / how to get it. */
+  hint: string;
+}
+
+/** The message of a missing input; the test fails with it under CI=true and is skipped with it otherwise. */
+function missingMessage(input: OptionalInput): string {
+  return IN_CI ? `${input.name} missing (CI=true): ${input.hint}` : `${input.name} absent: ${input.hint} (fails instead of skipping when CI=true)`;
+}
+
+/**
+ * Inside a test: when `input` is missing, fail (CI=true) or skip the test saying why, and return true
+ * (the caller returns). Returns false when the input is present.
+ */
+export function missingInput(t: { skip(message?: string): void }, input: OptionalInput): boolean {
+  if (input.present) return false;
+  if (IN_CI) assert.fail(missingMessage(input));
+  t.skip(missingMessage(input));
+  return true;
+}
+
+/** `test(name, options, fn)` for a test that needs `input`: skipped when it is missing, failed instead under CI=true. */
+export function testNeeding(input: OptionalInput, name: string, options: Omit<TestOptions, "skip">, fn: TestFn): void {
+  if (input.present) test(name, options, fn);
+  else if (IN_CI) test(name, options, () => assert.fail(missingMessage(input)));
+  else test(name, { ...options, skip: missingMessage(input) }, fn);
 }

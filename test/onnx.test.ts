@@ -1,5 +1,5 @@
 /**
- * ONNX export of the aura step (src/edge/onnx_export.ts): the graph is standard opset-17 ONNX with
+ * ONNX export of the aura step (src/deploy/onnx_export.ts): the graph is standard opset-17 ONNX with
  * the documented inputs / outputs, and onnxruntime-node (CPU EP) running it matches
  * `AuraMemLayer.step` within 1e-5 (absolute + relative) with identical g, each framework feeding its
  * own next state back: 1,000 steps at dModel 64, a perturbed ("trained") discrete layer, odd
@@ -8,6 +8,7 @@
  * skipped with the reason (and only then).
  */
 import { test } from "node:test";
+import { missingInput, near, type OptionalInput } from "./helpers.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +19,7 @@ import { ConfigError, FormatError } from "../src/errors.js";
 import { Rng } from "../src/util/rng.js";
 import type { MemoryState } from "../src/model/model.js";
 import type { MemoryConfigInit } from "../src/config.js";
-import { ONNX_OPS_USED, ONNX_OPSET, decodeOnnx, exportOnnx, loadOnnxProto } from "../src/edge/onnx_export.js";
+import { ONNX_OPS_USED, ONNX_OPSET, decodeOnnx, exportOnnx, loadOnnxProto } from "../src/deploy/onnx_export.js";
 import { registerOnnxCommands } from "../src/cli/onnx.js";
 
 type Ort = typeof import("onnxruntime-node");
@@ -34,21 +35,7 @@ try {
   ortError = (err as Error).message;
 }
 const SKIP = `onnxruntime-node cannot be loaded here (${ortError}); ONNX runtime parity not checked`;
-
-/** |got - ref| <= tol (1 + |ref|) elementwise; returns the max absolute difference. */
-function near(name: string, ref: ArrayLike<number>, got: ArrayLike<number>, tol = 1e-5): number {
-  assert.equal(got.length, ref.length, `${name}: length ${got.length} vs ${ref.length}`);
-  let worst = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const r = ref[i]!;
-    const g = got[i]!;
-    assert.ok(Number.isFinite(g), `${name}[${i}] is ${g}`);
-    const d = Math.abs(g - r);
-    assert.ok(d <= tol * (1 + Math.abs(r)), `${name}[${i}]: onnxruntime ${g} vs aura-mem ${r} (|diff| ${d.toExponential(2)})`);
-    worst = Math.max(worst, d);
-  }
-  return worst;
-}
+const ORT: OptionalInput = { name: "onnxruntime-node", present: ort !== null, hint: `cannot be loaded here (${ortError}): npm ci installs it (dev dependency)` };
 
 /** Run T steps through layer.step and onnxruntime (each feeding its own state back); returns max |diff|. */
 async function parity(o: Ort, layer: AuraMemLayer, T: number, seed: number): Promise<{ maxAbs: number; writes: number }> {
@@ -135,14 +122,14 @@ test("only the aura arm exports", async () => {
 });
 
 test("onnxruntime == aura-mem over 1,000 steps at dModel 64 (g identical, 1e-5)", async (t) => {
-  if (!ort) return t.skip(SKIP);
+  if (missingInput(t, ORT) || !ort) return;
   const { maxAbs, writes } = await parity(ort, new AuraMemLayer({ dModel: 64, dAction: 7 }), 1000, 1);
   t.diagnostic(`max |onnxruntime - aura-mem| over 1,000 steps (action, p, surprise, M_next, m_next): ${maxAbs.toExponential(2)}; ${writes} writes`);
   assert.ok(writes > 50 && writes < 950, `the gate should both write and skip (${writes} writes)`);
 });
 
 test("onnxruntime == aura-mem on a perturbed ('trained') discrete layer and odd dimensions", async (t) => {
-  if (!ort) return t.skip(SKIP);
+  if (missingInput(t, ORT) || !ort) return;
   const layer = new AuraMemLayer({ dModel: 96, dAction: 5, actionKind: "discrete", seed: 4, gateBiasInit: 0.5 });
   const r = new Rng(104);
   for (const p of Object.values(layer.model.params)) for (let i = 0; i < p.data.length; i++) p.data[i] = p.data[i]! + 0.05 * r.normal();
@@ -156,7 +143,7 @@ test("onnxruntime == aura-mem on a perturbed ('trained') discrete layer and odd 
 });
 
 test("onnxruntime == aura-mem for a few steps at dModel 4096", async (t) => {
-  if (!ort) return t.skip(SKIP);
+  if (missingInput(t, ORT) || !ort) return;
   const { maxAbs } = await parity(ort, new AuraMemLayer({ dModel: 4096, dAction: 7 }), 8, 3);
   t.diagnostic(`max |diff| over 8 steps at dModel 4096: ${maxAbs.toExponential(2)}`);
 });
@@ -192,7 +179,7 @@ test("aura export-onnx --checkpoint --out writes a model onnxruntime runs; other
     registerOnnxCommands(program2);
     await assert.rejects(program2.parseAsync(["export-onnx", "--checkpoint", ckg, "--out", join(dir, "g.onnx")], { from: "user" }), ConfigError);
     assert.ok(!existsSync(join(dir, "g.onnx")));
-    if (!ort) t.diagnostic(SKIP);
+    if (missingInput(t, ORT)) t.diagnostic(SKIP);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

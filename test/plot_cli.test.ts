@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError, FormatError } from "../src/errors.js";
 import { renderVegaLite } from "../src/bench/plots.js";
 import { plotResults, sansSerifFont, selectivitySvg, svgToPng } from "../src/cli/plot.js";
-import { bytesSeries, paretoPoints, parseResults, taskSlug, type ResultsFile } from "../src/web/results.js";
+import { bytesSeries, paretoPoints, parseResults, taskSlug, type ResultsFile } from "../src/bench/results.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SAMPLE = join(ROOT, "web", "public", "samples", "results.json");

@@ -5,6 +5,7 @@
  * that need it are skipped, saying so, only when that directory is absent).
  */
 import { test } from "node:test";
+import { testNeeding, type OptionalInput } from "./helpers.js";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,12 +24,12 @@ import { StepType } from "../src/tasks/types.js";
 import { Rng } from "../src/util/rng.js";
 
 const ROBOT = "../shared/models/franka_emika_panda";
-const NEED_ROBOT = { skip: existsSync(join(ROBOT, "panda.xml")) ? false : `MuJoCo Menagerie Panda absent at ${ROBOT}` };
+const PANDA: OptionalInput = { name: "the MuJoCo Menagerie Panda", present: existsSync(join(ROBOT, "panda.xml")), hint: `expected at ${ROBOT} (README: where to get Menagerie)` };
 
 let envP: Promise<TabletopEnv> | null = null;
 const env = (): Promise<TabletopEnv> => (envP ??= TabletopEnv.create(ROBOT));
 
-test("environment: same seed -> same trajectory; another seed -> another episode; cue and distractor steps typed", NEED_ROBOT, async () => {
+testNeeding(PANDA, "environment: same seed -> same trajectory; another seed -> another episode; cue and distractor steps typed", {}, async () => {
   const e = await env();
   const roll = (task: SimTaskName, seed: number, n: number): number[][] => {
     e.reset(task, seed);
@@ -64,7 +65,7 @@ test("environment: same seed -> same trajectory; another seed -> another episode
   assert.throws(() => e.step([0, 0, 0]), ConfigError);
 });
 
-test("IK reaches reachable targets within 1 mm and 0.01 rad", NEED_ROBOT, async () => {
+testNeeding(PANDA, "IK reaches reachable targets within 1 mm and 0.01 rad", {}, async () => {
   const e = await env();
   const ik = new Ik(e.mj, e.model);
   try {
@@ -84,7 +85,7 @@ test("IK reaches reachable targets within 1 mm and 0.01 rad", NEED_ROBOT, async 
   }
 });
 
-test("scripted expert succeeds on >= 90% of 50 seeded episodes of each task", NEED_ROBOT, async (t) => {
+testNeeding(PANDA, "scripted expert succeeds on >= 90% of 50 seeded episodes of each task", {}, async (t) => {
   const pool = new SimPool(2);
   try {
     for (const task of SIM_TASKS) {
@@ -101,7 +102,7 @@ test("scripted expert succeeds on >= 90% of 50 seeded episodes of each task", NE
   }
 });
 
-test("aura sim smoke run (the CLI): every arm, both tasks, report files and trace format", NEED_ROBOT, () => {
+testNeeding(PANDA, "aura sim smoke run (the CLI): every arm, both tasks, report files and trace format", {}, () => {
   const dir = mkdtempSync(join(tmpdir(), "aura-sim-"));
   try {
     const args = ["sim", "--tasks", SIM_TASKS.join(","), "--arms", SIM_ARMS.join(","), "--episodes", "2", "--demos", "6"];

@@ -8,7 +8,7 @@ import { AuraMemLayer } from "../src/layer.js";
 import type { MemoryConfigInit } from "../src/config.js";
 import type { ArmName, MemoryState } from "../src/model/model.js";
 import { AuraError, FormatError, ShapeError, NonFiniteError, ConfigError } from "../src/errors.js";
-import { crc32 } from "../src/edge/crc32.js";
+import { crc32 } from "../src/persist/crc32.js";
 import {
   MemoryStore,
   slotPaths,
@@ -16,8 +16,8 @@ import {
   paramsFingerprint,
   recordBytes,
   RECORD_HEADER_BYTES,
-} from "../src/edge/store.js";
-import { runCrashBench, crashLayer, crashObservation, stateChecksum } from "../src/edge/crash.js";
+} from "../src/persist/store.js";
+import { runCrashBench, crashLayer, crashObservation, stateChecksum } from "../src/bench/crash.js";
 import { Rng } from "../src/util/rng.js";
 
 // ------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
  * rules, chance level, and the real Push-T loader (skipped only when the dataset is absent).
  */
 import { test } from "node:test";
+import { testNeeding, type OptionalInput } from "./helpers.js";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -331,7 +332,9 @@ test("pusht: normalisation round-trips to pixels", () => {
   assert.equal(PUSHT_METRIC_SCALE, (pushtDenormalise(1) - pushtDenormalise(0)) ** 2);
 });
 
-test("pusht: loads the real replay buffer, split, masks, targets", { skip: HAVE_PUSHT ? false : `dataset absent at ${PUSHT_PATH}` }, async () => {
+const PUSHT: OptionalInput = { name: "the Push-T replay store", present: HAVE_PUSHT, hint: `expected at ${PUSHT_PATH}` };
+
+testNeeding(PUSHT, "pusht: loads the real replay buffer, split, masks, targets", {}, async () => {
   const task = (await createTask("pusht", { seed: 1 })) as PushtTask;
   assert.equal(task.kind, "continuous");
   assert.equal(task.metric, "mse");

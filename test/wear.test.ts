@@ -12,7 +12,7 @@ import {
   formatBytes,
   formatHours,
   DEFAULT_AURA_WRITE_RATE,
-} from "../src/edge/wear.js";
+} from "../src/persist/wear.js";
 import { Rng } from "../src/util/rng.js";
 
 test("flash bytes per write: whole pages times write amplification", () => {

@@ -4,11 +4,13 @@
  * network).
  *
  * Chromium: /usr/bin/chromium (or $CHROMIUM_PATH). When it is missing the browser test FAILS if
- * CI=true and is skipped with a message otherwise (`apt-get install -y chromium`).
+ * CI=true and is skipped with a message otherwise (`apt-get install -y chromium`), like every
+ * optional input (test/helpers.ts `missingInput`).
  * The page is built by the test (`aura web-assets --quick` + `vite build web`) unless
  * AURA_WEB_PREBUILT=1 and web/dist exists. Screenshot: test-output/web.png.
  */
 import { after, before, describe, test } from "node:test";
+import { missingInput, type OptionalInput } from "./helpers.js";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -22,7 +24,7 @@ import { AuraMemLayer } from "../src/layer.js";
 import { naiveOps, wasmOps } from "../src/ops/index.js";
 import { StepType } from "../src/tasks/types.js";
 import { checkpointFromBytes } from "../src/web/checkpoint.js";
-import { parseResults } from "../src/web/results.js";
+import { parseResults } from "../src/bench/results.js";
 import { StreamRun, auraWriteRate, kvCacheBytesFor, makeStream, withThreshold } from "../src/web/stream.js";
 import { fitBase, pandaChain, parseTrace, type TraceStep } from "../src/web/trace.js";
 
@@ -233,7 +235,7 @@ function buildSite(): void {
 
 describe("web demo in chromium", () => {
   const haveChromium = existsSync(CHROMIUM);
-  const ci = process.env["CI"] === "true" || process.env["CI"] === "1";
+  const CHROME: OptionalInput = { name: "chromium", present: haveChromium, hint: `not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH); .ci/run installs it` };
   let site: { server: Server; url: string } | null = null;
   let userDataDir = "";
 
@@ -249,11 +251,7 @@ describe("web demo in chromium", () => {
   });
 
   test("streams 500 steps: AURA flat at 4,224 B, the KV-cache grows, the gate writes sparsely; Pareto plot; replay; screenshot", { timeout: 180_000 }, async (t) => {
-    if (!haveChromium) {
-      if (ci) assert.fail(`chromium not found at ${CHROMIUM} (CI=true): .ci/run must \`apt-get install -y chromium\``);
-      t.skip(`chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH); failing instead when CI=true`);
-      return;
-    }
+    if (missingInput(t, CHROME)) return;
     const { chromium } = await import("playwright-core");
     const ctx = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,

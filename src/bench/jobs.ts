@@ -12,6 +12,7 @@ import { createTask } from "../tasks/index.js";
 import type { Task, EpisodeBatch } from "../tasks/types.js";
 import { train, type TrainOptions } from "../train/train.js";
 import { evaluate, type EvalResult, type MetricSpec } from "../train/evaluate.js";
+import type { StreamKind } from "./results.js";
 
 /** Variants of the AURA objective used in the ablation. */
 export type Variant = "default" | "no-ib" | "no-sparsity";
@@ -49,8 +50,8 @@ export interface HorizonPanelSpec {
 }
 
 /** Stream kinds of the horizon panel: events fixed per episode, or at the task's density. */
-export const STREAM_KINDS = ["fixed", "density"] as const;
-export type StreamKind = (typeof STREAM_KINDS)[number];
+export const STREAM_KINDS: readonly StreamKind[] = ["fixed", "density"];
+export type { StreamKind };
 
 /** One point of the horizon panel: the test metrics of one (N, stream kind). */
 export interface HorizonPoint {

@@ -1,64 +1,15 @@
 /**
- * Aggregation and reporting of benchmark jobs: `results.json` (the documented shape other code
- * reads), `summary.md` (tables + what reproduced), and SVG plots.
+ * Aggregation and reporting of benchmark jobs: `results.json` (its schema is src/bench/results.ts),
+ * `summary.md` (tables + what reproduced), and SVG plots.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { meanCi95 } from "./stats.js";
 import { paretoSvg, bytesVsHorizonSvg, histogramSvg, horizonSvg, type ArmPoint, type HorizonPlotPoint } from "./plots.js";
-import { STREAM_KINDS, type JobResult, type StreamKind } from "./jobs.js";
+import { STREAM_KINDS, type JobResult } from "./jobs.js";
+import type { ArmSummary, BenchResults, HorizonSummary, StreamKind } from "./results.js";
 
-/** One arm's aggregate on one task (the results.json contract). */
-export interface ArmSummary {
-  mean: number;
-  ci95: [number, number];
-  seeds: number;
-  writesPerEpisode: number;
-  /** always-write writes / this arm's writes (null when the arm never writes or always-write was not run). */
-  writeReduction: number | null;
-  pWriteEvent: number | null;
-  pWriteDistractor: number | null;
-  stateBytes: number;
-  stateBytesAt100k: number;
-  params: number;
-  /** Extra fields (not part of the minimal contract). */
-  trainSeconds: number;
-  stepsPerEpisode: number;
-  /** Metric per seed, aligned with `seedIds`. */
-  perSeed: number[];
-  seedIds: number[];
-  /**
-   * Horizon-generalisation panel (ess tasks, arms in the panel): the model trained at the task's horizon
-   * T evaluated at longer N, "<N>" -> "fixed" | "density" -> aggregate over seeds. Absent when not run.
-   */
-  horizons?: Record<string, Partial<Record<StreamKind, HorizonSummary>>>;
-}
-
-/** One (N, stream kind) point of the horizon panel, aggregated over seeds. */
-export interface HorizonSummary {
-  mean: number;
-  ci95: [number, number];
-  seeds: number;
-  writesPerEpisode: number;
-  /** Writes per step (mean over seeds). */
-  writeRate: number;
-  /** always-write's writes / this arm's writes at the same (N, kind) (null when not comparable). */
-  writeReduction: number | null;
-  pWriteEvent: number | null;
-  pWriteDistractor: number | null;
-  /** Metric and writes per episode per seed, aligned with `seedIds`. */
-  perSeed: number[];
-  writesPerSeed: number[];
-  seedIds: number[];
-  /** Test episodes per seed. */
-  episodes: number;
-}
-
-/** results.json */
-export interface BenchResults {
-  tasks: Record<string, { metric: "accuracy" | "mse" | "success"; chance: number | null; horizon: number; arms: Record<string, ArmSummary> }>;
-  meta: Record<string, unknown>;
-}
+export type { ArmSummary, BenchResults, HorizonSummary } from "./results.js";
 
 /** Name of an arm row: the arm, or "aura:no-ib" etc. for ablations, "random:swap" for swap evaluations. */
 function rowName(r: JobResult): string {
@@ -213,7 +164,8 @@ export function horizonPoints(t: BenchResults["tasks"][string]): HorizonPlotPoin
   return pts;
 }
 
-function fmt(x: number | null | undefined, d = 3): string {
+/** A number for the markdown tables: "–" for null/NaN, "∞", thousands separators from 1,000, else `d` decimals. */
+export function fmt(x: number | null | undefined, d = 3): string {
   if (x === null || x === undefined || Number.isNaN(x)) return "–";
   if (!Number.isFinite(x)) return "∞";
   if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString("en-US");

@@ -2,15 +2,13 @@
  * `aura bench`: plan the jobs (task x arm x seed, plus the AURA ablations), run them on a pool of
  * worker threads (AURA first: the budget-matched arms need its measured write rate), and aggregate.
  */
-import { Worker } from "node:worker_threads";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
-import { existsSync } from "node:fs";
 import { ConfigError } from "../errors.js";
 import { ARMS, isArm, type ArmName } from "../model/model.js";
 import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
 import { DEFAULT_TRAIN, type TrainOptions } from "../train/train.js";
 import type { Backend } from "../ops/index.js";
+import { WorkerPool } from "../util/worker_pool.js";
 import { runJob, TaskCache, taskKey, type HorizonPanelSpec, type JobResult, type JobSpec, type Variant } from "./jobs.js";
 
 /** Arms whose write budget is taken from AURA's measured write rate. */
@@ -138,6 +136,13 @@ function panelFor(o: BenchOptions, task: string, horizon: number | null, arm: Ar
   return horizons.length ? { horizons, stepsPerPoint: o.panel.stepsPerPoint } : null;
 }
 
+/** Progress report of a benchmark job (posted by the worker every few steps). */
+export interface BenchProgress {
+  step: number;
+  steps: number;
+  loss: number;
+}
+
 /** Callbacks for progress display. */
 export interface BenchHooks {
   onStart?(job: JobSpec): void;
@@ -173,69 +178,41 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise
     hooks.onDone?.(job, r);
   };
 
-  if (o.workers <= 0) {
-    const cache = new TaskCache();
-    for (let j = take(); j; j = take()) {
-      const job = j;
-      hooks.onStart?.(job);
-      record(job, await runJob(job, cache, undefined, (s, n, l) => hooks.onProgress?.(job, s, n, l)));
-    }
-    if (pending.length) throw new Error(`internal: ${pending.length} jobs never became ready`);
-    return results.sort((a, b) => a.id - b.id);
-  }
-
-  const workerUrl = workerEntry();
-  await new Promise<void>((resolve, reject) => {
-    const workers: Worker[] = [];
-    let running = 0;
-    let failed = false;
-    const finish = (err?: Error): void => {
-      if (failed) return;
-      if (err) failed = true;
-      for (const w of workers) void w.terminate();
-      if (err) reject(err);
-      else resolve();
-    };
-    const feed = (w: Worker & { job?: JobSpec }): void => {
-      const j = take();
-      if (!j) {
-        w.job = undefined;
-        if (running === 0 && pending.length === 0) finish();
-        else if (running === 0 && pending.length > 0) finish(new Error(`internal: ${pending.length} jobs never became ready`));
-        return;
-      }
-      w.job = j;
-      running++;
-      hooks.onStart?.(j);
-      w.postMessage(j);
-    };
-    const n = Math.max(1, Math.min(o.workers, jobs.length));
-    for (let i = 0; i < n; i++) {
-      const w = new Worker(workerUrl) as Worker & { job?: JobSpec };
-      workers.push(w);
-      w.on("message", (msg: { type: string; id: number; step?: number; steps?: number; loss?: number; result?: JobResult; message?: string; stack?: string }) => {
-        if (msg.type === "warn") hooks.onWarn?.(msg.message!);
-        else if (msg.type === "progress" && w.job) hooks.onProgress?.(w.job, msg.step!, msg.steps!, msg.loss!);
-        else if (msg.type === "result" && w.job) {
-          running--;
-          record(w.job, msg.result!);
-          // a finished AURA job may unblock budget-matched jobs for idle workers
-          for (const other of workers as (Worker & { job?: JobSpec })[]) if (other !== w && !other.job) feed(other);
-          feed(w);
-        } else if (msg.type === "error") {
-          finish(new Error(`job ${msg.id} (${w.job?.arm} on ${w.job?.task}, seed ${w.job?.seed}) failed: ${msg.message}\n${msg.stack ?? ""}`));
-        }
-      });
-      w.on("error", (e) => finish(e));
-    }
-    for (const w of workers) feed(w as Worker & { job?: JobSpec });
+  // the project's worker pool (src/util/worker_pool.ts); workers = 0 runs the jobs in this thread
+  const cache = new TaskCache();
+  const pool = new WorkerPool<JobSpec, JobResult, BenchProgress>({ near: import.meta.url, name: "worker" }, o.workers <= 0 ? 0 : Math.max(1, Math.min(o.workers, jobs.length)), {
+    onStart: (job) => hooks.onStart?.(job),
+    onProgress: (job, p) => hooks.onProgress?.(job, p.step, p.steps, p.loss),
+    onWarn: (m) => hooks.onWarn?.(m),
+    describeError: (job, m) => `job ${job.id} (${job.arm} on ${job.task}, seed ${job.seed}) failed: ${m}`,
+    inProcess: (job, progress) => runJob(job, cache, undefined, (step, steps, loss) => progress({ step, steps, loss })),
   });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let running = 0;
+      const settle = (): void => {
+        if (running > 0) return;
+        if (pending.length) reject(new Error(`internal: ${pending.length} jobs never became ready`));
+        else resolve();
+      };
+      // submit every ready job; a finished AURA job may make budget-matched jobs ready
+      const launch = (): void => {
+        for (let j = take(); j; j = take()) {
+          const job = j;
+          running++;
+          pool.submit(job).then((r) => {
+            running--;
+            record(job, r);
+            launch();
+            settle();
+          }, reject);
+        }
+      };
+      launch();
+      settle();
+    });
+  } finally {
+    await pool.close();
+  }
   return results.sort((a, b) => a.id - b.id);
-}
-
-/** Path of the compiled worker (the bench runs from dist/). */
-function workerEntry(): URL {
-  const js = new URL("./worker.js", import.meta.url);
-  if (existsSync(fileURLToPath(js))) return js;
-  throw new ConfigError("bench workers need the compiled package: run `npm run build` (or use --workers 0)");
 }

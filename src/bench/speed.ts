@@ -3,31 +3,20 @@
  * never a unit test).
  *  1. one training step (forward + BPTT backward + Adam) per arm, B=64, T=128, dModel=64, d=32:
  *     WASM SIMD kernels vs the TypeScript reference, and AURA in @tensorflow/tfjs-backend-wasm;
- *  2. batch-1 control step at dModel=4096: aura vs kv-cache with 1e3, 1e4, 1e5 past steps.
+ *  2. the edge sections (speed_edge.ts): batch-1 `layer.step()` at dModel 4096, aura vs kv-cache
+ *     over 1e2 .. 1e6 past steps (timed there only), and data-parallel training throughput;
+ *  3. the ONNX sections (speed_onnx.ts).
  */
 import { writeFile } from "node:fs/promises";
 import { MemoryConfig } from "../config.js";
 import { naiveOps, wasmOps, type Ops } from "../ops/index.js";
 import { armSpec } from "../model/arms.js";
-import { ARMS, SequenceModel, type ArmName, type MemoryState } from "../model/model.js";
+import { ARMS, SequenceModel, type ArmName } from "../model/model.js";
 import { Adam } from "../train/adam.js";
 import { batchObjective, DEFAULT_TRAIN } from "../train/train.js";
 import { Rng } from "../util/rng.js";
-import type { EpisodeBatch } from "../tasks/types.js";
-import type { KvCache } from "../ops/attention/index.js";
-
-/** Median wall time (ms) of `fn` over `reps` runs after `warmup` runs. */
-export function timeMs(fn: () => void, reps: number, warmup = 1): { median: number; min: number; reps: number } {
-  for (let i = 0; i < warmup; i++) fn();
-  const xs: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    fn();
-    xs.push(performance.now() - t0);
-  }
-  xs.sort((a, b) => a - b);
-  return { median: xs[Math.floor(xs.length / 2)]!, min: xs[0]!, reps };
-}
+import type { EpisodeBatch } from "../train/batch.js";
+import { timeMs } from "./timing.js";
 
 function syntheticBatch(B: number, T: number, dModel: number, C: number, seed: number): EpisodeBatch {
   const rng = new Rng(seed);
@@ -96,33 +85,6 @@ export async function runSpeedBench(o: { quick?: boolean; out?: string; log?: (s
   }
   emit("");
 
-  const big = new MemoryConfig({ dModel: 4096, dAction: 7 });
-  const aura = new SequenceModel(armSpec("aura", big, { matchParams: null }), wasm);
-  const kv = new SequenceModel(armSpec("kv-cache", big, { matchParams: null }), wasm);
-  const rng = new Rng(5);
-  const zt = rng.normals(4096);
-  emit(`## Batch-1 control step at dModel=4096 (validate + encoder + memory + head), median µs`);
-  emit("");
-  emit("| past steps | aura µs | aura state bytes | kv-cache µs | kv-cache state bytes | kv / aura time |");
-  emit("|---|---|---|---|---|---|");
-  for (const L of [1e3, 1e4, 1e5]) {
-    let sa: MemoryState = { ...aura.initState(1), t: L } as MemoryState;
-    const ta = timeMs(() => {
-      sa = aura.forward(zt, 1, 1, { initialState: sa }).finalState;
-    }, o.quick ? 300 : 2000, 50);
-    // a KV-cache holding L past (k, v) entries (random contents: timing only)
-    const cap = 2 * L + 4096;
-    const cache: KvCache = { B: 1, dK: 32, dV: 32, length: L, capacity: cap, keys: rng.normals(cap * 32, 0.2), values: rng.normals(cap * 32) };
-    let sk: MemoryState = { kind: "kv", B: 1, t: L, cache };
-    const n = L >= 1e5 ? (o.quick ? 20 : 100) : o.quick ? 100 : 500;
-    const tk = timeMs(() => {
-      sk = kv.forward(zt, 1, 1, { initialState: sk }).finalState;
-    }, n, 5);
-    emit(
-      `| ${L.toLocaleString("en-US")} | ${(ta.median * 1000).toFixed(1)} | ${aura.stateBytes(sa).toLocaleString("en-US")} | ${(tk.median * 1000).toFixed(1)} | ${kv.stateBytes(sk).toLocaleString("en-US")} | ${(tk.median / ta.median).toFixed(1)}x |`,
-    );
-  }
-  emit("");
   const { speedEdgeSections } = await import("./speed_edge.js");
   const { speedOnnxSections } = await import("./speed_onnx.js");
   for (const l of [...(await speedEdgeSections(o)), ...(await speedOnnxSections(o))]) emit(l);

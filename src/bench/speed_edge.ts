@@ -4,7 +4,7 @@
  *      steps, the KV-cache built directly with L entries and capacity 2L (256 MB of live entries at
  *      1e6, 512 MB allocated), few repetitions at the large sizes;
  *  (b) training throughput of AURA on ess-hard (B=64, T=128, dModel 64) in this thread and with 1 and
- *      2 worker threads of the data-parallel trainer (src/edge/data_parallel.ts): episodes/s and the
+ *      2 worker threads of the data-parallel trainer (src/train/data_parallel.ts): episodes/s and the
  *      speed-up of 2 workers over 1.
  */
 import { availableParallelism } from "node:os";
@@ -19,7 +19,7 @@ import { createTask } from "../tasks/index.js";
 import { Adam, clipGlobalNorm } from "../train/adam.js";
 import { batchObjective, DEFAULT_TRAIN } from "../train/train.js";
 import { Rng } from "../util/rng.js";
-import { timeMs } from "./speed.js";
+import { timeMs } from "./timing.js";
 
 /** A KV-cache of L entries (random contents, timing only) with capacity `cap` >= L: fills a block, then tiles it. */
 export function syntheticKvCache(L: number, cap: number, dK: number, dV: number, rng: Rng): KvCache {
@@ -87,7 +87,7 @@ async function stepVsHorizon(quick: boolean): Promise<string[]> {
 
 /** (b) Training throughput: in-thread vs 1 and 2 data-parallel workers, AURA on ess-hard. */
 async function trainThroughput(quick: boolean): Promise<string[]> {
-  const { DataParallelTrainer } = await import("../edge/data_parallel.js");
+  const { DataParallelTrainer } = await import("../train/data_parallel.js");
   const out: string[] = [];
   const B = 64;
   const T = 128;

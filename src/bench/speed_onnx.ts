@@ -13,9 +13,9 @@ import { AuraMemLayer } from "../layer.js";
 import { wasmOps } from "../ops/index.js";
 import { Rng } from "../util/rng.js";
 import type { MemoryState } from "../model/model.js";
-import { createStepEngine } from "../edge/step_engine.js";
-import { exportOnnx, ONNX_OPSET } from "../edge/onnx_export.js";
-import { loadOrt, ortStepper, maxDiff, type OrtStepper } from "../edge/onnx_parity.js";
+import { createStepEngine } from "../deploy/step_engine.js";
+import { exportOnnx, ONNX_OPSET } from "../deploy/onnx_export.js";
+import { loadOrt, ortStepper, maxDiff, type OrtStepper } from "./onnx_parity.js";
 
 interface Impl {
   name: string;

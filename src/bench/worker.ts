@@ -1,26 +1,23 @@
 /**
- * worker_threads entry of the benchmark pool: receives JobSpecs, posts progress and JobResults.
- * Each worker owns its kernel instance and task cache; nothing is shared between threads.
+ * worker_threads entry of the benchmark pool (src/bench/run.ts): runs JobSpecs, posts progress every
+ * few steps and the JobResults. Each worker owns its kernel instance and task cache; nothing is shared
+ * between threads.
  */
-import { parentPort } from "node:worker_threads";
 import { createOps } from "../ops/index.js";
-import { runJob, TaskCache, type JobSpec } from "./jobs.js";
+import { serveJobs } from "../util/worker_pool.js";
+import { runJob, TaskCache, type JobResult, type JobSpec } from "./jobs.js";
+import type { BenchProgress } from "./run.js";
 
-const port = parentPort;
-if (!port) throw new Error("bench worker must run in a worker thread");
 const cache = new TaskCache();
 let ops: ReturnType<typeof createOps> | null = null;
 
-port.on("message", (job: JobSpec) => {
-  ops ??= createOps(job.backend, (m) => port.postMessage({ type: "warn", message: m }));
+serveJobs<JobSpec, JobResult, BenchProgress>((job, io) => {
+  ops ??= createOps(job.backend, (m) => io.warn(m));
   let last = 0;
-  runJob(job, cache, ops, (step, steps, loss) => {
+  return runJob(job, cache, ops, (step, steps, loss) => {
     if (step - last >= 5 || step === steps) {
       last = step;
-      port.postMessage({ type: "progress", id: job.id, step, steps, loss });
+      io.progress({ step, steps, loss });
     }
-  }).then(
-    (result) => port.postMessage({ type: "result", id: job.id, result }),
-    (err: Error) => port.postMessage({ type: "error", id: job.id, message: `${err.name}: ${err.message}`, stack: err.stack }),
-  );
+  });
 });

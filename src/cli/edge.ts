@@ -3,24 +3,11 @@
  *   aura wear          projected flash wear of persisting the memory: aura vs always-write vs kv-cache
  *   aura bench-crash   SIGKILL a child persisting through the MemoryStore, check every recovery
  */
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
+import { intArg, numArg } from "./args.js";
 import { resolve } from "node:path";
 import { ConfigError } from "../errors.js";
 
-function numArg(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number >= ${min}`);
-    return n;
-  };
-}
-function intArg(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === "" || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-    return n;
-  };
-}
 
 /** Add this module's commands to the CLI. */
 export function registerEdgeCommands(program: Command): void {
@@ -49,7 +36,7 @@ export function registerEdgeCommands(program: Command): void {
     .option("--batch <n>", "streams B", intArg("batch", 1), 1)
     .option("--json", "print the projection as JSON", false)
     .action(async (o) => {
-      const { wearProjection, wearTable } = await import("../edge/wear.js");
+      const { wearProjection, wearTable } = await import("../persist/wear.js");
       let writeRate: number | undefined = o.writeRate;
       let dKey: number = o.dkey;
       let dVal: number = o.dval;
@@ -106,7 +93,7 @@ export function registerEdgeCommands(program: Command): void {
     .option("--dir <dir>", "directory for the store (default: a temporary directory, removed afterwards)")
     .option("--out <file>", "also write the figures to this file (.json: JSON, else markdown)")
     .action(async (o) => {
-      const { runCrashBench, crashReport, writeCrashReport } = await import("../edge/crash.js");
+      const { runCrashBench, crashReport, writeCrashReport } = await import("../bench/crash.js");
       const every = Math.max(1, Math.round(o.kills / 10));
       const r = await runCrashBench({
         kills: o.kills,

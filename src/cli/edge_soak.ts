@@ -1,30 +1,17 @@
 /**
- * `aura bench-soak` (npm run bench:soak): the 1e6-step control-loop soak of src/edge/soak.ts. RSS is
+ * `aura bench-soak` (npm run bench:soak): the 1e6-step control-loop soak of src/bench/soak.ts. RSS is
  * only meaningful after a forced GC, so without --expose-gc the command re-runs itself in a child
  * node process with that flag and a fixed young-generation size (--min/max-semi-space-size=16;
  * --no-respawn to measure in this process anyway). Exit status 1 when a check FAILs (a WARN — the
  * memory poisoned by huge observations — does not). Registered by src/cli/main.ts.
  */
 import type { Command } from "commander";
-import { InvalidArgumentError, Option } from "commander";
+import { intArg, numArg } from "./args.js";
+import { Option } from "commander";
 import { spawnSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 
-function intArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer (1e6 is fine)`);
-    return n;
-  };
-}
-function numArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-    return n;
-  };
-}
 
 /** Add `bench-soak` to the CLI. */
 export function registerSoakCommands(program: Command): void {
@@ -41,7 +28,7 @@ export function registerSoakCommands(program: Command): void {
     .option("--warmup <n>", "steps before the RSS baseline and the first huge observation (default 10% of --steps: V8 sizes its heaps in the first ~1e5 steps)", intArg("warmup"))
     .option("--sample-every <n>", "RSS sample interval after warm-up (steps)", intArg("sample-every"), 10_000)
     .option("--huge-every <n>", "mean steps between huge-but-finite observations (0 = none; adversarial: see docs/edge.md)", intArg("huge-every"), 0)
-    .option("--huge-max <x>", "largest huge magnitude factor (log-uniform from 1e3; <= 3.4e38)", numArg("huge-max"), 1e30)
+    .option("--huge-max <x>", "largest huge magnitude factor (log-uniform from 1e3; <= 3.4e38)", numArg("huge-max", 0, true), 1e30)
     .addOption(new Option("--backend <name>", "op backend").choices(["auto", "wasm", "ts"]).default("auto"))
     .option("--out <file>", "also write the markdown report to this file")
     .option("--json <file>", "also write the full report as JSON")
@@ -62,7 +49,7 @@ export function registerSoakCommands(program: Command): void {
         process.exitCode = r.status ?? 1;
         return;
       }
-      const { runSoak, soakMarkdown } = await import("../edge/soak.js");
+      const { runSoak, soakMarkdown } = await import("../bench/soak.js");
       let last = -1;
       const started = Date.now();
       const report = await runSoak({
@@ -90,7 +77,7 @@ export function registerSoakCommands(program: Command): void {
       const lines = soakMarkdown(report);
       let probe: unknown = null;
       if (o.probe) {
-        const { probeHugeObservations, probeMarkdown } = await import("../edge/soak.js");
+        const { probeHugeObservations, probeMarkdown } = await import("../bench/soak.js");
         process.stderr.write("probe: one huge observation per magnitude, 3 trials each\n");
         const rows = await probeHugeObservations({ checkpoint: o.checkpoint ? resolve(o.checkpoint) : undefined, dModel: o.dmodel, seed: o.seed, backend: o.backend });
         probe = rows;

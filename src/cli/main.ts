@@ -8,6 +8,7 @@
  *   aura info         parameter count and memory bytes of a configuration
  */
 import { Command, InvalidArgumentError, Option } from "commander";
+import { intArg, numArg, listArg } from "./args.js";
 import cliProgress from "cli-progress";
 import { join, resolve } from "node:path";
 import { ARMS, isArm, type ArmName } from "../model/model.js";
@@ -23,23 +24,6 @@ import { registerPlotCommands } from "./plot.js";
 import { registerOnnxCommands } from "./onnx.js";
 import { registerSoakCommands } from "./edge_soak.js";
 
-function intArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-    return n;
-  };
-}
-function numArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
-    return n;
-  };
-}
-function listArg(v: string): string[] {
-  return v.split(",").map((s) => s.trim()).filter(Boolean);
-}
 function seedsArg(v: string): number[] {
   const out: number[] = [];
   for (const part of listArg(v)) {

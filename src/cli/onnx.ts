@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { resolve } from "node:path";
 import { AuraMemLayer } from "../layer.js";
 import { ConfigError } from "../errors.js";
-import { ONNX_OPSET, writeOnnx, decodeOnnx } from "../edge/onnx_export.js";
+import { ONNX_OPSET, writeOnnx, decodeOnnx } from "../deploy/onnx_export.js";
 
 function stepsArg(v: string): number {
   const n = Number(v);
@@ -35,7 +35,7 @@ export async function exportOnnxCommand(o: ExportOnnxCli): Promise<void> {
   log(`inputs  z [1,${c.dModel}], M [1,${c.dKey},${c.dVal}], m [1,${c.dVal}]`);
   log(`outputs action [1,${c.dAction}], g [1], p [1], surprise [1], M_next [1,${c.dKey},${c.dVal}], m_next [1,${c.dVal}]`);
   if (o.verify) {
-    const { onnxParity } = await import("../edge/onnx_parity.js");
+    const { onnxParity } = await import("../bench/onnx_parity.js");
     const r = await onnxParity(layer, bytes, { steps: o.verify, seed: 1 });
     log(
       `verify: ${r.steps} random steps in onnxruntime-node vs aura-mem: max |diff| outputs ${r.maxAbsOutputs.toExponential(2)}, ` +

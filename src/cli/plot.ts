@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError, FormatError } from "../errors.js";
 import { bytesVsHorizonSvg, histogramSvg, paretoSvg, renderVegaLite } from "../bench/plots.js";
 import { claimsSection, configSection, taskTable, type BenchResults } from "../bench/report.js";
-import { bytesSeries, paretoPoints, parseResults, taskSlug, type ResultsFile, type ResultsTask } from "../web/results.js";
+import { bytesSeries, paretoPoints, parseResults, taskSlug, type ResultsFile, type ResultsTask } from "../bench/results.js";
 import { cueShown, parseTrace, type SimTrace } from "../web/trace.js";
 
 // ------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 /** `aura sim`: the closed-loop MuJoCo panel (registered by src/cli/main.ts). */
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
+import { intArg, numArg, listArg } from "./args.js";
 import cliProgress from "cli-progress";
 import { join, resolve } from "node:path";
 import { SIM_TASKS } from "../sim/env.js";
@@ -7,23 +8,6 @@ import { SIM_ARMS } from "../sim/jobs.js";
 import { defaultSimOptions, checkSimOptions, runSim, type SimOptions } from "../sim/panel.js";
 import { simResults, simTable, aisLines, simClaims, writeSimReport } from "../sim/report.js";
 
-function intArg(name: string, min = 0) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-    return n;
-  };
-}
-function numArg(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
-    return n;
-  };
-}
-function listArg(v: string): string[] {
-  return v.split(",").map((s) => s.trim()).filter(Boolean);
-}
 
 /** Add this module's commands to the CLI. */
 export function registerSimCommands(program: Command): void {

@@ -14,22 +14,10 @@
 import { createHash } from "node:crypto";
 import { basename } from "node:path";
 import { ConfigError, FormatError, NonFiniteError, ShapeError } from "../errors.js";
-import { decodeSafetensors, encodeSafetensors, readFileChecked, writeFileAtomic, type TensorEntry } from "./safetensors.js";
+import { checkpointMeta, checkpointParams, checkFiniteParam, isPlainObject, isShape, shapeSize, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type Checkpoint, type CheckpointParam } from "./checkpoint_format.js";
+import { encodeSafetensors, readFileChecked, writeFileAtomic, type TensorEntry } from "./safetensors.js";
 
-export const CHECKPOINT_FORMAT = "aura-mem-checkpoint";
-export const CHECKPOINT_VERSION = 1;
-
-export interface CheckpointParam {
-  shape: number[];
-  data: Float32Array;
-}
-
-export interface Checkpoint {
-  arm: string;
-  config: Record<string, unknown>;
-  params: Record<string, CheckpointParam>;
-  extra?: Record<string, unknown>;
-}
+export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, modelFromCheckpoint, type Checkpoint, type CheckpointParam } from "./checkpoint_format.js";
 
 export interface LoadedCheckpoint extends Checkpoint {
   createdAt: string;
@@ -43,20 +31,6 @@ export function checkpointPaths(path: string): { base: string; safetensorsPath: 
   const base = path.replace(/\.(safetensors|json)$/, "");
   if (base.length === 0 || base.endsWith("/")) throw new ConfigError(`checkpoint path ${JSON.stringify(path)} has no file name`);
   return { base, safetensorsPath: `${base}.safetensors`, jsonPath: `${base}.json` };
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function shapeSize(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-function isShape(v: unknown): v is number[] {
-  return Array.isArray(v) && v.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0);
 }
 
 /** Throw ConfigError if `v` holds something JSON cannot represent faithfully (NaN, Inf, functions...). */
@@ -78,13 +52,6 @@ function checkJsonValue(where: string, v: unknown, depth = 0): void {
     return;
   }
   throw new ConfigError(`${where} is a ${v === undefined ? "undefined" : (v as object).constructor?.name ?? typeof v}, which is not JSON data`);
-}
-
-function checkFiniteParam(name: string, shape: readonly number[], data: Float32Array, Err: typeof NonFiniteError): void {
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    if (!Number.isFinite(v)) throw new Err(`checkpoint parameter "${name}"[${i}] is ${v} (shape [${shape.join(", ")}])`);
-  }
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -153,54 +120,15 @@ export async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
   } catch (e) {
     throw new FormatError(`checkpoint ${jsonPath}: not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  const where = `checkpoint ${jsonPath}`;
-  if (!isPlainObject(meta)) throw new FormatError(`${where}: must be a JSON object`);
-  if (meta["format"] !== CHECKPOINT_FORMAT) throw new FormatError(`${where}: format must be "${CHECKPOINT_FORMAT}", got ${JSON.stringify(meta["format"])}`);
-  if (meta["version"] !== CHECKPOINT_VERSION) {
-    throw new FormatError(`${where}: unsupported version ${JSON.stringify(meta["version"])} (this build reads version ${CHECKPOINT_VERSION})`);
-  }
-  const arm = meta["arm"];
-  if (typeof arm !== "string" || arm.length === 0) throw new FormatError(`${where}: arm must be a non-empty string`);
-  const config = meta["config"];
-  if (!isPlainObject(config)) throw new FormatError(`${where}: config must be an object`);
-  const extra = meta["extra"];
-  if (extra !== undefined && !isPlainObject(extra)) throw new FormatError(`${where}: extra must be an object`);
-  const createdAt = meta["createdAt"];
-  if (typeof createdAt !== "string") throw new FormatError(`${where}: createdAt must be a string`);
-  const listed = meta["params"];
-  if (!isPlainObject(listed)) throw new FormatError(`${where}: params must be an object of name -> shape`);
-  for (const name of Object.keys(listed)) {
-    if (!isShape(listed[name])) throw new FormatError(`${where}: params "${name}" must be a shape (array of non-negative integers)`);
-  }
+  const { arm, config, extra, createdAt, listed, sha256: checksum } = checkpointMeta(meta, `checkpoint ${jsonPath}`);
+  if (createdAt === null) throw new FormatError(`checkpoint ${jsonPath}: createdAt must be a string`);
 
   const stBytes = await readFileChecked(safetensorsPath, "checkpoint tensors");
-  const checksum = meta["sha256"];
-  if (checksum !== undefined) {
-    if (typeof checksum !== "string") throw new FormatError(`${where}: sha256 must be a string`);
-    if (checksum !== sha256(stBytes)) throw new FormatError(`checkpoint ${safetensorsPath}: sha256 does not match ${jsonPath} (files from different saves, or corrupted)`);
+  if (checksum !== undefined && checksum !== sha256(stBytes)) {
+    throw new FormatError(`checkpoint ${safetensorsPath}: sha256 does not match ${jsonPath} (files from different saves, or corrupted)`);
   }
-  const { tensors } = decodeSafetensors(stBytes);
-  const listedNames = Object.keys(listed).sort();
-  const fileNames = Object.keys(tensors).sort();
-  for (const n of listedNames) {
-    if (!Object.prototype.hasOwnProperty.call(tensors, n)) throw new FormatError(`checkpoint: parameter "${n}" is listed in ${jsonPath} but missing from ${safetensorsPath}`);
-  }
-  for (const n of fileNames) {
-    if (!Object.prototype.hasOwnProperty.call(listed, n)) throw new FormatError(`checkpoint: tensor "${n}" in ${safetensorsPath} is not listed in ${jsonPath}`);
-  }
-  const params: Record<string, CheckpointParam> = {};
-  for (const n of listedNames) {
-    const t = tensors[n]!;
-    const shape = listed[n] as number[];
-    if (t.dtype !== "F32") throw new FormatError(`checkpoint: parameter "${n}" has dtype ${t.dtype}, expected F32`);
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new FormatError(`checkpoint: parameter "${n}" has shape [${t.shape.join(", ")}] in ${safetensorsPath} but [${shape.join(", ")}] in ${jsonPath}`);
-    }
-    const data = t.data as Float32Array;
-    checkFiniteParam(n, shape, data, NonFiniteError);
-    Object.defineProperty(params, n, { value: { shape: t.shape, data }, enumerable: true, writable: true, configurable: true });
-  }
+  const params = checkpointParams(listed, stBytes, jsonPath, safetensorsPath);
   const out: LoadedCheckpoint = { arm, config, params, createdAt, safetensorsPath, jsonPath };
-  if (extra !== undefined) out.extra = extra as Record<string, unknown>;
+  if (extra !== undefined) out.extra = extra;
   return out;
 }

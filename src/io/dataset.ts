@@ -18,7 +18,7 @@
  */
 import { ConfigError, FormatError, NonFiniteError, ShapeError } from "../errors.js";
 import { Rng } from "../util/rng.js";
-import { StepType } from "../tasks/types.js";
+import { StepType } from "../train/batch.js";
 import { int64ToInt32, readSafetensors, writeSafetensors, type TensorEntry } from "./safetensors.js";
 
 export const DATASET_FORMAT = "aura-mem-dataset";

@@ -6,7 +6,7 @@
 import type { MemoryConfig } from "../config.js";
 import type { Ops } from "../ops/index.js";
 import { gateCount } from "../ops/rnn/index.js";
-import { ARMS, coreOf, SequenceModel, type ArmName, type ArmSpec } from "./model.js";
+import { ARMS, coreOf, layoutFor, SequenceModel, type ArmName, type ArmSpec } from "./model.js";
 
 /** Arm-specific options; everything has a documented default. */
 export interface ArmOptions {
@@ -26,14 +26,11 @@ export interface ArmOptions {
 export function paramCountOf(spec: ArmSpec): number {
   const c = spec.config;
   const core = coreOf(spec.arm);
-  let width = c.dProj;
-  if (core === "delta" || core === "attention") width += 2 * c.dKey + c.dVal;
-  if (core === "delta") width += 1;
+  const width = layoutFor(core, spec).width;
   let dR = 0;
   let n = 0;
   if (core === "rnn") {
     const G = gateCount(spec.arm as "gru" | "lstm");
-    width += G * spec.rnnHidden;
     n += spec.rnnHidden * G * spec.rnnHidden + G * spec.rnnHidden;
     dR = spec.rnnHidden;
   } else if (core !== "none") dR = c.dVal;

@@ -154,7 +154,8 @@ interface Tape {
 }
 
 /** Column layout of the fused encoder for a core. */
-interface EncLayout {
+/** Column offsets of the fused encoder output E = z W_enc + b_enc (-1 where the arm has no such part). */
+export interface EncLayout {
   k: number; // offset or -1
   q: number;
   v: number;
@@ -174,7 +175,8 @@ export class SequenceModel {
   readonly params: ParamSet;
   /** Width of the core's readout r_t (0 for no-memory). */
   readonly dR: number;
-  private readonly enc: EncLayout;
+  /** The encoder column layout (the one place it is defined: `layoutFor`); deploy code reads it. */
+  readonly enc: EncLayout;
   private tauValue: number;
 
   constructor(spec: ArmSpec, private ops: Ops) {
@@ -610,7 +612,12 @@ export class SequenceModel {
     };
   }
 
-  private checkState(s: MemoryState, B: number): void {
+  /**
+   * The one MemoryState validator (the layer, the step engine and the persistent store call it):
+   * ShapeError unless `s` is this arm's state kind for batch `B` with the right shapes and a
+   * non-negative integer t; with `finite`, NonFiniteError on NaN/Inf in it.
+   */
+  checkState(s: MemoryState, B: number, finite = true): void {
     const c = this.spec.config;
     if (!s || typeof s !== "object") throw new ShapeError("state must be a MemoryState from initState()");
     if (s.B !== B) throw new ShapeError(`state is for batch ${s.B}, input has batch ${B}`);
@@ -622,15 +629,15 @@ export class SequenceModel {
     if (s.kind === "fast-weights") {
       checkF32("state.M", s.M, B * c.dKey * c.dVal, "[B, dKey, dVal]");
       checkF32("state.m", s.m, B * c.dVal, "[B, dVal]");
-      checkFinite("state.M", s.M);
-      checkFinite("state.m", s.m);
+      if (finite) checkFinite("state.M", s.M);
+      if (finite) checkFinite("state.m", s.m);
     } else if (s.kind === "rnn") {
       const H = this.spec.rnnHidden;
       checkF32("state.h", s.h, B * H, "[B, H]");
-      checkFinite("state.h", s.h);
+      if (finite) checkFinite("state.h", s.h);
       if (this.spec.arm === "lstm") {
         checkF32("state.c", s.c, B * H, "[B, H]");
-        checkFinite("state.c", s.c!);
+        if (finite) checkFinite("state.c", s.c!);
       } else if (s.c !== undefined) throw new ShapeError("a gru state has no c");
     } else if (s.kind === "kv") {
       checkKvCache(s.cache, B, c.dKey, c.dVal);
@@ -655,7 +662,8 @@ function validateSpec(s: ArmSpec): void {
   }
 }
 
-function layoutFor(core: CoreKind, spec: ArmSpec): EncLayout {
+/** The encoder column layout of an arm: [k | q | v] (delta, attention), h, [beta] (delta), [xg] (rnn). */
+export function layoutFor(core: CoreKind, spec: ArmSpec): EncLayout {
   const c = spec.config;
   const L: EncLayout = { k: -1, q: -1, v: -1, h: -1, beta: -1, xg: -1, width: 0 };
   const take = (n: number): number => {

@@ -49,12 +49,21 @@ export function wasmOps(kernels: WasmKernels = loadKernels()): Ops {
 export function createOps(backend: Backend | "auto" = "auto", warn: (msg: string) => void = console.warn): Ops {
   if (backend === "ts") return naiveOps();
   if (backend === "wasm") return wasmOps();
+  return opsWithFallback(loadKernels, warn);
+}
+
+/**
+ * The fallback, once (for `createOps("auto")` and the browser's `opsFromWasmBytes`): the WASM ops on
+ * `kernels()` when the runtime has WebAssembly SIMD and the module instantiates, else the TypeScript
+ * reference ops with one warning saying why.
+ */
+export function opsWithFallback(kernels: () => WasmKernels, warn: (msg: string) => void = console.warn): Ops {
   if (!simdSupported()) {
     warn("aura-mem: this runtime has no WebAssembly SIMD; using the (slow) TypeScript reference ops");
     return naiveOps();
   }
   try {
-    return wasmOps();
+    return wasmOps(kernels());
   } catch (err) {
     warn(`aura-mem: WASM kernels unavailable (${(err as Error).message}); using the TypeScript reference ops`);
     return naiveOps();

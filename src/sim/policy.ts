@@ -9,11 +9,13 @@
  *   a   = z W3 + b3                [7]            <- base action
  *
  * Trained with Adam on the mean squared action error (minibatches of steps, cosine learning-rate
- * decay, best validation epoch kept), on the project's dense / activation ops (WASM SIMD).
+ * decay, best validation epoch kept) by the project's training loop (src/train/loop.ts), on its dense /
+ * activation ops (WASM SIMD).
  */
 import type { Ops } from "../ops/index.js";
-import { Adam, clipGlobalNorm } from "../train/adam.js";
-import { glorot, constant, cloneParams, assignParams, type ParamSet } from "../model/params.js";
+import { runLoop, cosineLr } from "../train/loop.js";
+import { TrainingDivergedError } from "../train/train.js";
+import { glorot, constant, type ParamSet } from "../model/params.js";
 import { Rng } from "../util/rng.js";
 import { ConfigError, ShapeError } from "../errors.js";
 import { ACTION_DIM, OBS_DIM, OBS_LAYOUT, CUE_DIM } from "./env.js";
@@ -116,23 +118,36 @@ export class BasePolicy {
     const { dense, act } = this.ops;
     const P = this.params;
     const H = this.hidden;
-    const adam = new Adam(P, { lr: o.lr });
     const rng = new Rng(o.seed * 31 + 7);
     const order = Array.from({ length: N }, (_, i) => i);
     const xAll = this.normalise(obs, N);
     const trainMse: number[] = [];
     const valMse: number[] = [];
-    let best = Infinity;
-    let bestEpoch = 0;
-    let bestParams = cloneParams(P);
     const steps = Math.ceil(N / o.batchSize);
     const total = o.epochs * steps;
-    let it = 0;
-    for (let ep = 1; ep <= o.epochs; ep++) {
-      rng.shuffle(order);
-      let se = 0;
-      for (let s = 0; s < steps; s++) {
-        const idx = order.slice(s * o.batchSize, Math.min(N, (s + 1) * o.batchSize));
+    let se = 0;
+    // one epoch = `steps` minibatches of a fresh shuffle; validation after each epoch keeps the best
+    const r = runLoop(
+      P,
+      { steps: total, lr: o.lr, clip: 1, lrScale: (it) => cosineLr(it, total, 0.05), evalEvery: steps, patience: 0 },
+      {
+        request: (it) => {
+          const s = (it - 1) % steps;
+          if (s === 0) rng.shuffle(order);
+          return order.slice(s * o.batchSize, Math.min(N, (s + 1) * o.batchSize));
+        },
+        diverged: (it, loss) => new TrainingDivergedError(`behaviour cloning diverged: loss ${loss} at step ${it}`),
+        validate: (it) => {
+          const ep = it / steps;
+          trainMse.push(se / (N * ACTION_DIM));
+          se = 0;
+          const v = this.mse(valObs, valAct);
+          valMse.push(v);
+          o.onEpoch?.(ep, o.epochs, trainMse[trainMse.length - 1]!, v);
+          return v;
+        },
+      },
+      (idx) => {
         const B = idx.length;
         const x = new Float32Array(B * OBS_DIM);
         const y = new Float32Array(B * ACTION_DIM);
@@ -144,9 +159,11 @@ export class BasePolicy {
         const z = act.tanhInPlace(dense.forward(h1, P["W2"]!.data, P["b2"]!.data, B, H, H));
         const out = dense.forward(z, P["W3"]!.data, P["b3"]!.data, B, H, ACTION_DIM);
         const dOut = new Float32Array(out.length);
+        let bse = 0;
         for (let i = 0; i < out.length; i++) {
           const d = out[i]! - y[i]!;
           se += d * d;
+          bse += d * d;
           dOut[i] = (2 * d) / out.length;
         }
         const g3 = dense.backward(z, P["W3"]!.data, dOut, B, H, ACTION_DIM, true);
@@ -154,23 +171,10 @@ export class BasePolicy {
         const g2 = dense.backward(h1, P["W2"]!.data, dz, B, H, H, true);
         const dh1 = act.tanhBackward(h1, g2.dx!);
         const g1 = dense.backward(x, P["W1"]!.data, dh1, B, OBS_DIM, H, false);
-        const grads = { W1: g1.dW, b1: g1.db, W2: g2.dW, b2: g2.db, W3: g3.dW, b3: g3.db };
-        clipGlobalNorm(grads, 1);
-        it++;
-        adam.step(grads, 0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * it) / total)));
-      }
-      trainMse.push(se / (N * ACTION_DIM));
-      const v = this.mse(valObs, valAct);
-      valMse.push(v);
-      if (v < best) {
-        best = v;
-        bestEpoch = ep;
-        bestParams = cloneParams(P);
-      }
-      o.onEpoch?.(ep, o.epochs, trainMse[trainMse.length - 1]!, v);
-    }
-    assignParams(P, bestParams);
-    return { trainMse, valMse, bestEpoch };
+        return { loss: bse / out.length, grads: { W1: g1.dW, b1: g1.db, W2: g2.dW, b2: g2.db, W3: g3.dW, b3: g3.db } };
+      },
+    );
+    return { trainMse, valMse, bestEpoch: r.bestStep / steps };
   }
 
   /** Mean squared action error per dimension on (obs, actions). */

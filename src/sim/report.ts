@@ -8,7 +8,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { wilson95 } from "../bench/stats.js";
-import { pairedDiff, type ArmSummary } from "../bench/report.js";
+import { fmt, pairedDiff } from "../bench/report.js";
+import type { ArmSummary, ResultsFile, ResultsTask } from "../bench/results.js";
 import { paretoSvg, histogramSvg, bytesVsHorizonSvg, type ArmPoint } from "../bench/plots.js";
 import { TASK_INFO, type SimTaskName } from "./env.js";
 import type { SimRun, TaskRun } from "./panel.js";
@@ -33,22 +34,19 @@ export interface SimArmSummary extends ArmSummary {
   valMseBase: number | null;
 }
 
-export interface SimTaskResults {
+export interface SimTaskResults extends ResultsTask<SimArmSummary> {
   metric: "success";
   chance: null;
-  horizon: number;
   description: string;
-  arms: Record<string, SimArmSummary>;
   demos: TaskRun["demos"];
   base: TaskRun["base"];
   evalSeeds: [number, number];
   ais: AisResult | null;
 }
 
-/** results.json of `aura sim`. */
-export interface SimResults {
+/** results.json of `aura sim` (the schema of src/bench/results.ts plus the sim's task fields). */
+export interface SimResults extends ResultsFile<SimArmSummary> {
   tasks: Record<string, SimTaskResults>;
-  meta: Record<string, unknown>;
 }
 
 const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -109,12 +107,6 @@ export function simResults(run: SimRun, meta: Record<string, unknown> = {}): Sim
   return out;
 }
 
-function fmt(x: number | null | undefined, d = 3): string {
-  if (x === null || x === undefined || Number.isNaN(x)) return "–";
-  if (!Number.isFinite(x)) return "∞";
-  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString("en-US");
-  return x.toFixed(d);
-}
 
 /** Markdown table of one task. */
 export function simTable(task: string, t: SimTaskResults): string {

@@ -1,26 +1,23 @@
 /**
- * worker_threads entry of the `aura sim` pool: receives SimJobs, posts progress and results. Each
- * worker owns its MuJoCo module, environments and kernel instance; nothing is shared.
+ * worker_threads entry of the `aura sim` pool (src/sim/pool.ts): runs SimJobs, posts throttled
+ * progress and results. Each worker owns its MuJoCo module, environments and kernel instance; nothing
+ * is shared.
  */
-import { parentPort } from "node:worker_threads";
 import { createOps } from "../ops/index.js";
-import { runSimJob, SimContext, type SimJob } from "./jobs.js";
+import { serveJobs } from "../util/worker_pool.js";
+import { runSimJob, SimContext, type SimJob, type SimJobResult } from "./jobs.js";
+import type { SimProgress } from "./pool.js";
 
-const port = parentPort;
-if (!port) throw new Error("sim worker must run in a worker thread");
 let ctx: SimContext | null = null;
 
-port.on("message", (msg: { id: number; job: SimJob }) => {
-  ctx ??= new SimContext(createOps("auto", (m) => port.postMessage({ type: "warn", id: msg.id, message: m })));
+serveJobs<SimJob, SimJobResult, SimProgress>((job, io) => {
+  ctx ??= new SimContext(createOps("auto", (m) => io.warn(m)));
   let last = 0;
-  runSimJob(msg.job, ctx, (done, total) => {
+  return runSimJob(job, ctx, (done, total) => {
     const now = Date.now();
     if (now - last > 500 || done === total) {
       last = now;
-      port.postMessage({ type: "progress", id: msg.id, done, total });
+      io.progress({ done, total });
     }
-  }).then(
-    (result) => port.postMessage({ type: "result", id: msg.id, result }),
-    (err: Error) => port.postMessage({ type: "error", id: msg.id, message: `${err.name}: ${err.message}`, stack: err.stack }),
-  );
+  });
 });

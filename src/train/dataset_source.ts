@@ -5,9 +5,9 @@
  * carry no loss, no metric and no write count.
  */
 import { splitDataset, type Dataset } from "../io/dataset.js";
-import { StepType, type EpisodeBatch } from "../tasks/types.js";
+import { StepType, type EpisodeBatch, type TrainSource } from "./batch.js";
 import type { Rng } from "../util/rng.js";
-import type { TrainSource } from "./train.js";
+
 
 function toBatch(ds: Dataset, episodes: readonly number[]): EpisodeBatch {
   const { T, dModel, dAction } = ds;

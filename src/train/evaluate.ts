@@ -3,7 +3,7 @@
  * gate selectivity P(write | event), P(write | distractor). Inference uses the hard gate.
  */
 import type { SequenceModel, ForwardOptions } from "../model/model.js";
-import { StepType, type EpisodeBatch } from "../tasks/types.js";
+import { StepType, type EpisodeBatch } from "./batch.js";
 
 /** Metrics of one evaluation. */
 export interface EvalResult {

@@ -13,7 +13,7 @@
  */
 import { ConfigError, checkInt } from "../errors.js";
 import type { Rng } from "../util/rng.js";
-import { allocBatch, type EpisodeBatch } from "../tasks/types.js";
+import { allocBatch, type EpisodeBatch } from "./batch.js";
 import type { MemoryState } from "../model/model.js";
 
 /** What a stream source provides: one stream of `length` steps (B = 1) per call. */

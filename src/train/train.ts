@@ -12,10 +12,9 @@
  */
 import { ConfigError, AuraError } from "../errors.js";
 import type { MemoryState, SequenceModel } from "../model/model.js";
-import { cloneParams, assignParams, type ParamSet } from "../model/params.js";
-import { StepType, type EpisodeBatch } from "../tasks/types.js";
+import { StepType, type EpisodeBatch, type TrainSource } from "./batch.js";
 import { Rng } from "../util/rng.js";
-import { Adam, clipGlobalNorm } from "./adam.js";
+import { runLoop, cosineLr, type LoopHooks, type LoopOptions } from "./loop.js";
 import { crossEntropy, gaussianNll } from "./loss.js";
 import { evaluate, better, type EvalResult, type MetricSpec } from "./evaluate.js";
 import { datasetSource } from "./dataset_source.js";
@@ -27,19 +26,7 @@ export class TrainingDivergedError extends AuraError {
   override name = "TrainingDivergedError";
 }
 
-/** What training reads: a batch sampler and fixed validation episodes (a Task satisfies it). */
-export interface TrainSource {
-  readonly kind: "discrete" | "continuous";
-  readonly metric: "accuracy" | "mse";
-  readonly dAction: number;
-  readonly metricScale: number;
-  sample(rng: Rng, B: number): EpisodeBatch;
-  /** One long stream of `length` steps (B = 1), for carried-state training; see {@link TrainOptions.streamWindows}. */
-  sampleStream?(rng: Rng, length: number): EpisodeBatch;
-  /** Window length of carried-state training (the task's horizon). */
-  readonly horizon?: number;
-  evalSet(split: "val" | "test", batchSize: number): EpisodeBatch[];
-}
+export type { TrainSource } from "./batch.js";
 
 /** Training options; defaults in {@link DEFAULT_TRAIN}. */
 export interface TrainOptions {
@@ -314,87 +301,101 @@ export function train(
   return trainSource(model, source, rest);
 }
 
-function trainSource(model: SequenceModel, source: TrainSource, options: Partial<TrainOptions>): TrainResult {
-  const o = trainOptions(options);
-  const t0 = performance.now();
+/** What one training step's objective is computed on: a batch, the loss weights and the forward mode. */
+export interface ObjectiveRequest {
+  batch: EpisodeBatch;
+  opts: Pick<TrainOptions, "lambdaIB" | "lambdaW" | "targetWriteRate" | "lambdaU">;
+  fwd: { gateMode: "hard" | "soft"; scheduleSeeds: number[]; initialState?: MemoryState; gateThresholds?: Float32Array };
+}
+
+/** What the memory trainer needs of a step's objective ({@link batchObjective} or its sharded form). */
+export type MemoryObjective = Pick<ReturnType<typeof batchObjective>, "loss" | "taskLoss" | "meanP" | "grads" | "surprise" | "valid">;
+
+/**
+ * The memory trainer's settings and hooks of the training loop (src/train/loop.ts), shared by
+ * {@link train} and data-parallel training: batch sampling with per-row schedule seeds, soft gate
+ * warm-up, the write-sparsity ramp, cosine lr decay to 10%, recon-gate tau tracking, validation on
+ * the source's val split and best-checkpoint restore (with tau). `record` is called after every step.
+ */
+export function memoryTraining<O extends MemoryObjective>(
+  model: SequenceModel,
+  source: TrainSource,
+  o: TrainOptions,
+  opts: { validation: boolean; record?(step: number, obj: O, val: number | undefined): void },
+): { options: LoopOptions; hooks: LoopHooks<ObjectiveRequest, O>; valSet: EpisodeBatch[]; spec: MetricSpec } {
   const rng = new Rng(o.seed * 7919 + 17);
-  const adam = new Adam(model.params, { lr: o.lr });
-  const valSet = source.evalSet("val", o.evalBatchSize);
+  const valSet = opts.validation ? source.evalSet("val", o.evalBatchSize) : [];
   const spec: MetricSpec = { metric: source.metric, dAction: source.dAction, metricScale: source.metricScale };
-  let best: ParamSet = cloneParams(model.params);
-  let bestVal = NaN;
-  let bestStep = 0;
-  let bestTau = model.tau;
-  let sinceBest = 0;
-  let stoppedEarly = false;
-  const history: TrainResult["history"] = [];
-  let stepsRun = 0;
+  const recon = model.spec.arm === "recon-gate";
   // carried-state training: B streams read window by window, state carried (gradient cut) between windows
   const carry =
     o.streamWindows > 1 && source.sampleStream !== undefined && source.horizon !== undefined && (model.core === "delta" || model.core === "rnn");
-  const streams = carry ? new StreamWindows({ kind: source.kind, dAction: source.dAction, sampleStream: source.sampleStream!.bind(source) }, o.batchSize, source.horizon!, o.streamWindows) : null;
+  const streams = carry
+    ? new StreamWindows({ kind: source.kind, dAction: source.dAction, sampleStream: source.sampleStream!.bind(source) }, o.batchSize, source.horizon!, o.streamWindows)
+    : null;
   let carried: MemoryState | undefined;
-  const validate = (step: number): number => {
-    const r = evaluate(model, valSet, spec);
-    if (better(source.metric, r.metric, bestVal)) {
-      bestVal = r.metric;
-      bestStep = step;
-      best = cloneParams(model.params);
-      bestTau = model.tau;
-      sinceBest = 0;
-    } else sinceBest++;
-    return r.metric;
-  };
-  for (let step = 1; step <= o.steps; step++) {
-    let batch: EpisodeBatch;
-    let initialState: MemoryState | undefined;
-    if (streams) {
-      // curriculum of ages: streams grow from one window to streamWindows over the first half of the run
-      const w = streams.next(rng, 1 + (o.streamWindows - 1) * Math.min(1, (2 * step) / o.steps));
-      batch = w.batch;
-      initialState = resetRows(carried ?? model.initState(batch.B), w.reset);
-    } else batch = source.sample(rng, o.batchSize);
-    const seeds = Array.from({ length: batch.B }, () => rng.nextU32());
-    const gateMode = step <= o.softWarmupSteps ? "soft" : "hard";
-    // cosine decay to 10% of lr over the run
-    const lrScale = 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / o.steps));
-    // the write-sparsity weight ramps up so the gate is not shut before the task gradient can reach it
-    const ramp = sparsityRamp(step / o.steps, o.sparsityWarmup);
-    const obj = batchObjective(model, batch, source, { ...o, lambdaW: o.lambdaW * ramp }, {
-      gateMode,
-      scheduleSeeds: seeds,
-      initialState,
-      gateThresholds: o.stochasticGate && gateMode === "hard" && model.spec.arm === "aura" ? uniforms(rng, batch.B * batch.T) : undefined,
-    });
-    if (streams) carried = obj.finalState;
-    if (!Number.isFinite(obj.loss)) {
-      assignParams(model.params, best);
-      throw new TrainingDivergedError(`loss became ${obj.loss} at step ${step} (arm ${model.spec.arm}); parameters restored to step ${bestStep}`);
-    }
-    if (model.spec.arm === "recon-gate" && o.reconWriteRate !== null) {
+  const hooks: LoopHooks<ObjectiveRequest, O> = {
+    request: (step) => {
+      let batch: EpisodeBatch;
+      let initialState: MemoryState | undefined;
+      if (streams) {
+        // curriculum of ages: streams grow from one window to streamWindows over the first half of the run
+        const w = streams.next(rng, 1 + (o.streamWindows - 1) * Math.min(1, (2 * step) / o.steps));
+        batch = w.batch;
+        initialState = resetRows(carried ?? model.initState(batch.B), w.reset);
+      } else batch = source.sample(rng, o.batchSize);
+      const seeds = Array.from({ length: batch.B }, () => rng.nextU32());
+      const gateMode = step <= o.softWarmupSteps ? "soft" : "hard";
+      // the write-sparsity weight ramps up so the gate is not shut before the task gradient can reach it
+      const ramp = sparsityRamp(step / o.steps, o.sparsityWarmup);
+      const fwd: ObjectiveRequest["fwd"] = { gateMode, scheduleSeeds: seeds };
+      if (initialState) fwd.initialState = initialState;
+      if (o.stochasticGate && gateMode === "hard" && model.spec.arm === "aura") fwd.gateThresholds = uniforms(rng, batch.B * batch.T);
+      return { batch, opts: { ...o, lambdaW: o.lambdaW * ramp }, fwd };
+    },
+    diverged: (step, loss, bestStep) =>
+      new TrainingDivergedError(`loss became ${loss} at step ${step} (arm ${model.spec.arm}); parameters restored to step ${bestStep}`),
+    afterObjective: (step, obj) => {
+      if (streams) {
+        const fs = (obj as { finalState?: MemoryState }).finalState;
+        if (!fs) throw new ConfigError("carried-state training needs the objective's final state (not available from this trainer)");
+        carried = fs;
+      }
+      if (!recon || o.reconWriteRate === null) return;
       // tau tracks the (1 - rate) quantile of the surprise norm over valid steps (EMA)
       const s: number[] = [];
       for (let i = 0; i < obj.surprise.length; i++) if (obj.valid[i]) s.push(obj.surprise[i]!);
       s.sort((a, b) => a - b);
       const qv = s[Math.min(s.length - 1, Math.floor((1 - o.reconWriteRate) * s.length))] ?? model.tau;
       model.setTau(step === 1 ? qv : 0.9 * model.tau + 0.1 * qv);
-    }
-    const gradNorm = clipGlobalNorm(obj.grads, o.clip);
-    adam.step(obj.grads, lrScale);
-    stepsRun = step;
-    const rec: TrainResult["history"][number] = { step, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP };
-    if ((o.evalEvery > 0 && step % o.evalEvery === 0) || step === o.steps) {
-      rec.val = validate(step);
-    }
-    history.push(rec);
-    o.onStep?.({ step, steps: o.steps, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP, gradNorm, val: rec.val });
-    if (o.patience > 0 && sinceBest >= o.patience) {
-      stoppedEarly = true;
-      break;
-    }
+    },
+    better: (a, b) => better(source.metric, a, b),
+    onStep: (step, obj, gradNorm, val) => {
+      opts.record?.(step, obj, val);
+      o.onStep?.({ step, steps: o.steps, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP, gradNorm, val });
+    },
+  };
+  if (opts.validation) hooks.validate = () => evaluate(model, valSet, spec).metric;
+  if (recon) {
+    hooks.snapshot = () => model.tau;
+    hooks.restore = (tau) => model.setTau(tau as number);
   }
-  assignParams(model.params, best);
-  if (model.spec.arm === "recon-gate") model.setTau(bestTau);
+  // cosine decay to 10% of lr over the run
+  const options: LoopOptions = { steps: o.steps, lr: o.lr, clip: o.clip, lrScale: (step) => cosineLr(step - 1, o.steps, 0.1), evalEvery: o.evalEvery, patience: o.patience };
+  return { options, hooks, valSet, spec };
+}
+
+function trainSource(model: SequenceModel, source: TrainSource, options: Partial<TrainOptions>): TrainResult {
+  const o = trainOptions(options);
+  const t0 = performance.now();
+  const history: TrainResult["history"] = [];
+  const record = (step: number, obj: MemoryObjective, val: number | undefined): void => {
+    const rec: TrainResult["history"][number] = { step, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP };
+    if (val !== undefined) rec.val = val;
+    history.push(rec);
+  };
+  const { options: lo, hooks, valSet, spec } = memoryTraining(model, source, o, { validation: true, record });
+  const r = runLoop(model.params, lo, hooks, (q) => batchObjective(model, q.batch, source, q.opts, q.fwd));
   const val = evaluate(model, valSet, spec);
-  return { stepsRun, bestStep, bestVal, val, history, timeMs: performance.now() - t0, stoppedEarly };
+  return { stepsRun: r.stepsRun, bestStep: r.bestStep, bestVal: r.bestVal, val, history, timeMs: performance.now() - t0, stoppedEarly: r.stoppedEarly };
 }

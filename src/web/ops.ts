@@ -1,10 +1,11 @@
 /**
  * Op bundle for runtimes without a file system (browsers): the WASM SIMD kernels instantiated from
  * bytes the caller fetched, or the TypeScript reference ops when the runtime has no WASM SIMD.
- * (`createOps` in src/ops/index.ts reads build/aura.wasm from disk, which only Node can do.)
+ * (`createOps` in src/ops/index.ts reads build/aura.wasm from disk, which only Node can do; both share
+ * its fallback, `opsWithFallback`.)
  */
-import { naiveOps, wasmOps, type Ops } from "../ops/index.js";
-import { instantiateKernels, simdSupported } from "../wasm/runtime.js";
+import { naiveOps, opsWithFallback, type Ops } from "../ops/index.js";
+import { instantiateKernels } from "../wasm/runtime.js";
 
 /** Ops on the kernels in `wasmBytes`; falls back to the TS reference ops (with `warn`) without SIMD or when the bytes do not load. */
 export function opsFromWasmBytes(wasmBytes: BufferSource | null, warn: (msg: string) => void = console.warn): Ops {
@@ -12,14 +13,5 @@ export function opsFromWasmBytes(wasmBytes: BufferSource | null, warn: (msg: str
     warn("aura-mem: no kernel module given; using the (slow) TypeScript reference ops");
     return naiveOps();
   }
-  if (!simdSupported()) {
-    warn("aura-mem: this runtime has no WebAssembly SIMD; using the (slow) TypeScript reference ops");
-    return naiveOps();
-  }
-  try {
-    return wasmOps(instantiateKernels(wasmBytes));
-  } catch (err) {
-    warn(`aura-mem: WASM kernels unavailable (${(err as Error).message}); using the TypeScript reference ops`);
-    return naiveOps();
-  }
+  return opsWithFallback(() => instantiateKernels(wasmBytes), warn);
 }

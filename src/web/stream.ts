@@ -22,7 +22,7 @@ import { SequenceModel, type MemoryState } from "../model/model.js";
 import { scheduleBatch } from "../model/schedule.js";
 import type { Ops } from "../ops/index.js";
 import { createEssTask, essConfig } from "../tasks/ess.js";
-import { StepType, type EpisodeBatch } from "../tasks/types.js";
+import { StepType, type EpisodeBatch } from "../train/batch.js";
 import { Rng } from "../util/rng.js";
 
 /** Arms the demo can switch between on one trained AURA model. */

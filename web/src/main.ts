@@ -9,7 +9,7 @@ import type { Ops } from "../../src/ops/index.js";
 import { StepType, type EpisodeBatch } from "../../src/tasks/types.js";
 import { checkpointFromBytes, type BytesCheckpoint } from "../../src/web/checkpoint.js";
 import { opsFromWasmBytes } from "../../src/web/ops.js";
-import { parseResults, paretoPoints, type ResultsFile } from "../../src/web/results.js";
+import { parseResults, paretoPoints, type ResultsFile } from "../../src/bench/results.js";
 import { StreamRun, auraWriteRate, kvCacheBytesFor, makeStream, tradeoffPoint, type DemoArm, type TradeoffPoint } from "../../src/web/stream.js";
 import { cueShown, fitBase, parseTrace, type SimTrace } from "../../src/web/trace.js";
 import { ARM_COLORS, drawBytes, drawReplay, drawTape, drawTimeline, drawTradeoff, obsColor, replayGeometry, type ReplayGeometry } from "./charts.js";

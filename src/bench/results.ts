@@ -1,12 +1,13 @@
 /**
- * Reading a `results.json` written by `aura bench` (or `aura sim`) without Node: validation with
- * messages that name the bad field, and the per-task points of the accuracy-vs-writes Pareto plot.
- * Shared by the browser demo and `aura plot`.
+ * The results.json schema, once: the types `aura bench` (src/bench/report.ts) and `aura sim`
+ * (src/sim/report.ts) write, and their reading without Node: validation with messages that name the
+ * bad field, the per-task points of the accuracy-vs-writes Pareto plot and the state-bytes series.
+ * Read by the browser demo and `aura plot`.
  */
 import { FormatError } from "../errors.js";
-import type { ArmPoint } from "../bench/plots.js";
+import type { ArmPoint } from "./plots.js";
 
-/** One arm row of a task (the documented minimum; extra fields are kept). */
+/** One arm row of a task (the documented minimum every reader may rely on; extra fields are kept). */
 export interface ResultsArm {
   mean: number;
   ci95: [number, number];
@@ -21,19 +22,62 @@ export interface ResultsArm {
   [extra: string]: unknown;
 }
 
+/** One arm's aggregate on one task as `aura bench` writes it: the minimum plus the per-seed record. */
+export interface ArmSummary extends ResultsArm {
+  /** always-write writes / this arm's writes (null when the arm never writes or always-write was not run). */
+  writeReduction: number | null;
+  /** Extra fields (not part of the minimal contract). */
+  trainSeconds: number;
+  stepsPerEpisode: number;
+  /** Metric per seed, aligned with `seedIds`. */
+  perSeed: number[];
+  seedIds: number[];
+  /**
+   * Horizon-generalisation panel (ess tasks, arms in the panel): the model trained at the task's horizon
+   * T evaluated at longer N, "<N>" -> "fixed" | "density" -> aggregate over seeds. Absent when not run.
+   */
+  horizons?: Record<string, Partial<Record<StreamKind, HorizonSummary>>>;
+}
+
+/** Stream kinds of the horizon panel: events fixed per episode whatever N, or at the task's density. */
+export type StreamKind = "fixed" | "density";
+
+/** One (N, stream kind) point of the horizon panel, aggregated over seeds. */
+export interface HorizonSummary {
+  mean: number;
+  ci95: [number, number];
+  seeds: number;
+  writesPerEpisode: number;
+  /** Writes per step (mean over seeds). */
+  writeRate: number;
+  /** always-write's writes / this arm's writes at the same (N, kind) (null when not comparable). */
+  writeReduction: number | null;
+  pWriteEvent: number | null;
+  pWriteDistractor: number | null;
+  /** Metric and writes per episode per seed, aligned with `seedIds`. */
+  perSeed: number[];
+  writesPerSeed: number[];
+  seedIds: number[];
+  /** Test episodes per seed. */
+  episodes: number;
+}
+
 /** One task of results.json. */
-export interface ResultsTask {
+export interface ResultsTask<A extends ResultsArm = ResultsArm> {
   metric: "accuracy" | "mse" | "success";
   chance: number | null;
   horizon: number;
-  arms: Record<string, ResultsArm>;
+  arms: Record<string, A>;
 }
 
 /** results.json as read. */
-export interface ResultsFile {
-  tasks: Record<string, ResultsTask>;
+export interface ResultsFile<A extends ResultsArm = ResultsArm> {
+  tasks: Record<string, ResultsTask<A>>;
   meta: Record<string, unknown>;
 }
+
+/** results.json as `aura bench` writes it. */
+export type BenchResults = ResultsFile<ArmSummary>;
 
 const METRICS = ["accuracy", "mse", "success"];
 

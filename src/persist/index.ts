@@ -1,6 +1,7 @@
 /**
- * Edge runtime: crash-safe, flash-friendly persistence of the memory state, flash-wear accounting and
- * the crash harness (docs/edge.md).
+ * Persistence of the memory state on a device: the crash-safe, flash-friendly `MemoryStore`, its
+ * CRC-32 and the flash-wear model (docs/edge.md). The crash harness that tests the store is
+ * src/bench/crash.ts (`aura bench-crash`).
  */
 export { crc32, crc32Of } from "./crc32.js";
 export {
@@ -37,4 +38,3 @@ export {
   type WearRow,
   type WearProjection,
 } from "./wear.js";
-export { runCrashBench, crashReport, writeCrashReport, crashLayer, crashObservation, stateChecksum, CRASH_LAYER, type CrashBenchOptions, type CrashBenchResult } from "./crash.js";

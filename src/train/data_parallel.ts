@@ -17,22 +17,17 @@
  * MSE) are not separable: their combined gradient uses per-shard MSEs and is an approximation
  * (`exact: false`).
  *
- * Workers. The entry is `dp_worker.js` next to this file (dist/, compiled); running from source
- * under tsx (the tests), the worker is bootstrapped by registering tsx's loader first, because a
- * worker thread does not inherit `--import tsx` in Node 20.
+ * Workers. The entry is `dp_worker` next to this file, started by the project's worker pool
+ * (src/util/worker_pool.ts: compiled .js, or the .ts source under tsx).
  */
-import { Worker } from "node:worker_threads";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { ConfigError } from "../errors.js";
 import type { SequenceModel } from "../model/model.js";
-import { cloneParams, assignParams, type GradSet, type ParamSet } from "../model/params.js";
+import type { GradSet } from "../model/params.js";
 import type { Backend } from "../ops/index.js";
-import { StepType, type EpisodeBatch } from "../tasks/types.js";
-import { Adam, clipGlobalNorm } from "../train/adam.js";
-import { evaluate, better, type MetricSpec } from "../train/evaluate.js";
-import { batchObjective, sparsityRamp, trainOptions, TrainingDivergedError, type TrainOptions, type TrainSource } from "../train/train.js";
-import { Rng } from "../util/rng.js";
+import { StepType, type EpisodeBatch } from "./batch.js";
+import { runLoopAsync } from "./loop.js";
+import { WorkerPool } from "../util/worker_pool.js";
+import { batchObjective, memoryTraining, trainOptions, type TrainOptions, type TrainSource } from "./train.js";
 
 /** The loss weights batchObjective reads. */
 export type ObjectiveOptions = Pick<TrainOptions, "lambdaIB" | "lambdaW" | "targetWriteRate">;
@@ -224,21 +219,22 @@ export interface DpWorkerInit {
   grads: SharedArrayBuffer;
 }
 
-/** main -> worker: compute one shard. */
+/** main -> worker: compute one shard (a job of the worker pool). */
 export interface DpStepMessage {
-  type: "step";
-  id: number;
   tau: number;
   batch: EpisodeBatch;
   opts: ObjectiveOptions;
   fwd: { gateMode: "hard" | "soft"; scheduleSeeds?: number[] };
 }
 
-/** worker -> main. */
-export type DpReply =
-  | { type: "ready" }
-  | { type: "result"; id: number; loss: number; taskLoss: number; meanP: number; surprise: Float32Array; valid: Uint8Array }
-  | { type: "error"; id: number; message: string; stack?: string };
+/** worker -> main: the shard's scalars (its gradients are in the worker's shared buffer). */
+export interface DpShardReply {
+  loss: number;
+  taskLoss: number;
+  meanP: number;
+  surprise: Float32Array;
+  valid: Uint8Array;
+}
 
 /** Options of {@link DataParallelTrainer.start}. */
 export interface DataParallelOptions {
@@ -260,39 +256,20 @@ function transferables(b: EpisodeBatch): ArrayBuffer[] {
   return out;
 }
 
-/** Start the worker entry: compiled `dp_worker.js` (dist/), or `dp_worker.ts` under tsx. */
-export function spawnDpWorker(init: DpWorkerInit): Worker {
-  const js = new URL("./dp_worker.js", import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: init });
-  const ts = new URL("./dp_worker.ts", import.meta.url);
-  if (existsSync(fileURLToPath(ts))) {
-    let api: string;
-    try {
-      api = import.meta.resolve("tsx/esm/api");
-    } catch {
-      throw new ConfigError("data-parallel workers need the compiled package (npm run build) or tsx to run from source");
-    }
-    const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(ts.href)}); })`;
-    return new Worker(boot, { eval: true, workerData: init });
-  }
-  throw new ConfigError("data-parallel worker entry dp_worker.js not found: run `npm run build`");
-}
-
 /**
- * A pool of gradient workers bound to one model. `objective()` pushes the model's current parameters
- * (and recon-gate tau) to the workers, splits the batch, and returns the combined full-batch objective.
+ * A pool of gradient workers bound to one model (the project's worker pool, src/util/worker_pool.ts,
+ * one `dp_worker` per shard). `objective()` pushes the model's current parameters (and recon-gate
+ * tau) to the workers, splits the batch, and returns the combined full-batch objective.
  */
 export class DataParallelTrainer {
-  private nextId = 1;
   private readonly paramView: Float32Array;
   private readonly gradViews: Float32Array[];
-  private pending = new Map<number, { resolve: (r: DpReply) => void; reject: (e: Error) => void }>();
   private closed = false;
 
   private constructor(
     readonly model: SequenceModel,
     private readonly source: Pick<TrainSource, "kind" | "dAction">,
-    private readonly workers: Worker[],
+    private readonly pools: WorkerPool<DpStepMessage, DpShardReply>[],
     private readonly layout: ParamSlot[],
     params: SharedArrayBuffer,
     grads: SharedArrayBuffer[],
@@ -303,7 +280,7 @@ export class DataParallelTrainer {
 
   /** Number of worker threads. */
   get size(): number {
-    return this.workers.length;
+    return this.pools.length;
   }
 
   /** Start `opts.workers` workers for `model`, each with a copy of the parameters. */
@@ -317,62 +294,33 @@ export class DataParallelTrainer {
     }
     const params = new SharedArrayBuffer(total * 4);
     const s = model.spec;
-    const workers: Worker[] = [];
+    // one single-worker pool per shard: each worker has its own workerData (its gradient buffer)
+    const pools: WorkerPool<DpStepMessage, DpShardReply>[] = [];
     const grads: SharedArrayBuffer[] = [];
-    const ready: Promise<void>[] = [];
     for (let w = 0; w < opts.workers; w++) {
       const g = new SharedArrayBuffer(total * 4);
       grads.push(g);
-      const worker = spawnDpWorker({
+      const init: DpWorkerInit = {
         spec: { arm: s.arm, config: { ...s.config.toJSON() }, rnnHidden: s.rnnHidden, window: s.window, writeRate: s.writeRate, tau: model.tau },
         backend: opts.backend ?? "auto",
         source: { kind: source.kind, dAction: source.dAction },
         layout,
         params,
         grads: g,
-      });
-      workers.push(worker);
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          const onMsg = (m: DpReply): void => {
-            if (m.type === "ready") resolve();
-            else if (m.type === "error") reject(new Error(`data-parallel worker failed to start: ${m.message}`));
-            if (m.type !== "result") worker.off("message", onMsg);
-          };
-          worker.on("message", onMsg);
-          worker.once("error", reject);
+      };
+      pools.push(
+        new WorkerPool<DpStepMessage, DpShardReply>({ near: import.meta.url, name: "dp_worker", workerData: init }, 1, {
+          describeError: (_job, m) => `data-parallel worker: ${m}`,
         }),
       );
     }
     try {
-      await Promise.all(ready);
+      await Promise.all(pools.map((p) => p.ready()));
     } catch (err) {
-      await Promise.all(workers.map((w) => w.terminate()));
+      await Promise.all(pools.map((p) => p.close()));
       throw err;
     }
-    const t = new DataParallelTrainer(model, source, workers, layout, params, grads);
-    for (const w of workers) {
-      w.on("message", (m: DpReply) => t.onReply(m));
-      w.on("error", (e) => t.failAll(e));
-      w.on("exit", (code) => {
-        if (!t.closed) t.failAll(new Error(`data-parallel worker exited with code ${code}`));
-      });
-    }
-    return t;
-  }
-
-  private onReply(m: DpReply): void {
-    if (m.type === "ready") return;
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    this.pending.delete(m.id);
-    if (m.type === "error") p.reject(new Error(`data-parallel worker: ${m.message}\n${m.stack ?? ""}`));
-    else p.resolve(m);
-  }
-
-  private failAll(e: Error): void {
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
+    return new DataParallelTrainer(model, source, pools, layout, params, grads);
   }
 
   /** Copy the model's parameters into the shared buffer the workers read. */
@@ -384,28 +332,21 @@ export class DataParallelTrainer {
   async objective(batch: EpisodeBatch, o: ObjectiveOptions, fwd: ForwardMode): Promise<CombinedObjective> {
     if (this.closed) throw new ConfigError("the data-parallel trainer is closed");
     this.pushParams();
-    const plans = planShards(batch, this.source.kind, this.workers.length);
+    const plans = planShards(batch, this.source.kind, this.pools.length);
     const replies = await Promise.all(
       plans.map((p, s) => {
         const [r0, r1] = p.rows;
         const shard = sliceBatch(batch, r0, r1);
-        const id = this.nextId++;
         const msg: DpStepMessage = {
-          type: "step",
-          id,
           tau: this.model.tau,
           batch: shard,
           opts: shardObjectiveOptions(o, p),
           fwd: { gateMode: fwd.gateMode, scheduleSeeds: fwd.scheduleSeeds ? Array.from(fwd.scheduleSeeds).slice(r0, r1) : undefined },
         };
-        return new Promise<DpReply>((resolve, reject) => {
-          this.pending.set(id, { resolve, reject });
-          this.workers[s]!.postMessage(msg, transferables(shard));
-        });
+        return this.pools[s]!.submitTo(0, msg, transferables(shard));
       }),
     );
     const results: ShardResult[] = replies.map((r, s) => {
-      if (r.type !== "result") throw new Error("internal: unexpected worker reply");
       const grads: GradSet = {};
       for (const { name, offset, length } of this.layout) grads[name] = this.gradViews[s]!.subarray(offset, offset + length);
       return { loss: r.loss, taskLoss: r.taskLoss, meanP: r.meanP, grads, surprise: r.surprise, valid: r.valid };
@@ -417,8 +358,7 @@ export class DataParallelTrainer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.failAll(new Error("data-parallel trainer closed"));
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.pools.map((p) => p.close()));
   }
 }
 
@@ -436,9 +376,9 @@ export interface DataParallelTrainResult {
 }
 
 /**
- * `train()` (src/train/train.ts) with the gradient computed by `workers` threads: the same batches,
- * schedule seeds, soft warm-up, sparsity ramp, cosine lr, recon-gate tau tracking, clipping, Adam and
- * best-validation restore, so with one worker it reproduces `train()` step for step (same backend).
+ * `train()` (src/train/train.ts) with the gradient computed by `workers` threads: the same training
+ * loop (src/train/loop.ts) and memory-trainer hooks ({@link memoryTraining}), only the objective is
+ * the workers' combined one, so with one worker it reproduces `train()` step for step (same backend).
  * `validation: false` makes it a pure throughput run (no evaluation, the last parameters are kept).
  */
 export async function trainDataParallel(
@@ -451,65 +391,30 @@ export async function trainDataParallel(
   const t0 = performance.now();
   const pool = await DataParallelTrainer.start(model, source, { workers, backend });
   try {
-    const rng = new Rng(o.seed * 7919 + 17);
-    const adam = new Adam(model.params, { lr: o.lr });
-    const needVal = validation !== false;
-    const valSet = needVal ? source.evalSet("val", o.evalBatchSize) : [];
-    const spec: MetricSpec = { metric: source.metric, dAction: source.dAction, metricScale: source.metricScale };
-    let best: ParamSet = cloneParams(model.params);
-    let bestVal = NaN;
-    let bestStep = 0;
-    let bestTau = model.tau;
-    let sinceBest = 0;
-    let stepMs = 0;
     let episodes = 0;
     const history: DataParallelTrainResult["history"] = [];
-    let stepsRun = 0;
-    for (let step = 1; step <= o.steps; step++) {
-      const ts = performance.now();
-      const batch = source.sample(rng, o.batchSize);
-      const seeds = Array.from({ length: batch.B }, () => rng.nextU32());
-      const gateMode = step <= o.softWarmupSteps ? "soft" : "hard";
-      const lrScale = 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / o.steps));
-      const ramp = sparsityRamp(step / o.steps, o.sparsityWarmup);
-      const obj = await pool.objective(batch, { ...o, lambdaW: o.lambdaW * ramp }, { gateMode, scheduleSeeds: seeds });
-      if (!Number.isFinite(obj.loss)) {
-        assignParams(model.params, best);
-        throw new TrainingDivergedError(`loss became ${obj.loss} at step ${step} (arm ${model.spec.arm}); parameters restored to step ${bestStep}`);
-      }
-      if (model.spec.arm === "recon-gate" && o.reconWriteRate !== null) {
-        const s: number[] = [];
-        for (let i = 0; i < obj.surprise.length; i++) if (obj.valid[i]) s.push(obj.surprise[i]!);
-        s.sort((a, b) => a - b);
-        const qv = s[Math.min(s.length - 1, Math.floor((1 - o.reconWriteRate) * s.length))] ?? model.tau;
-        model.setTau(step === 1 ? qv : 0.9 * model.tau + 0.1 * qv);
-      }
-      const gradNorm = clipGlobalNorm(obj.grads, o.clip);
-      adam.step(obj.grads, lrScale);
-      stepMs += performance.now() - ts;
-      episodes += batch.B;
-      stepsRun = step;
+    const record = (step: number, obj: CombinedObjective, val: number | undefined): void => {
       const rec: DataParallelTrainResult["history"][number] = { step, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP, exact: obj.exact };
-      if (needVal && ((o.evalEvery > 0 && step % o.evalEvery === 0) || step === o.steps)) {
-        const r = evaluate(model, valSet, spec);
-        rec.val = r.metric;
-        if (better(source.metric, r.metric, bestVal)) {
-          bestVal = r.metric;
-          bestStep = step;
-          best = cloneParams(model.params);
-          bestTau = model.tau;
-          sinceBest = 0;
-        } else sinceBest++;
-      }
+      if (val !== undefined) rec.val = val;
       history.push(rec);
-      o.onStep?.({ step, steps: o.steps, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP, gradNorm, val: rec.val });
-      if (o.patience > 0 && sinceBest >= o.patience) break;
-    }
-    if (needVal) {
-      assignParams(model.params, best);
-      if (model.spec.arm === "recon-gate") model.setTau(bestTau);
-    }
-    return { stepsRun, bestStep, bestVal, history, stepMs, timeMs: performance.now() - t0, episodesPerSecond: episodes / (stepMs / 1000) };
+    };
+    const { options: lo, hooks } = memoryTraining<CombinedObjective>(model, source, o, { validation: validation !== false, record });
+    const request = hooks.request;
+    hooks.request = (step) => {
+      const q = request(step);
+      episodes += q.batch.B;
+      return q;
+    };
+    const r = await runLoopAsync(model.params, lo, hooks, (q) => pool.objective(q.batch, q.opts, q.fwd));
+    return {
+      stepsRun: r.stepsRun,
+      bestStep: r.bestStep,
+      bestVal: r.bestVal,
+      history,
+      stepMs: r.stepMs,
+      timeMs: performance.now() - t0,
+      episodesPerSecond: episodes / (r.stepMs / 1000),
+    };
   } finally {
     await pool.close();
   }

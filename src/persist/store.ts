@@ -372,29 +372,9 @@ export function checkStateFor(state: MemoryState, layer: AuraMemLayer, B: number
   const want = layerShape(layer, B);
   if (state.kind !== want.kind) throw new ShapeError(`state kind ${String(state.kind)} does not match the ${want.arm} layer (${want.kind})`);
   if (state.B !== B) throw new ShapeError(`state is for batch ${state.B}, the store holds batch ${B}`);
-  if (!Number.isSafeInteger(state.t) || state.t < 0) throw new ShapeError(`state.t must be a non-negative integer, got ${state.t}`);
-  const f32 = (name: string, a: unknown, n: number): void => {
-    if (!(a instanceof Float32Array) || a.length !== n) {
-      throw new ShapeError(`state.${name} must be a Float32Array of ${n} values, got ${a instanceof Float32Array ? a.length : typeof a}`);
-    }
-  };
-  switch (state.kind) {
-    case "fast-weights":
-      f32("M", state.M, B * want.d1 * want.d2);
-      f32("m", state.m, B * want.d2);
-      break;
-    case "rnn":
-      f32("h", state.h, B * want.d1);
-      if (want.flags & FLAG_RNN_C) f32("c", state.c, B * want.d1);
-      else if (state.c !== undefined) throw new ShapeError(`state.c is set, but the ${want.arm} layer has no cell state`);
-      break;
-    case "kv":
-      checkKvCache(state.cache, B, want.d1, want.d2);
-      if (want.window > 0 && state.cache.length > want.window) throw new ShapeError(`kv cache holds ${state.cache.length} entries > window ${want.window}`);
-      break;
-    case "none":
-      break;
-  }
+  // shapes, t and cache invariants: the model's one validator
+  layer.model.checkState(state, B, false);
+  if (state.kind === "kv" && want.window > 0 && state.cache.length > want.window) throw new ShapeError(`kv cache holds ${state.cache.length} entries > window ${want.window}`);
 }
 
 // ------------------------------------------------------------------------------------------------

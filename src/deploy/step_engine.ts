@@ -23,7 +23,7 @@
 import { NonFiniteError, ShapeError } from "../errors.js";
 import type { AuraMemLayer } from "../layer.js";
 import { Arena, WasmError, kernelFn, loadKernels, type WasmKernels } from "../wasm/runtime.js";
-import { auraWeights, checkAuraState, type AuraDims, type AuraStepResult } from "./step_reference.js";
+import { auraWeights, checkAuraState, type AuraDims, type AuraStepResult } from "./weights.js";
 import type { MemoryState } from "../model/model.js";
 
 /** The fast batch-1 step of an aura layer. */
@@ -164,7 +164,7 @@ export function createStepEngine(layer: AuraMemLayer, opts: StepEngineOptions = 
       }
       if (!(zt instanceof Float32Array)) throw new ShapeError("zt must be a Float32Array [B*dModel]");
       if (zt.length !== K) throw new ShapeError(`zt must have B*dModel = 1*${K} = ${K} values, got ${zt.length}`);
-      checkAuraState(state, d);
+      checkAuraState(state, layer);
       const v = view();
       v.set(zt, zOff);
       v.set(state.M, MOff);

@@ -5,7 +5,7 @@
  *   outputs  action [1, dAction], g [1], p [1], surprise [1], M_next [1, dKey, dVal], m_next [1, dVal]
  *
  * with every weight as an initializer and only standard ONNX operators of the default domain at
- * opset 17 (IR version 8). The maths is `auraStepReference` (src/edge/step_reference.ts); the
+ * opset 17 (IR version 8). The maths is the model's op composition (src/model/model.ts; weights via src/deploy/weights.ts); the
  * caller feeds M_next / m_next back as the next step's M / m.
  *
  * The protobuf is written with the generated protobufjs module of the official onnx.proto that the
@@ -14,7 +14,7 @@
 import { writeFile, rename, rm } from "node:fs/promises";
 import { ConfigError, FormatError } from "../errors.js";
 import type { AuraMemLayer } from "../layer.js";
-import { auraWeights, type AuraWeights } from "./step_reference.js";
+import { auraWeights, type AuraWeights } from "./weights.js";
 
 /** Opset of the default ONNX domain the graph uses. */
 export const ONNX_OPSET = 17;
@@ -112,9 +112,6 @@ export function auraStepGraph(w: AuraWeights): {
 } {
   const d = w.dims;
   const { dModel, dKey, dVal, dProj, dGate, dHidden, dAction, width } = d;
-  if (!(w.enc.k === 0 && w.enc.q === dKey && w.enc.v === 2 * dKey && w.enc.h === 2 * dKey + dVal && w.enc.beta === width - 1)) {
-    throw new ConfigError("internal: unexpected encoder column layout");
-  }
   const nodes: NodeSpec[] = [];
   const n = (op: string, inputs: string[], outputs: string[], attrs?: NodeSpec["attrs"]): void => {
     nodes.push({ op, inputs, outputs, attrs });

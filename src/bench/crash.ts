@@ -26,8 +26,8 @@ import { AuraMemLayer } from "../layer.js";
 import type { MemoryState } from "../model/model.js";
 import { ConfigError, checkInt, checkNum } from "../errors.js";
 import { Rng } from "../util/rng.js";
-import { crc32Of } from "./crc32.js";
-import { MemoryStore } from "./store.js";
+import { crc32Of } from "../persist/crc32.js";
+import { MemoryStore } from "../persist/store.js";
 
 /** Layer of the crash harness: dKey = dVal = 32 (the real 4,224-byte state), small dModel, TS ops. */
 export const CRASH_LAYER = { dModel: 32, dAction: 4, dKey: 32, dVal: 32, gateBiasInit: 0 } as const;
