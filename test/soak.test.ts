@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runSoak } from "../src/edge/soak.js";
+import { runSoak } from "../src/bench/soak.js";
 import { ConfigError } from "../src/errors.js";
 
 test("soak on a task stream scores every window; without a task the competence check is n/a", async () => {

@@ -25,9 +25,8 @@ import type { MemoryState } from "../model/model.js";
 import { Rng } from "../util/rng.js";
 import { ESS_HARD, essEmbeddings, type EssEmbeddings } from "../tasks/ess.js";
 import { createTask } from "../tasks/index.js";
-import { armSpec } from "../model/arms.js";
 import { train } from "../train/train.js";
-import { wilson95 } from "../bench/stats.js";
+import { wilson95 } from "./stats.js";
 
 /** Options of {@link runSoak}; every field has a default. */
 export interface SoakOptions {
