@@ -298,7 +298,9 @@ const MODE_FIXED: u32 = 1;
  *  17 m0 (0: zeros), 18 r, 19 e, 20 p, 21 g, 22 surprise, 23 M final (also the working state),
  *  24 m final, 25 checkpoints [B, ceil(T/C), dK, dV], 26 act [B, T, dGate] (0: none),
  *  27 scratch (pad4(dV) + pad4(dK) + pad4(dGate) + 2 pad4(dV * dGate) floats), 28 c2 (f32),
- *  29 threshold (f32), 30 tau (f32), 31 per-step thresholds [B, T] of the hard gate (0: use 29).
+ *  29 threshold (f32), 30 tau (f32), 31 per-step thresholds [B, T] of the hard gate (0: use 29),
+ *  32 write decay alpha (f32, 1 = none): at a step with gate g, M and m are scaled by 1 - g (1 - alpha)
+ *     before the rank-1 write (the surprise e and the gate read the state before the decay).
  */
 export function delta_rule_fwd(hdr: usize): void {
   const B = <i32>hdrU32(hdr, 0);
@@ -333,6 +335,7 @@ export function delta_rule_fwd(hdr: usize): void {
   const thr = hdrF32(hdr, 29);
   const tau = hdrF32(hdr, 30);
   const pthr = <usize>hdrU32(hdr, 31);
+  const decay = hdrF32(hdr, 32);
 
   const vhat = scr; // dV
   const wk = vhat + (<usize>((dV + 3) & ~3) << 2); // w k (dK)
@@ -422,7 +425,16 @@ export function delta_rule_fwd(hdr: usize): void {
       stf(pg, bt, g);
       stf(ps, bt, surprise);
 
-      // Write, read-out and the next step's prediction in one pass over M.
+      // Write decay (forgetting only where the gate writes), then write, read-out and the next step's
+      // prediction in one pass over M.
+      const keep: f32 = <f32>1 - g * (<f32>1 - decay);
+      if (keep != <f32>1) {
+        const kv = f32x4.splat(keep);
+        const S4 = S & ~3;
+        for (let x = 0; x < S4; x += 4) stv(M, x, f32x4.mul(ldv(M, x), kv));
+        for (let x = S4; x < S; x++) stf(M, x, ldf(M, x) * keep);
+        for (let j = 0; j < dV; j++) stf(m, j, ldf(m, j) * keep);
+      }
       const w = g * ldf(pbeta, bt);
       const r = pr + (<usize>(bt * dV) << 2);
       const kn = k + (<usize>dK << 2);

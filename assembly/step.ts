@@ -4,7 +4,8 @@
 //   E = z W_enc + b_enc = [kRaw | qRaw | v | hPre | betaPre];  k, q = l2norm (eps 1e-6);  h = tanh(hPre)
 //   beta = sigmoid(betaPre);  e = v - (M^T k + m);  surprise = ||e||
 //   p = sigmoid(w2 . tanh([h, e, |e|] G1 + b1) + b2);  g = 1[p > threshold]
-//   M += g beta k e^T;  m += g beta e;  r = M^T q + m;  action = tanh([h, r] W1 + b1) W2 + b2
+//   M = a M + g beta k e^T;  m = a m + g beta e  (a = 1 - g (1 - alpha), the write decay)
+//   r = M^T q + m;  action = tanh([h, r] W1 + b1) W2 + b2
 //
 // Everything but z and the state is resident: the engine writes the weights once (and again on
 // refresh()) into a layout made for this kernel, and one header whose fields never change, so a step
@@ -19,7 +20,7 @@
 //   0 K (dModel)  1 dKey  2 dVal  3 dProj  4 dGate  5 dHidden  6 dAction  7 width  8 nPanel
 //   9 encPanels  10 encRows  11 encB [width]  12 G1 [dProj + 2 dVal, dGate] (rows: h, e, |e|)
 //   13 gB1 [dGate]  14 gW2 [dGate]  15 gB2 (f32)  16 hW1 [dProj + dVal, dHidden]  17 hB1 [dHidden]
-//   18 hW2 [dHidden, dAction]  19 hB2 [dAction]  20 unused  21 z [Kp]  22 M [dKey, dVal]
+//   18 hW2 [dHidden, dAction]  19 hB2 [dAction]  20 write decay alpha (f32; M, m *= alpha where g = 1)  21 z [Kp]  22 M [dKey, dVal]
 //   (read and updated in place)  23 m [dVal] (in place)  24 out [dAction + 3] = action, g, p, surprise
 //   25 E [width]  26 k [dKey]  27 q [dKey]  28 gin [dProj + 2 dVal] = h, e, |e|
 //   29 hin [dProj + dVal] = h, r  30 pre [dGate]  31 a1 [dHidden]  32-33 threshold (f64, so g = 1[f32(p) >
@@ -278,6 +279,7 @@ export function aura_step(hdr: usize): i32 {
   const hB1 = <usize>hdrU32(hdr, 17);
   const hW2 = <usize>hdrU32(hdr, 18);
   const hB2 = <usize>hdrU32(hdr, 19);
+  const decay = hdrF32(hdr, 20);
   const threshold = load<f64>(hdr + 128); // fields 32-33
   const z = <usize>hdrU32(hdr, 21);
   const M = <usize>hdrU32(hdr, 22);
@@ -351,7 +353,18 @@ export function aura_step(hdr: usize): i32 {
   const p = <f32>p64;
   const g: f32 = <f64>p > threshold ? 1 : 0;
 
-  // gated delta-rule write, then r = M^T q + m into hin[dP ..)
+  // write decay where the gate writes, gated delta-rule write, then r = M^T q + m into hin[dP ..)
+  const keep: f32 = <f32>1 - g * (<f32>1 - decay);
+  if (keep != <f32>1) {
+    const kv4 = f32x4.splat(keep);
+    for (let i = 0; i < dK; i++) {
+      const rowp = M + <usize>i * rowM;
+      j = 0;
+      for (; j + 4 <= dV; j += 4) st(rowp + (<usize>j << 2), f32x4.mul(ld(rowp + (<usize>j << 2)), kv4));
+      for (; j < dV; j++) stf(rowp, j, ldf(rowp, j) * keep);
+    }
+    for (j = 0; j < dV; j++) stf(m, j, ldf(m, j) * keep);
+  }
   const wgt = g * beta;
   const r = hin + (<usize>dP << 2);
   if (wgt != 0) {

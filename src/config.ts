@@ -30,6 +30,19 @@ export interface MemoryConfigInit {
   gateThreshold?: number;
   /** Initial bias of the gate logit (+1 = open start, p ~ 0.73; see docs/method.md). Default 1. */
   gateBiasInit?: number;
+  /**
+   * Whether the write gate reads the surprise e = v - (M^T k + m) and |e| besides the observation
+   * summary h (the paper's gate) or h alone. With false the surprise weights gate.W1e / gate.W1a are
+   * held at zero (kept, so every runtime and file format is unchanged): the write decision then cannot
+   * drift with the memory's state (docs/method.md, "Horizon"). Default true.
+   */
+  gateSurprise?: boolean;
+  /**
+   * Write decay alpha in (0, 1] of the fast-weight memory: where the gate writes, M and m are scaled by
+   * alpha in the same update (M <- alpha M + beta k e^T); a silent step changes nothing. Bounds the
+   * state one long stream builds up; 1 = no forgetting (docs/method.md, "Horizon"). Default 1.
+   */
+  writeDecay?: number;
   /** Seed of the parameter initialisation. Default 0. */
   seed?: number;
 }
@@ -45,6 +58,8 @@ const KEYS: readonly (keyof MemoryConfigInit)[] = [
   "actionKind",
   "gateThreshold",
   "gateBiasInit",
+  "gateSurprise",
+  "writeDecay",
   "seed",
 ];
 
@@ -60,6 +75,8 @@ export class MemoryConfig {
   readonly actionKind: ActionKind;
   readonly gateThreshold: number;
   readonly gateBiasInit: number;
+  readonly gateSurprise: boolean;
+  readonly writeDecay: number;
   readonly seed: number;
 
   constructor(init: MemoryConfigInit) {
@@ -85,6 +102,12 @@ export class MemoryConfig {
     this.actionKind = kind;
     this.gateThreshold = checkNum("gateThreshold", init.gateThreshold ?? 0.5, 0, 1);
     this.gateBiasInit = checkNum("gateBiasInit", init.gateBiasInit ?? 1, -20, 20);
+    const gs = init.gateSurprise ?? true;
+    if (typeof gs !== "boolean") throw new ConfigError(`gateSurprise must be a boolean, got ${String(gs)}`);
+    this.gateSurprise = gs;
+    const wd = init.writeDecay ?? 1;
+    if (typeof wd !== "number" || !(wd > 0 && wd <= 1)) throw new ConfigError(`writeDecay must be a number in (0, 1], got ${String(wd)}`);
+    this.writeDecay = wd;
     this.seed = checkInt("seed", init.seed ?? 0, 0, 0xffffffff);
     Object.freeze(this);
   }
@@ -102,6 +125,8 @@ export class MemoryConfig {
       actionKind: this.actionKind,
       gateThreshold: this.gateThreshold,
       gateBiasInit: this.gateBiasInit,
+      gateSurprise: this.gateSurprise,
+      writeDecay: this.writeDecay,
       seed: this.seed,
     };
   }

@@ -74,7 +74,7 @@ function makeGate(rng: Rng, mode: Mode, B: number, T: number, dV: number, dG: nu
   }
 }
 
-function makeInputs(shape: Shape, mode: Mode, seed: number): DeltaRuleInputs {
+function makeInputs(shape: Shape, mode: Mode, seed: number, decay = 1): DeltaRuleInputs {
   const [B, T, dK, dV, dG] = shape;
   const rng = new Rng(seed);
   const learned = mode.startsWith("learned");
@@ -89,6 +89,7 @@ function makeInputs(shape: Shape, mode: Mode, seed: number): DeltaRuleInputs {
     v: rng.normals(B * T * dV, 0.8),
     beta: Float32Array.from({ length: B * T }, () => 0.1 + 0.8 * rng.uniform()),
     gate: makeGate(rng, mode, B, T, dV, dG),
+    ...(decay !== 1 ? { decay } : {}),
   };
 }
 
@@ -144,15 +145,18 @@ describe("delta rule forward: WASM vs naive", () => {
   for (const shape of SHAPES) {
     for (const mode of MODES) {
       test(`${shape.join(",")} ${mode}`, () => {
-        const inp = makeInputs(shape, mode, 11);
         const [B, , dK, dV] = shape;
         const init = makeState(new Rng(5), B, dK, dV);
         let writes = 0;
-        for (const initialState of [undefined, init]) {
-          const ref = naive.forward(inp, { initialState });
-          const got = wasm.forward(inp, { initialState, saveForBackward: true });
-          compareOutputs(`${mode} init=${!!initialState}`, ref, got, 1e-5);
-          writes += ref.g.reduce((s, x) => s + (x > 0 ? 1 : 0), 0);
+        // without and with the write decay (forgetting where the gate writes)
+        for (const decay of [1, 0.8]) {
+          const inp = makeInputs(shape, mode, 11, decay);
+          for (const initialState of [undefined, init]) {
+            const ref = naive.forward(inp, { initialState });
+            const got = wasm.forward(inp, { initialState, saveForBackward: true });
+            compareOutputs(`${mode} decay=${decay} init=${!!initialState}`, ref, got, 1e-5);
+            if (decay === 1) writes += ref.g.reduce((s, x) => s + (x > 0 ? 1 : 0), 0);
+          }
         }
         if (mode === "fixed-ones") assert.equal(writes, 2 * shape[0] * shape[1]);
         // The gate is exercised: some writes happen (and for the 0/1 gates, not all of them on big shapes).
@@ -218,11 +222,11 @@ function linearLoss(out: DeltaRuleOutput, cr: Float32Array, cp: Float32Array, cF
 }
 
 describe("delta rule naive backward vs finite differences", () => {
-  for (const mode of ["learned-soft", "fixed-01", "fixed-ones"] as const) {
-    test(mode, () => {
+  for (const [mode, decay] of [["learned-soft", 1], ["fixed-01", 1], ["fixed-ones", 1], ["learned-soft", 0.7], ["fixed-01", 0.7]] as const) {
+    test(`${mode}${decay !== 1 ? ` decay ${decay}` : ""}`, () => {
       const shape: Shape = [2, 6, 4, 3, 5];
       const [B, , dK, dV] = shape;
-      const inp = makeInputs(shape, mode, 21);
+      const inp = makeInputs(shape, mode, 21, decay);
       const rng = new Rng(8);
       const init = makeState(rng, B, dK, dV);
       const up = upstream(rng, inp);
@@ -319,8 +323,10 @@ function tfjsGrads(inp: DeltaRuleInputs, init: DeltaRuleState, cr: Float32Array,
         p = g = reconStep(tf.sqrt(tf.sum(tf.square(e), 1))) as tf.Tensor;
       }
       const w = tf.mul(g, bs[t]!);
-      M = tf.add(M, tf.mul(w.reshape([B, 1, 1]), tf.mul(kt.reshape([B, dK, 1]), e.reshape([B, 1, dV]))));
-      m = tf.add(m, tf.mul(w.reshape([B, 1]), e));
+      // write decay where the gate writes: a = 1 - g (1 - alpha)
+      const a = tf.sub(1, tf.mul(g, 1 - (inp.decay ?? 1)));
+      M = tf.add(tf.mul(M, a.reshape([B, 1, 1])), tf.mul(w.reshape([B, 1, 1]), tf.mul(kt.reshape([B, dK, 1]), e.reshape([B, 1, dV]))));
+      m = tf.add(tf.mul(m, a.reshape([B, 1])), tf.mul(w.reshape([B, 1]), e));
       const r = tf.add(tf.matMul(qs[t]!.reshape([B, 1, dK]), M).reshape([B, dV]), m);
       L = tf.add(L, tf.sum(tf.mul(crs[t]!, r)));
       if (gate.mode === "learned") L = tf.add(L, tf.sum(tf.mul(cps[t]!, p)));
@@ -351,12 +357,12 @@ function tfjsGrads(inp: DeltaRuleInputs, init: DeltaRuleState, cr: Float32Array,
 }
 
 describe("delta rule backward vs tfjs autodiff", () => {
-  for (const mode of MODES) {
-    test(mode, async () => {
+  for (const [mode, decay] of [...MODES.map((m) => [m, 1] as const), ...MODES.map((m) => [m, 0.75] as const)]) {
+    test(`${mode}${decay !== 1 ? ` decay ${decay}` : ""}`, async () => {
       await tf.setBackend("cpu");
       const shape: Shape = [2, 9, 5, 6, 4];
       const [B, , dK, dV] = shape;
-      const inp = makeInputs(shape, mode, 31);
+      const inp = makeInputs(shape, mode, 31, decay);
       const rng = new Rng(9);
       const init = makeState(rng, B, dK, dV);
       const up = upstream(rng, inp);
@@ -397,13 +403,13 @@ function sliceSteps(inp: DeltaRuleInputs, t0: number, t1: number): DeltaRuleInpu
   };
   const g = inp.gate;
   const gate: GateSpec = g.mode === "learned" ? { ...g, gatePre: cut(g.gatePre, dGate) } : g.mode === "fixed" ? { mode: "fixed", g: cut(g.g, 1) } : g;
-  return { B, T: n, dK, dV, dGate, k: cut(inp.k, dK), q: cut(inp.q, dK), v: cut(inp.v, dV), beta: cut(inp.beta, 1), gate };
+  return { B, T: n, dK, dV, dGate, k: cut(inp.k, dK), q: cut(inp.q, dK), v: cut(inp.v, dV), beta: cut(inp.beta, 1), gate, decay: inp.decay };
 }
 
 describe("delta rule streaming", () => {
   for (const mode of ["learned-hard", "learned-soft", "recon", "fixed-01"] as const) {
-    test(`T steps == T1 + T2 == T single steps (${mode})`, () => {
-      const inp = makeInputs([3, 20, 8, 12, 6], mode, 41);
+    test(`T steps == T1 + T2 == T single steps (${mode}, write decay 0.8)`, () => {
+      const inp = makeInputs([3, 20, 8, 12, 6], mode, 41, 0.8);
       const init = makeState(new Rng(2), 3, 8, 12);
       for (const op of [naive, wasm]) {
         const full = op.forward(inp, { initialState: init });
@@ -493,6 +499,28 @@ describe("delta rule identities", () => {
       }
       const soft = op.forward({ ...inp, gate: { ...(inp.gate as Extract<GateSpec, { mode: "learned" }>), hard: false } });
       assert.deepEqual(soft.g, soft.p);
+    }
+  });
+
+  test("write decay: a silent step forgets nothing; a write == scaling the state by alpha, then the alpha = 1 write", () => {
+    const base = makeInputs([2, 1, 6, 5, 4], "fixed-ones", 57);
+    const init = makeState(new Rng(3), 2, 6, 5);
+    for (const op of [naive, wasm]) {
+      const silent = op.forward({ ...base, decay: 0.6, gate: { mode: "fixed", g: new Float32Array(2) } }, { initialState: init });
+      assert.deepEqual(silent.finalState.M, init.M);
+      assert.deepEqual(silent.finalState.m, init.m);
+      const decayed = op.forward({ ...base, decay: 0.6 }, { initialState: init });
+      // the surprise reads the undecayed state, so e is the same; the write adds to 0.6 * state
+      const plain = op.forward(base, { initialState: init });
+      assertClose("same surprise", plain.e, decayed.e, 1e-6);
+      const zero = { M: new Float32Array(init.M.length), m: new Float32Array(init.m.length) };
+      const writeOnly = op.forward({ ...base, v: decayed.e.map((x, i) => x) }, { initialState: zero }); // e from a zero state = v
+      const wantM = init.M.map((x, i) => 0.6 * x + writeOnly.finalState.M[i]!);
+      const wantm = init.m.map((x, i) => 0.6 * x + writeOnly.finalState.m[i]!);
+      assertClose("decayed M", wantM, decayed.finalState.M, 1e-6);
+      assertClose("decayed m", wantm, decayed.finalState.m, 1e-6);
+      assert.throws(() => op.forward({ ...base, decay: 0 }), ConfigError);
+      assert.throws(() => op.forward({ ...base, decay: 1.5 }), ConfigError);
     }
   });
 

@@ -138,6 +138,7 @@ test("onnxruntime == aura-mem on a perturbed ('trained') discrete layer and odd 
   const cfgs: MemoryConfigInit[] = [
     { dModel: 63, dAction: 3, dKey: 5, dVal: 7, dProj: 3, dGate: 5, dHidden: 9, gateThreshold: 0.3 },
     { dModel: 1, dAction: 1, dKey: 1, dVal: 1, dProj: 1, dGate: 1, dHidden: 1 },
+    { dModel: 40, dAction: 4, writeDecay: 0.7 },
   ];
   for (const [i, cfg] of cfgs.entries()) await parity(ort, new AuraMemLayer(cfg), 200, 10 + i);
 });

@@ -73,6 +73,12 @@ test("engine == layer.step over 1,000 steps of a perturbed ('trained') discrete-
   assert.ok(writes > 20 && writes < 980, `the gate should both write and skip (${writes} writes)`);
 });
 
+test("engine == layer.step with the write decay (alpha = 0.8: M, m scaled where the gate writes)", (t) => {
+  const { maxAbs, writes } = runSideBySide({ dModel: 64, dAction: 7, writeDecay: 0.8 }, 1000, 8);
+  t.diagnostic(`max |diff| ${maxAbs.toExponential(2)}; ${writes} writes`);
+  assert.ok(writes > 50 && writes < 950, `the gate should both write and skip (${writes} writes)`);
+});
+
 test("odd dimensions: SIMD tails, no full encoder panel, remainder columns, dModel not a multiple of 4", () => {
   // width = 2*5 + 7 + 3 + 1 = 21 < 32: the whole encoder goes through the remainder rows
   runSideBySide({ dModel: 63, dAction: 3, dKey: 5, dVal: 7, dProj: 3, dGate: 5, dHidden: 9 }, 200, 3);

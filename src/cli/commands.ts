@@ -22,7 +22,11 @@ interface TrainCli {
   lr: number;
   lambdaIb: number;
   lambdaW: number;
+  lambdaU: number;
   targetRate: number;
+  streamWindows: number;
+  stochasticGate: boolean;
+  gateSurprise: boolean;
   writeRate: number;
   valFraction: number;
   patience: number;
@@ -53,7 +57,7 @@ export async function trainCommand(o: TrainCli): Promise<void> {
     source = await createTask(o.task!, { seed: o.seed, dModel: o.dmodel, pushtPath: resolve(o.pushtPath) });
     dModel = source.dModel;
   }
-  const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed });
+  const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise });
   const model = new SequenceModel(armSpec(o.arm, config, { writeRate: o.writeRate, matchParams: null }), ops);
   console.log(`training ${o.arm} (${model.paramCount().toLocaleString("en-US")} parameters, ${model.memoryBytes(1)} state bytes at batch 1)`);
   const r = train(model, source, {
@@ -62,7 +66,10 @@ export async function trainCommand(o: TrainCli): Promise<void> {
     lr: o.lr,
     lambdaIB: o.lambdaIb,
     lambdaW: o.lambdaW,
+    lambdaU: o.lambdaU,
     targetWriteRate: o.targetRate,
+    streamWindows: o.streamWindows,
+    stochasticGate: o.stochasticGate,
     seed: o.seed,
     patience: o.patience,
     evalEvery: o.evalEvery,

@@ -134,6 +134,8 @@ export function auraStepGraph(w: AuraWeights): {
     f32Tensor("head.b2", [dAction], w.hB2),
     f32Tensor("c.eps", [], new Float32Array([1e-6])),
     f32Tensor("c.threshold", [], new Float32Array([d.threshold])),
+    f32Tensor("c.one", [], new Float32Array([1])),
+    f32Tensor("c.forget", [], new Float32Array([1 - d.decay])),
     i64Tensor("c.split", [dKey, dKey, dVal, dProj, 1]),
     i64Tensor("c.shape_row_k", [1, 1, dKey]),
     i64Tensor("c.shape_col_k", [1, dKey, 1]),
@@ -178,14 +180,19 @@ export function auraStepGraph(w: AuraWeights): {
   n("Greater", ["p", "c.threshold"], ["g_bool"]);
   n("Cast", ["g_bool"], ["g"], [{ name: "to", i: FLOAT }]);
 
-  // gated delta-rule write: M' = M + (g beta) k e^T, m' = m + (g beta) e
+  // write decay where the gate writes, a = 1 - g (1 - alpha), then the gated delta-rule write:
+  // M' = a M + (g beta) k e^T, m' = a m + (g beta) e
+  n("Mul", ["g", "c.forget"], ["g_forget"]);
+  n("Sub", ["c.one", "g_forget"], ["keep"]);
+  n("Mul", ["M", "keep"], ["M_kept"]);
+  n("Mul", ["m", "keep"], ["m_kept"]);
   n("Mul", ["g", "beta"], ["w"]);
   n("Mul", ["e", "w"], ["we"]);
   n("Reshape", ["k", "c.shape_col_k"], ["k_col"]);
   n("Reshape", ["we", "c.shape_3d_v"], ["we_row"]);
   n("Mul", ["k_col", "we_row"], ["outer"]);
-  n("Add", ["M", "outer"], ["M_next"]);
-  n("Add", ["m", "we"], ["m_next"]);
+  n("Add", ["M_kept", "outer"], ["M_next"]);
+  n("Add", ["m_kept", "we"], ["m_next"]);
 
   // read-out from the post-write state
   n("Reshape", ["q", "c.shape_row_k"], ["q_row"]);

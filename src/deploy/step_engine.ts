@@ -141,6 +141,7 @@ export function createStepEngine(layer: AuraMemLayer, opts: StepEngineOptions = 
     u.set([K, dKey, dVal, dProj, dGate, dHidden, dAction, W, nPanel, at.encP, at.encR, at.encB, at.G1, at.gB1, at.gW2, 0]);
     hf[15] = w.gB2[0]!;
     u.set([at.hW1, at.hB1, at.hW2, at.hB2, 0, at.z, at.M, at.m, at.out, at.E, at.k, at.q, at.gin, at.hin, at.pre, at.a1], 16);
+    hf[20] = d.decay;
     new Float64Array(kernels.memory.buffer, at.hdr + 128, 1)[0] = d.threshold;
   };
   upload();

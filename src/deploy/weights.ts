@@ -32,6 +32,8 @@ export interface AuraDims {
   readonly width: number;
   /** Hard-gate threshold on p. */
   readonly threshold: number;
+  /** Write decay alpha in (0, 1] (MemoryConfig.writeDecay). */
+  readonly decay: number;
 }
 
 /** Column offsets of the fused encoder output (the model's `enc`, from `layoutFor` in src/model/model.ts). */
@@ -100,6 +102,7 @@ export function auraWeights(layer: AuraMemLayer): AuraWeights {
     dAction: c.dAction,
     width,
     threshold: c.gateThreshold,
+    decay: c.writeDecay,
   };
   const enc: AuraEncLayout = { k: L.k, q: L.q, v: L.v, h: L.h, beta: L.beta };
   // the fused kernel (assembly/step.ts) and the ONNX graph read E as [k | q | v | h | beta], contiguous

@@ -328,6 +328,7 @@ export class SequenceModel {
         v,
         beta,
         gate,
+        decay: c.writeDecay,
       };
       const st = state as Extract<MemoryState, { kind: "fast-weights" }>;
       const out = this.ops.deltaRule.forward(inp, { initialState: { M: st.M, m: st.m }, saveForBackward: training });
@@ -442,8 +443,9 @@ export class SequenceModel {
         const gb = dense.backward(tape.h, P["gate.W1h"]!.data, gd.dGatePre!, BT, c.dProj, c.dGate, true);
         grads["gate.W1h"] = gb.dW;
         grads["gate.b1"] = gb.db;
-        grads["gate.W1e"] = gd.dG1e!;
-        grads["gate.W1a"] = gd.dG1a!;
+        // observation-only gate: the surprise weights are held at zero
+        grads["gate.W1e"] = c.gateSurprise ? gd.dG1e! : new Float32Array(gd.dG1e!.length);
+        grads["gate.W1a"] = c.gateSurprise ? gd.dG1a! : new Float32Array(gd.dG1a!.length);
         grads["gate.w2"] = gd.dG2!;
         grads["gate.b2"] = new Float32Array([gd.dc2!]);
         for (let i = 0; i < dh.length; i++) dh[i] = dh[i]! + gb.dx![i]!;
@@ -697,6 +699,11 @@ function initParams(spec: ArmSpec, core: CoreKind, L: EncLayout, dR: number): Pa
     P["gate.b1"] = constant(c.dGate, 0);
     P["gate.W1e"] = glorot(rng, c.dVal, c.dGate);
     P["gate.W1a"] = glorot(rng, c.dVal, c.dGate);
+    // an observation-only gate: the surprise weights stay zero (the same draws are consumed either way)
+    if (!c.gateSurprise) {
+      P["gate.W1e"].data.fill(0);
+      P["gate.W1a"].data.fill(0);
+    }
     P["gate.w2"] = glorot(rng, c.dGate, 1);
     P["gate.w2"] = { shape: [c.dGate], data: P["gate.w2"].data };
     P["gate.b2"] = constant(1, c.gateBiasInit);

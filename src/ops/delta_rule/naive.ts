@@ -21,9 +21,10 @@ function sigmoid(x: number): number {
 export const deltaRuleNaive: DeltaRuleOp = {
   forward(inp: DeltaRuleInputs, opts: DeltaRuleForwardOptions = {}): DeltaRuleOutput {
     const d: DeltaRuleDims = validateDeltaRuleInputs(inp, opts.initialState);
-    const { B, T, dK, dV, dG } = d;
+    const { B, T, dK, dV, dG, decay } = d;
     const { k, q, v, beta, gate } = inp;
     const init = opts.initialState;
+    const m0 = new Float32Array(opts.saveForBackward ? B * dV : 0);
 
     const r = new Float32Array(B * T * dV);
     const eOut = new Float32Array(B * T * dV);
@@ -42,7 +43,10 @@ export const deltaRuleNaive: DeltaRuleOp = {
     for (let b = 0; b < B; b++) {
       for (let x = 0; x < dK * dV; x++) M[x] = init ? init.M[b * dK * dV + x]! : 0;
       for (let j = 0; j < dV; j++) m[j] = init ? init.m[b * dV + j]! : 0;
-      if (opts.saveForBackward) for (let x = 0; x < dK * dV; x++) checkpoints[b * dK * dV + x] = M[x]!;
+      if (opts.saveForBackward) {
+        for (let x = 0; x < dK * dV; x++) checkpoints[b * dK * dV + x] = M[x]!;
+        for (let j = 0; j < dV; j++) m0[b * dV + j] = m[j]!;
+      }
 
       for (let t = 0; t < T; t++) {
         const bt = b * T + t;
@@ -81,8 +85,14 @@ export const deltaRuleNaive: DeltaRuleOp = {
           g = p = surprise > gate.tau ? 1 : 0;
         }
 
-        // Gated delta-rule write, then read-out from the post-write state.
+        // Gated delta-rule write (with the write decay a = 1 - g (1 - alpha)), then read-out from the
+        // post-write state.
         const w = g * beta[bt]!;
+        const keep = 1 - g * (1 - decay);
+        if (keep !== 1) {
+          for (let x = 0; x < dK * dV; x++) M[x] *= keep;
+          for (let j = 0; j < dV; j++) m[j] *= keep;
+        }
         if (w !== 0) {
           for (let i = 0; i < dK; i++) for (let j = 0; j < dV; j++) M[i * dV + j] += w * k[kk + i]! * e[j]!;
           for (let j = 0; j < dV; j++) m[j] += w * e[j]!;
@@ -102,13 +112,13 @@ export const deltaRuleNaive: DeltaRuleOp = {
     }
 
     const out: DeltaRuleOutput = { r, e: eOut, p: pOut, g: gOut, surprise: sOut, finalState: { M: Mfin, m: mfin } };
-    if (opts.saveForBackward) out.saved = { chunk: T, checkpoints, act };
+    if (opts.saveForBackward) out.saved = { chunk: T, checkpoints, act, m0 };
     return out;
   },
 
   backward(inp: DeltaRuleInputs, out: DeltaRuleOutput, grad: DeltaRuleUpstream): DeltaRuleGrads {
     const d = validateDeltaRuleBackward(inp, out, grad);
-    const { B, T, dK, dV, dG, saved } = d;
+    const { B, T, dK, dV, dG, saved, decay } = d;
     const { k, q, beta, gate } = inp;
     const nC = Math.ceil(T / saved.chunk);
     const { dr, dp, dFinal } = grad;
@@ -127,25 +137,29 @@ export const deltaRuleNaive: DeltaRuleOp = {
     let dc2 = 0;
 
     const states = new Float64Array(T * dK * dV); // pre-write M of every step of one row
+    const mStates = new Float64Array(T * dV); // pre-write m of every step of one row (the decay's gradient)
     const dM = new Float64Array(dK * dV);
     const dm = new Float64Array(dV);
     const de = new Float64Array(dV);
     const dpre = new Float64Array(dG);
     const dkRow = new Float64Array(dK);
     for (let b = 0; b < B; b++) {
-      // Recompute the pre-write states from the initial state: M_{t+1} = M_t + w_t k_t e_t^T
-      // (m never enters a gradient, so it is not needed).
+      // Recompute the pre-write states from the initial state: M_{t+1} = a_t M_t + w_t k_t e_t^T,
+      // m_{t+1} = a_t m_t + w_t e_t (m enters a gradient only through the decay a_t).
       const c0 = b * nC * dK * dV;
       for (let x = 0; x < dK * dV; x++) states[x] = saved.checkpoints[c0 + x]!;
+      for (let j = 0; j < dV; j++) mStates[j] = saved.m0[b * dV + j]!;
       for (let t = 0; t + 1 < T; t++) {
         const bt = b * T + t;
         const w = out.g[bt]! * beta[bt]!;
+        const a = 1 - out.g[bt]! * (1 - decay);
         for (let i = 0; i < dK; i++) {
           for (let j = 0; j < dV; j++) {
             const x = i * dV + j;
-            states[(t + 1) * dK * dV + x] = states[t * dK * dV + x]! + w * k[bt * dK + i]! * out.e[bt * dV + j]!;
+            states[(t + 1) * dK * dV + x] = a * states[t * dK * dV + x]! + w * k[bt * dK + i]! * out.e[bt * dV + j]!;
           }
         }
+        for (let j = 0; j < dV; j++) mStates[(t + 1) * dV + j] = a * mStates[t * dV + j]! + w * out.e[bt * dV + j]!;
       }
 
       for (let x = 0; x < dK * dV; x++) dM[x] = dFinal ? dFinal.M[b * dK * dV + x]! : 0;
@@ -158,25 +172,29 @@ export const deltaRuleNaive: DeltaRuleOp = {
         const S = t * dK * dV; // offset of the pre-write state in `states`
         const g = out.g[bt]!;
         const w = g * beta[bt]!;
+        const a = 1 - g * (1 - decay);
         const e = (j: number): number => out.e[vv + j]!;
 
-        // Read-out r = M'^T q + m' with M' = M + w k e^T (post-write): dq = M' dr, dM' += q dr^T, dm' += dr.
+        // Read-out r = M'^T q + m' with M' = a M + w k e^T (post-write): dq = M' dr, dM' += q dr^T, dm' += dr.
         for (let i = 0; i < dK; i++) {
           let s = 0;
-          for (let j = 0; j < dV; j++) s += (states[S + i * dV + j]! + w * k[kk + i]! * e(j)) * dr[vv + j]!;
+          for (let j = 0; j < dV; j++) s += (a * states[S + i * dV + j]! + w * k[kk + i]! * e(j)) * dr[vv + j]!;
           dq[kk + i] = s;
           for (let j = 0; j < dV; j++) dM[i * dV + j] += q[kk + i]! * dr[vv + j]!;
         }
         for (let j = 0; j < dV; j++) dm[j] += dr[vv + j]!;
 
-        // Write M' = M + w k e^T, m' = m + w e: gradients into w, k and e.
+        // Write M' = a M + w k e^T, m' = a m + w e: gradients into w, a, k and e.
         let dw = 0;
+        let da = 0; // <dM', M> + <dm', m> (pre-write M, m)
         for (let j = 0; j < dV; j++) {
           let z = dm[j]!; // (dM'^T k + dm')_j
           for (let i = 0; i < dK; i++) z += dM[i * dV + j]! * k[kk + i]!;
           de[j] = w * z;
           dw += z * e(j);
+          da += dm[j]! * mStates[t * dV + j]!;
         }
+        if (decay !== 1) for (let x = 0; x < dK * dV; x++) da += dM[x]! * states[S + x]!;
         for (let i = 0; i < dK; i++) {
           let u = 0;
           for (let j = 0; j < dV; j++) u += dM[i * dV + j]! * e(j);
@@ -188,7 +206,8 @@ export const deltaRuleNaive: DeltaRuleOp = {
         // straight-through dg/dp = 1 for the hard one). Fixed / recon: no gradient into g.
         if (learned) {
           const p = out.p[bt]!;
-          const dlogit = (dw * beta[bt]! + (dp ? dp[bt]! : 0)) * p * (1 - p);
+          // dL/dg = dw beta + da da/dg, a = 1 - g (1 - alpha)
+          const dlogit = (dw * beta[bt]! - da * (1 - decay) + (dp ? dp[bt]! : 0)) * p * (1 - p);
           dc2 += dlogit;
           for (let h = 0; h < dG; h++) {
             const a = saved.act![bt * dG + h]!;
@@ -207,6 +226,12 @@ export const deltaRuleNaive: DeltaRuleOp = {
             }
             de[j] += s;
           }
+        }
+
+        // Through the decay to the pre-write state: dM = a dM', dm = a dm'.
+        if (a !== 1) {
+          for (let x = 0; x < dK * dV; x++) dM[x] = a * dM[x]!;
+          for (let j = 0; j < dV; j++) dm[j] = a * dm[j]!;
         }
 
         // Surprise e = v - M^T k - m (pre-write state): dv = de, dk -= M de, dM -= k de^T, dm -= de.

@@ -119,6 +119,15 @@ export interface DeltaRuleInputs {
   beta: Float32Array;
   /** How the write gate is produced. */
   gate: GateSpec;
+  /**
+   * Write decay alpha in (0, 1] (default 1 = none): forgetting applied where the gate writes, in the
+   * same update as the write, M <- a_t M + w_t k e^T, m <- a_t m + w_t e with a_t = 1 - g_t (1 - alpha)
+   * (alpha at a write, 1 at a silent step); the surprise e and the gate read the state before the
+   * decay. A silent step changes nothing, so the forgetting costs no write and no step counter
+   * (Gated DeltaNet's S_t = alpha_t S_{t-1} ..., Yang et al. 2024, with alpha_t = alpha^{g_t}); it
+   * bounds the state a stream of writes builds up (docs/method.md, "Horizon").
+   */
+  decay?: number;
 }
 
 /** Options of {@link DeltaRuleOp.forward}. */
@@ -141,6 +150,8 @@ export interface DeltaRuleSaved {
   readonly checkpoints: Float32Array;
   /** [B*T*dGate] tanh activations a of the learned gate; null in other modes. */
   readonly act: Float32Array | null;
+  /** [B*dV] the initial bias vector m of every row (the write decay's gradient reads m). */
+  readonly m0: Float32Array;
 }
 
 /** Result of {@link DeltaRuleOp.forward}; every array is freshly allocated. */
@@ -220,6 +231,8 @@ export interface DeltaRuleDims {
   /** dGate in 'learned' mode, 0 otherwise. */
   dG: number;
   learned: boolean;
+  /** Write decay alpha in (0, 1]. */
+  decay: number;
 }
 
 /**
@@ -270,7 +283,9 @@ export function validateDeltaRuleInputs(inp: DeltaRuleInputs, initialState?: Del
       throw new ConfigError(`unknown gate mode ${String((gate as { mode?: unknown }).mode)} (expected learned, fixed or recon)`);
   }
   if (initialState !== undefined) validateState("initialState", initialState, B, dK, dV);
-  return { B, T, dK, dV, dG: learned ? dGate : 0, learned };
+  const decay = inp.decay ?? 1;
+  if (typeof decay !== "number" || !(decay > 0 && decay <= 1)) throw new ConfigError(`decay must be a number in (0, 1], got ${String(inp.decay)}`);
+  return { B, T, dK, dV, dG: learned ? dGate : 0, learned, decay };
 }
 
 /** @throws ShapeError unless `s` is a state of B rows of [dK, dV] + [dV]. */
@@ -297,6 +312,7 @@ export function validateDeltaRuleBackward(inp: DeltaRuleInputs, out: DeltaRuleOu
   const nC = Math.ceil(T / C);
   checkF32("out.saved.checkpoints", saved.checkpoints, B * nC * dK * dV, `[B*ceil(T/C)*dK*dV] = [${B}*${nC}*${dK}*${dV}]`);
   if (d.learned) checkF32("out.saved.act", saved.act, B * T * dG, `[B*T*dGate] = [${B}*${T}*${dG}]`);
+  checkF32("out.saved.m0", saved.m0, B * dV, `[B*dV] = [${B}*${dV}]`);
   if (grad === null || typeof grad !== "object") throw new ConfigError("backward needs { dr, dp?, dFinal? }");
   checkF32("dr", grad.dr, B * T * dV, `[B*T*dV] = [${B}*${T}*${dV}]`);
   if (grad.dp !== undefined) checkF32("dp", grad.dp, B * T, `[B*T] = [${B}*${T}]`);

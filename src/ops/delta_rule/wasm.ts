@@ -9,6 +9,7 @@
  */
 import { Arena, kernelFn, type WasmKernels } from "../../wasm/runtime.js";
 import { checkInt } from "../../errors.js";
+import { deltaRuleNaive } from "./naive.js";
 import type {
   DeltaRuleForwardOptions,
   DeltaRuleGrads,
@@ -101,8 +102,9 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
             learned ? learned.threshold ?? DELTA_RULE_DEFAULT_THRESHOLD : 0,
             gate.mode === "recon" ? gate.tau : 0,
             pthr,
+            d.decay,
           ],
-          [28, 29, 30],
+          [28, 29, 30, 32],
         );
         const f = view();
         f.set(inp.k, pk >>> 2);
@@ -131,7 +133,10 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
           surprise: copyOut(f, ps, B * T),
           finalState: { M: copyOut(f, pMf, B * dK * dV), m: copyOut(f, pmf, B * dV) },
         };
-        if (save) out.saved = { chunk: C, checkpoints: copyOut(f, pck, B * nC * dK * dV), act: pact ? copyOut(f, pact, B * T * dG) : null };
+        if (save) {
+          const m0 = init ? Float32Array.from(init.m) : new Float32Array(B * dV);
+          out.saved = { chunk: C, checkpoints: copyOut(f, pck, B * nC * dK * dV), act: pact ? copyOut(f, pact, B * T * dG) : null, m0 };
+        }
         return out;
       } finally {
         arena.reset();
@@ -140,6 +145,9 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
 
     backward(inp: DeltaRuleInputs, out: DeltaRuleOutput, grad: DeltaRuleUpstream): DeltaRuleGrads {
       const d = validateDeltaRuleBackward(inp, out, grad);
+      // The write decay's backward is not a SIMD kernel yet: the reference computes it (exact, slower;
+      // the forward stays on WASM). docs/method.md, "Horizon".
+      if (d.decay !== 1) return deltaRuleNaive.backward(inp, out, grad);
       const { B, T, dK, dV, dG, saved } = d;
       const gate = inp.gate;
       const learned = gate.mode === "learned" ? gate : null;
