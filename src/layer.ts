@@ -18,7 +18,7 @@ import { createOps, type Backend, type Ops } from "./ops/index.js";
 import { SequenceModel, isArm, type ArmName, type ForwardResult, type MemoryState } from "./model/model.js";
 import { armSpec, type ArmOptions } from "./model/arms.js";
 import { loadCheckpoint, saveCheckpoint } from "./io/checkpoint.js";
-import { assignCheckpoint, checkpointArmOptions } from "./io/checkpoint_format.js";
+import { assignCheckpoint, checkpointArmOptions, checkpointConfig } from "./io/checkpoint_format.js";
 
 /** Output of {@link AuraMemLayer.forward}. */
 export interface LayerForwardOutput {
@@ -168,7 +168,7 @@ export class AuraMemLayer {
   static async load(path: string, opts: Omit<LayerOptions, "arm" | "armOptions"> = {}): Promise<AuraMemLayer> {
     const ck = await loadCheckpoint(path);
     if (!isArm(ck.arm)) throw new ConfigError(`checkpoint arm "${ck.arm}" is not known`);
-    const config = new MemoryConfig(ck.config as unknown as MemoryConfigInit);
+    const config = checkpointConfig(ck.config);
     const layer = new AuraMemLayer(config, { ...opts, arm: ck.arm, armOptions: checkpointArmOptions(ck.extra) });
     assignCheckpoint(layer.model, ck);
     return layer;

@@ -133,6 +133,15 @@ export function checkpointArmOptions(extra: Record<string, unknown> | undefined)
 }
 
 /**
+ * The layer configuration of a checkpoint. A checkpoint written before the write decay existed has no
+ * `writeDecay`: it ran without one, so it loads with 1 (not the current default), keeping its maths.
+ * @throws ConfigError on a bad config.
+ */
+export function checkpointConfig(config: Record<string, unknown>): MemoryConfig {
+  return new MemoryConfig(("writeDecay" in config ? config : { ...config, writeDecay: 1 }) as unknown as MemoryConfigInit);
+}
+
+/**
  * Copy a checkpoint's parameters into a model built for its arm and config (and its recon-gate tau).
  * @throws FormatError when the checkpoint's parameter names or sizes differ from the model's.
  */
@@ -157,7 +166,7 @@ export function assignCheckpoint(model: SequenceModel, ck: Pick<Checkpoint, "arm
  */
 export function modelFromCheckpoint(ck: Checkpoint, ops: Ops): SequenceModel {
   if (!isArm(ck.arm)) throw new ConfigError(`checkpoint arm "${ck.arm}" is not known`);
-  const config = new MemoryConfig(ck.config as unknown as MemoryConfigInit);
+  const config = checkpointConfig(ck.config);
   const model = new SequenceModel(armSpec(ck.arm, config, checkpointArmOptions(ck.extra)), ops);
   assignCheckpoint(model, ck);
   return model;

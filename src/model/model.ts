@@ -190,6 +190,15 @@ export class SequenceModel {
     this.tauValue = spec.tau;
   }
 
+  /**
+   * The write decay this arm's fast-weight memory runs with: the config's writeDecay for the gated
+   * arms (aura, random, periodic, recon-gate), 1 for always-write (the ungated delta rule: a decay at
+   * every step would be another baseline) and for the arms without a fast-weight memory.
+   */
+  get writeDecay(): number {
+    return this.core === "delta" && this.spec.arm !== "always-write" ? this.spec.config.writeDecay : 1;
+  }
+
   /** Current recon-gate threshold on ||e|| (calibrated to the write budget during training). */
   get tau(): number {
     return this.tauValue;
@@ -210,6 +219,18 @@ export class SequenceModel {
   withOps(ops: Ops): SequenceModel {
     const m = new SequenceModel({ ...this.spec, tau: this.tauValue }, ops);
     for (const k of Object.keys(this.params)) m.params[k]!.data.set(this.params[k]!.data);
+    return m;
+  }
+
+  /**
+   * The same model with another write decay alpha (MemoryConfig.writeDecay), sharing this model's
+   * parameter arrays: training the view trains this model (train()'s `trainWriteDecay`). The view's
+   * recon-gate threshold starts at this model's.
+   * @throws ConfigError unless alpha is in (0, 1].
+   */
+  withWriteDecay(alpha: number): SequenceModel {
+    const m = new SequenceModel({ ...this.spec, config: this.spec.config.with({ writeDecay: alpha }), tau: this.tauValue }, this.ops);
+    for (const k of Object.keys(this.params)) m.params[k] = this.params[k]!;
     return m;
   }
 
@@ -328,7 +349,7 @@ export class SequenceModel {
         v,
         beta,
         gate,
-        decay: c.writeDecay,
+        decay: this.writeDecay,
       };
       const st = state as Extract<MemoryState, { kind: "fast-weights" }>;
       const out = this.ops.deltaRule.forward(inp, { initialState: { M: st.M, m: st.m }, saveForBackward: training });

@@ -81,6 +81,13 @@ export interface TrainOptions {
    * sources train on fresh episodes whatever this is.
    */
   streamWindows: number;
+  /**
+   * Write decay alpha the model is trained with, null = the model's own (MemoryConfig.writeDecay). The
+   * recipe trains at 1 and runs with the config's alpha: on the training horizon the state never grows
+   * far enough to need forgetting, the gate is learned the same either way, and alpha = 1 keeps the SIMD
+   * backward (docs/method.md, "Horizon"). The parameters are shared: only the maths of training differs.
+   */
+  trainWriteDecay: number | null;
   /** recon-gate: write rate the threshold tau is calibrated to (quantile of ||e||), null = keep tau. */
   reconWriteRate: number | null;
   /** Called after every step. */
@@ -89,7 +96,7 @@ export interface TrainOptions {
 
 /** Defaults (see docs/method.md for the origin of each). */
 export const DEFAULT_TRAIN: Omit<TrainOptions, "onStep"> = {
-  steps: 600,
+  steps: 1200,
   batchSize: 32,
   lr: 3e-3,
   clip: 1.0,
@@ -105,6 +112,7 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, "onStep"> = {
   patience: 0,
   evalBatchSize: 64,
   streamWindows: 1,
+  trainWriteDecay: 1,
   reconWriteRate: null,
 };
 
@@ -175,6 +183,9 @@ export function trainOptions(o: Partial<TrainOptions> = {}): TrainOptions {
   pos("evalEvery", true);
   pos("patience", true);
   pos("evalBatchSize");
+  if (out.trainWriteDecay !== null && !(typeof out.trainWriteDecay === "number" && out.trainWriteDecay > 0 && out.trainWriteDecay <= 1)) {
+    throw new ConfigError(`training option trainWriteDecay must be in (0, 1] or null, got ${String(out.trainWriteDecay)}`);
+  }
   if (typeof out.stochasticGate !== "boolean") throw new ConfigError(`training option stochasticGate must be a boolean, got ${String(out.stochasticGate)}`);
   if (!Number.isInteger(out.streamWindows) || out.streamWindows < 1) {
     throw new ConfigError(`training option streamWindows must be a positive integer, got ${String(out.streamWindows)}`);
@@ -385,9 +396,12 @@ export function memoryTraining<O extends MemoryObjective>(
   return { options, hooks, valSet, spec };
 }
 
-function trainSource(model: SequenceModel, source: TrainSource, options: Partial<TrainOptions>): TrainResult {
+function trainSource(deployed: SequenceModel, source: TrainSource, options: Partial<TrainOptions>): TrainResult {
   const o = trainOptions(options);
   const t0 = performance.now();
+  // the write decay of training (null = the model's own): a view sharing the parameters
+  const model =
+    o.trainWriteDecay === null || o.trainWriteDecay === deployed.spec.config.writeDecay ? deployed : deployed.withWriteDecay(o.trainWriteDecay);
   const history: TrainResult["history"] = [];
   const record = (step: number, obj: MemoryObjective, val: number | undefined): void => {
     const rec: TrainResult["history"][number] = { step, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP };
@@ -396,6 +410,8 @@ function trainSource(model: SequenceModel, source: TrainSource, options: Partial
   };
   const { options: lo, hooks, valSet, spec } = memoryTraining(model, source, o, { validation: true, record });
   const r = runLoop(model.params, lo, hooks, (q) => batchObjective(model, q.batch, source, q.opts, q.fwd));
-  const val = evaluate(model, valSet, spec);
+  if (model !== deployed && deployed.spec.arm === "recon-gate") deployed.setTau(model.tau);
+  // the validation of the model as it will run (with its own write decay)
+  const val = evaluate(deployed, valSet, spec);
   return { stepsRun: r.stepsRun, bestStep: r.bestStep, bestVal: r.bestVal, val, history, timeMs: performance.now() - t0, stoppedEarly: r.stoppedEarly };
 }
