@@ -20,6 +20,7 @@ function tiny(): BenchOptions {
     arms: ["aura", "always-write", "random", "periodic", "recon-gate", "no-memory", "kv-cache"],
     seeds: [0, 1],
     ablationTasks: ["ess-easy"],
+    ablations: ["no-ib", "no-sparsity", "no-decay"],
     stepsByTask: {},
     workers: 0,
     backend: "wasm",
@@ -31,7 +32,10 @@ function tiny(): BenchOptions {
 
 test("planJobs: AURA first, ablations added, bad names rejected", () => {
   const jobs = planJobs(tiny());
-  assert.equal(jobs.length, 2 * (7 + 2));
+  assert.equal(jobs.length, 2 * (7 + 3), "7 arms + the no-ib, no-sparsity and no-decay AURA variants per seed");
+  assert.equal(planJobs({ ...tiny(), writeDecay: {} }).length, 2 * (7 + 2), "no no-decay variant without a decay");
+  // the task's write decay goes to every job; the model keeps always-write and no-decay at 1
+  assert.ok(jobs.every((j) => j.writeDecay === 0.8));
   assert.equal(jobs[0]!.arm, "aura");
   assert.ok(jobs.some((j) => j.variant === "no-ib") && jobs.some((j) => j.variant === "no-sparsity"));
   assert.throws(() => planJobs({ ...tiny(), tasks: ["nope"] }), ConfigError);
@@ -51,7 +55,7 @@ test("runBench + report: results.json has the documented shape and budget matchi
     assert.ok(files.length >= 4);
     const t = res.tasks["ess-easy"];
     assert.equal(t.metric, "accuracy");
-    for (const arm of ["aura", "always-write", "random", "periodic", "recon-gate", "no-memory", "kv-cache", "aura:no-ib", "aura:no-sparsity", "random:swap", "periodic:swap"]) {
+    for (const arm of ["aura", "always-write", "random", "periodic", "recon-gate", "no-memory", "kv-cache", "aura:no-ib", "aura:no-sparsity", "aura:no-decay", "random:swap", "periodic:swap"]) {
       const a = t.arms[arm];
       assert.ok(a, `missing arm ${arm}`);
       for (const k of ["mean", "ci95", "seeds", "writesPerEpisode", "writeReduction", "pWriteEvent", "pWriteDistractor", "stateBytes", "stateBytesAt100k", "params"]) {
@@ -77,6 +81,9 @@ test("runBench + report: results.json has the documented shape and budget matchi
     }
     assert.equal(t.arms["aura"].horizons["256"].fixed.writeReduction, 256 / t.arms["aura"].horizons["256"].fixed.writesPerEpisode);
     assert.equal(t.arms["kv-cache"].horizons, undefined, "kv-cache is capped below 4T");
+    assert.ok(t.arms["aura:no-decay"].horizons["256"].fixed, "the no-decay ablation has the panel");
+    const decayOf = (arm: string, variant = "default") => results.find((r) => r.arm === arm && r.variant === variant)!.writeDecay;
+    assert.deepEqual([decayOf("aura"), decayOf("random"), decayOf("recon-gate"), decayOf("always-write"), decayOf("aura", "no-decay")], [0.8, 0.8, 0.8, 1, 1]);
     assert.equal(t.arms["gru"], undefined);
     assert.equal(t.arms["random"].horizons, undefined, "not in the panel");
     assert.ok(existsSync(join(dir, "horizon_ess-easy.svg")));
@@ -129,4 +136,27 @@ test("CLI: every command has --help, bad options fail clearly", () => {
   const bad2 = spawnSync(process.execPath, [cli, "train"], { encoding: "utf8" });
   assert.notEqual(bad2.status, 0);
   assert.match(bad2.stderr, /exactly one of --task/);
+});
+
+test("CLI: aura eval --horizon --stream --episodes --json scores a checkpoint on a longer stream", () => {
+  const cli = join(process.cwd(), "dist", "src", "cli", "main.js");
+  const dir = mkdtempSync(join(tmpdir(), "aura-eval-"));
+  try {
+    const ck = join(dir, "ck");
+    const tr = spawnSync(process.execPath, [cli, "train", "--task", "ess-hard", "--steps", "4", "--dmodel", "16", "--write-decay", "0.8", "--out", ck], { encoding: "utf8" });
+    assert.equal(tr.status, 0, tr.stderr);
+    for (const stream of ["fixed", "density"]) {
+      const ev = spawnSync(process.execPath, [cli, "eval", "--checkpoint", ck, "--task", "ess-hard", "--horizon", "1024", "--stream", stream, "--episodes", "3", "--json"], { encoding: "utf8" });
+      assert.equal(ev.status, 0, ev.stderr);
+      const j = JSON.parse(ev.stdout);
+      assert.equal(j.horizon, 1024);
+      assert.equal(j.episodes, 3);
+      assert.ok(j.metric >= 0 && j.metric <= 1);
+      for (const k of ["writesPerEpisode", "pWriteEvent", "pWriteDistractor"]) assert.equal(typeof j[k], "number", k);
+    }
+    const bad = spawnSync(process.execPath, [cli, "eval", "--checkpoint", ck, "--task", "ess-hard", "--horizon", "1024", "--stream", "sideways"], { encoding: "utf8" });
+    assert.notEqual(bad.status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -14,8 +14,9 @@ import { train, type TrainOptions } from "../train/train.js";
 import { evaluate, type EvalResult, type MetricSpec } from "../train/evaluate.js";
 import type { StreamKind } from "./results.js";
 
-/** Variants of the AURA objective used in the ablation. */
-export type Variant = "default" | "no-ib" | "no-sparsity";
+/** Variants of the AURA recipe used in the ablation: without the IB term, the sparsity term, the write decay. */
+export type Variant = "default" | "no-ib" | "no-sparsity" | "no-decay";
+
 
 /** A training + evaluation job. */
 export interface JobSpec {
@@ -34,6 +35,8 @@ export interface JobSpec {
   pushtPath: string;
   backend: Backend | "auto";
   train: Omit<TrainOptions, "onStep" | "seed" | "reconWriteRate">;
+  /** Write decay alpha of the gated fast-weight arms (MemoryConfig.writeDecay; always-write runs without, SequenceModel.writeDecay). */
+  writeDecay: number;
   /**
    * Horizon-generalisation panel (ess tasks): after training at the task's horizon T, evaluate the same
    * model on longer streams of the same task at these N (> T), both stream kinds; null = none.
@@ -45,7 +48,7 @@ export interface JobSpec {
 export interface HorizonPanelSpec {
   /** Horizons N > T (steps). */
   horizons: number[];
-  /** Test steps per (N, stream kind): episodes = clamp(floor(stepsPerPoint / N), 2, 512). */
+  /** Test steps per (N, stream kind): episodes = clamp(floor(stepsPerPoint / N), 1, 512). */
   stepsPerPoint: number;
 }
 
@@ -63,9 +66,9 @@ export interface HorizonPoint {
   pWriteDistractor: number | null;
 }
 
-/** Episodes of the horizon panel at horizon N. */
+/** Episodes of the horizon panel at horizon N: stepsPerPoint / N, at least 1, at most 512. */
 export function panelEpisodes(N: number, stepsPerPoint: number): number {
-  return Math.max(2, Math.min(512, Math.floor(stepsPerPoint / N)));
+  return Math.max(1, Math.min(512, Math.floor(stepsPerPoint / N)));
 }
 
 /** Plain-JSON outcome of a job. */
@@ -92,6 +95,8 @@ export interface JobResult {
   bestStep: number;
   writeRate: number | null;
   tau: number | null;
+  /** Write decay alpha the arm's memory ran with (MemoryConfig.writeDecay). */
+  writeDecay: number;
   /** Horizon panel: "<N>" -> stream kind -> test metrics (N = T is the test set itself); null if not run. */
   horizons: Record<string, Record<StreamKind, HorizonPoint>> | null;
 }
@@ -147,6 +152,7 @@ export async function runJob(
     dAction: task.dAction,
     actionKind: task.kind,
     seed: job.seed,
+    writeDecay: job.variant === "no-decay" ? 1 : job.writeDecay,
   });
   const rate = job.writeRate ?? 0.1;
   const spec = armSpec(job.arm, config, { writeRate: rate });
@@ -232,6 +238,7 @@ export async function runJob(
     bestStep: tr.bestStep,
     writeRate: job.writeRate,
     tau: job.arm === "recon-gate" ? model.tau : null,
+    writeDecay: model.writeDecay,
     horizons,
   };
 }

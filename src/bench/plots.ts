@@ -387,13 +387,20 @@ export async function horizonSvg(points: HorizonPlotPoint[], opts: { title?: str
     return { arm: p.arm, stream: p.stream, horizon, mean, lo, hi, writes: Math.max(w, 0.01) };
   });
   const hs = values.map((v) => v.horizon);
-  const colour = { field: "arm", type: "nominal", title: "arm", scale: { domain: arms, range: arms.map((_, i) => ARM_COLOURS[i % ARM_COLOURS.length]) } };
-  const shape = { field: "arm", type: "nominal", scale: { domain: arms, range: arms.map((_, i) => ARM_SHAPES[i % ARM_SHAPES.length]) }, legend: null };
-  const dash = { field: "stream", type: "nominal", title: "stream", scale: { domain: ["fixed", "density"], range: [[1, 0], [5, 3]] } };
+  const colour = { field: "arm", type: "nominal", title: "arm", scale: { domain: arms, range: arms.map((_, i) => ARM_COLOURS[i % ARM_COLOURS.length]) }, legend: { title: "arm", symbolType: "circle" } };
+  const shape = { field: "arm", type: "nominal", title: "arm", scale: { domain: arms, range: arms.map((_, i) => ARM_SHAPES[i % ARM_SHAPES.length]) } };
+  const dash = {
+    field: "stream",
+    type: "nominal",
+    title: "stream",
+    scale: { domain: ["fixed", "density"], range: [[1, 0], [5, 3]] },
+    legend: { title: "stream", symbolType: "stroke", symbolStrokeWidth: 2, symbolStrokeColor: "#333", labelExpr: "datum.label === 'fixed' ? 'fixed events' : 'constant density'" },
+  };
   const x = { field: "horizon", type: "quantitative", title: "evaluation horizon N (steps, log scale)", scale: { type: "log" }, axis: { format: "~s", values: decades(Math.min(...hs), Math.max(...hs)) } };
   const spec: VlSpec = {
     ...title(opts.title ?? "horizon generalisation"),
     data: { values },
+    resolve: { legend: { color: "shared", shape: "shared", strokeDash: "shared" } },
     hconcat: [
       {
         width: WIDTH * 0.8,

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { meanCi95 } from "./stats.js";
 import { paretoSvg, bytesVsHorizonSvg, histogramSvg, horizonSvg, type ArmPoint, type HorizonPlotPoint } from "./plots.js";
 import { STREAM_KINDS, type JobResult } from "./jobs.js";
-import type { ArmSummary, BenchResults, HorizonSummary, StreamKind } from "./results.js";
+import { paretoPoints, type ArmSummary, type BenchResults, type HorizonSummary, type StreamKind } from "./results.js";
 
 export type { ArmSummary, BenchResults, HorizonSummary } from "./results.js";
 
@@ -371,14 +371,7 @@ export async function writeReport(dir: string, results: readonly JobResult[], me
   const md: string[] = ["# aura-mem benchmark", "", ...claimsSection(res)];
   for (const [task, t] of Object.entries(res.tasks)) {
     // paretoSvg clips a t-interval that leaves the metric's range ([0, 1] for a proportion)
-    const points: ArmPoint[] = Object.entries(t.arms).map(([arm, a]) => ({
-      task,
-      arm,
-      mean: a.mean,
-      ci95: [a.ci95[0], a.ci95[1]] as [number, number],
-      writesPerEpisode: a.writesPerEpisode,
-      metric: t.metric,
-    }));
+    const points: ArmPoint[] = paretoPoints(res, task);
     const slug = task.replace(/[^a-zA-Z0-9_-]+/g, "_");
     md.push(`## ${task}`, "");
     try {
@@ -395,7 +388,7 @@ export async function writeReport(dir: string, results: readonly JobResult[], me
     if (hzTable) {
       md.push(hzTable, "");
       try {
-        const svg = await horizonSvg(horizonPoints(t), { title: `${task}: accuracy and writes vs evaluation horizon (trained at T = ${t.horizon})` });
+        const svg = await horizonSvg(horizonPoints(t), { title: `${task}: accuracy and writes vs evaluation horizon (trained at T = ${t.horizon}; solid: fixed events, dashed: constant density)` });
         const p = join(dir, `horizon_${slug}.svg`);
         await writeFile(p, svg);
         files.push(p);

@@ -4,12 +4,16 @@
  */
 import { availableParallelism } from "node:os";
 import { ConfigError } from "../errors.js";
+import { STREAM_WRITE_DECAY } from "../config.js";
 import { ARMS, isArm, type ArmName } from "../model/model.js";
 import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
 import { DEFAULT_TRAIN, type TrainOptions } from "../train/train.js";
 import type { Backend } from "../ops/index.js";
 import { WorkerPool } from "../util/worker_pool.js";
 import { runJob, TaskCache, taskKey, type HorizonPanelSpec, type JobResult, type JobSpec, type Variant } from "./jobs.js";
+
+/** Write decay of the gated fast-weight arms per task: the event-stream tasks run with the stream recipe. */
+export const RECIPE_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": STREAM_WRITE_DECAY, "ess-hard": STREAM_WRITE_DECAY };
 
 /** Arms whose write budget is taken from AURA's measured write rate. */
 export const BUDGET_MATCHED: readonly ArmName[] = ["random", "periodic", "recon-gate"];
@@ -25,7 +29,11 @@ export interface BenchOptions {
   stepsByTask: Record<string, number>;
   /** pusht training window (steps); evaluation uses whole episodes. null = whole episodes. */
   pushtWindow: number | null;
-  /** Run the lambda_IB = 0 and lambda_w = 0 AURA variants on these tasks. */
+  /** Write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) per task; absent = 1 (none). */
+  writeDecay: Record<string, number>;
+  /** AURA ablation variants to run on `ablationTasks` (no-decay only with writeDecay < 1). */
+  ablations: Exclude<Variant, "default">[];
+  /** Run the AURA ablation variants on these tasks. */
   ablationTasks: string[];
   dModel: number;
   pushtPath: string;
@@ -56,11 +64,15 @@ export function quickOptions(): BenchOptions {
     seeds: [0, 1, 2],
     horizons: {},
     ablationTasks: ["ess-hard"],
-    // horizon panel: N in {T, 8T, 64T, 512T} (65,536 steps on ess-hard), the arms named by the issue
-    // plus lstm; kv-cache is left out (O(N^2) time: 64T alone would cost more than the whole quick run)
-    panel: { multiples: [8, 64, 512], arms: ["aura", "always-write", "gru", "lstm", "kv-window"], extra: [], stepsPerPoint: 131072, maxSteps: {} },
+    // the write decay's ablation (no-ib / no-sparsity are in --full: the quick run has no room for them)
+    ablations: ["no-decay"],
+    writeDecay: { ...RECIPE_WRITE_DECAY },
+    // horizon panel: N in {T, 8T, 64T, 512T} (65,536 steps on ess-hard) for aura (and its no-decay
+    // ablation), always-write, gru and kv-window; lstm and kv-cache are in --full (kv-cache is O(N^2))
+    panel: { multiples: [8, 64, 512], arms: ["aura", "always-write", "gru", "kv-window"], extra: [], stepsPerPoint: 32768, maxSteps: {} },
     // sized so the whole quick run fits in ~15 minutes on 2 cores (step cost grows with T)
-    stepsByTask: { "ess-easy": 400, "ess-hard": 600, mbar: 600, pusht: 400 },
+    // ess-hard: 1200 steps, the budget at which every seed learned a sparse gate (docs/method.md, "Horizon")
+    stepsByTask: { "ess-easy": 400, "ess-hard": 1200, mbar: 600, pusht: 400 },
     pushtWindow: 64,
     dModel: 64,
     pushtPath: "../shared/data/pusht_cchi_v7_replay.zarr",
@@ -78,6 +90,7 @@ export function fullOptions(): BenchOptions {
     seeds: [0, 1, 2, 3, 4],
     horizons: { "ess-hard": [64, 128, 256, 512], "ess-easy": [64, 128, 256, 512], mbar: [8, 16, 32, 64] },
     ablationTasks: ["ess-hard", "ess-easy", "mbar"],
+    ablations: ["no-ib", "no-sparsity", "no-decay"],
     // every arm, N in {T, 8T, 64T, 512T, 10^6}; kv-cache (O(N^2) time) up to 8,192 steps
     panel: { multiples: [8, 64, 512], extra: [1_000_000], arms: [...ARMS], stepsPerPoint: 1 << 20, maxSteps: { "kv-cache": 8192 } },
     stepsByTask: {},
@@ -100,7 +113,7 @@ export function planJobs(o: BenchOptions): JobSpec[] {
       for (const seed of o.seeds) {
         const variants: [ArmName, Variant][] = order.map((a) => [a, "default"]);
         if (o.ablationTasks.includes(task) && arms.includes("aura")) {
-          variants.push(["aura", "no-ib"], ["aura", "no-sparsity"]);
+          for (const v of o.ablations) if (v !== "no-decay" || (o.writeDecay[task] ?? 1) !== 1) variants.push(["aura", v]);
         }
         for (const [arm, variant] of variants) {
           jobs.push({
@@ -116,6 +129,7 @@ export function planJobs(o: BenchOptions): JobSpec[] {
             pushtPath: o.pushtPath,
             backend: o.backend,
             train: { ...o.train, steps: o.stepsByTask[task] ?? o.train.steps },
+            writeDecay: o.writeDecay[task] ?? 1,
             panel: panelFor(o, task, horizon, arm, variant),
           });
         }
@@ -127,7 +141,9 @@ export function planJobs(o: BenchOptions): JobSpec[] {
 
 /** The horizon panel of one job: ess tasks, default variants of the panel's arms; null otherwise. */
 function panelFor(o: BenchOptions, task: string, horizon: number | null, arm: ArmName, variant: Variant): HorizonPanelSpec | null {
-  if (!task.startsWith("ess") || variant !== "default" || !o.panel.arms.includes(arm) || o.panel.multiples.length === 0) return null;
+  // the no-decay ablation gets the panel too: the write decay is there for long horizons
+  const ablated = arm === "aura" && variant === "no-decay";
+  if (!task.startsWith("ess") || (variant !== "default" && !ablated) || !o.panel.arms.includes(arm) || o.panel.multiples.length === 0) return null;
   const T = horizon ?? essConfig(task as "ess-easy" | "ess-hard").horizon;
   const cap = o.panel.maxSteps[arm] ?? Infinity;
   const horizons = [...new Set([...o.panel.multiples.map((m) => m * T), ...o.panel.extra])]

@@ -27,6 +27,7 @@ interface TrainCli {
   streamWindows: number;
   stochasticGate: boolean;
   gateSurprise: boolean;
+  writeDecay: number;
   writeRate: number;
   valFraction: number;
   patience: number;
@@ -57,7 +58,7 @@ export async function trainCommand(o: TrainCli): Promise<void> {
     source = await createTask(o.task!, { seed: o.seed, dModel: o.dmodel, pushtPath: resolve(o.pushtPath) });
     dModel = source.dModel;
   }
-  const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise });
+  const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise, writeDecay: o.writeDecay });
   const model = new SequenceModel(armSpec(o.arm, config, { writeRate: o.writeRate, matchParams: null }), ops);
   console.log(`training ${o.arm} (${model.paramCount().toLocaleString("en-US")} parameters, ${model.memoryBytes(1)} state bytes at batch 1)`);
   const r = train(model, source, {

@@ -48,13 +48,14 @@ program
   .option("--tasks <list>", `comma-separated tasks (${taskNames.join(", ")})`, listArg)
   .option("--arms <list>", `comma-separated arms (${ARMS.join(", ")})`, listArg)
   .option("--seeds <list>", "seeds, e.g. 0,1,2 or 0-4", seedsArg)
-  .option("--steps <n>", "Adam steps per training run (default per task: ess-easy 400, ess-hard 600, mbar 600, pusht 400; --full 1500)", intArg("steps"))
+  .option("--steps <n>", "Adam steps per training run (default per task: ess-easy 400, ess-hard 1200, mbar 600, pusht 400; --full 1500)", intArg("steps"))
   .option("--batch <n>", "episodes per batch", intArg("batch"))
   .option("--lr <x>", "learning rate", numArg("lr"))
   .option("--lambda-ib <x>", `weight of the action-IB term (default ${DEFAULT_TRAIN.lambdaIB}; 0 = off)`, numArg("lambda-ib"))
   .option("--lambda-w <x>", `weight of the write-sparsity term (default ${DEFAULT_TRAIN.lambdaW}; 0 = off)`, numArg("lambda-w"))
   .option("--target-rate <x>", "target write rate rho of the sparsity hinge (writes per step)", numArg("target-rate"))
-  .option("--no-ablation", "skip the lambda_IB = 0 / lambda_w = 0 AURA variants")
+  .option("--no-ablation", "skip the AURA ablation variants (quick: no-decay; --full: also lambda_IB = 0, lambda_w = 0)")
+  .option("--write-decay <x>", "write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) on every task (default: 0.8 on ess-easy / ess-hard, 1 = none elsewhere)", numArg("write-decay"))
   .option("--no-horizons", "skip the horizon-generalisation panel (ess tasks evaluated at 8T, 64T, 512T)")
   .option("--horizon-arms <list>", "arms that get the horizon panel (default: aura, always-write, gru, lstm, kv-window; --full: all)", listArg)
   .option("--dmodel <n>", "backbone feature width of the synthetic tasks", intArg("dmodel"))
@@ -74,6 +75,7 @@ program
       backend: o.backend,
       workers: o.workers ?? base.workers,
       ablationTasks: o.ablation === false ? [] : base.ablationTasks,
+      writeDecay: o.writeDecay !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.writeDecay])) : base.writeDecay,
       panel: o.horizons === false ? { ...base.panel, multiples: [], extra: [] } : { ...base.panel, arms: (o.horizonArms ?? base.panel.arms) as ArmName[] },
       stepsByTask: o.steps !== undefined ? {} : base.stepsByTask,
       train: {
@@ -180,6 +182,7 @@ program
   .option("--stream-windows <n>", "carried-state training: windows of the task horizon per non-resetting stream (1 = fresh episodes; ess tasks)", intArg("stream-windows"), DEFAULT_TRAIN.streamWindows)
   .option("--stochastic-gate", "sample the hard gate in training, g ~ Bernoulli(p) (straight-through)", DEFAULT_TRAIN.stochasticGate)
   .option("--no-gate-surprise", "the write gate reads the observation only (not the surprise e, |e|)")
+  .option("--write-decay <x>", "write decay alpha of the memory: M <- alpha M + beta k e^T where the gate writes (1 = none; 0.8 for one long event stream, docs/method.md)", numArg("write-decay"), 1)
   .option("--write-rate <x>", "write budget of random / periodic / recon-gate arms (writes per step)", numArg("write-rate"), 0.1)
   .option("--val-fraction <x>", "validation split of --data (by episode)", numArg("val-fraction"), 0.2)
   .option("--patience <n>", "early stopping: validations without improvement (0 = off)", intArg("patience"), 5)

@@ -21,8 +21,8 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, FormatError } from "../errors.js";
-import { bytesVsHorizonSvg, histogramSvg, paretoSvg, renderVegaLite } from "../bench/plots.js";
-import { claimsSection, configSection, taskTable, type BenchResults } from "../bench/report.js";
+import { bytesVsHorizonSvg, histogramSvg, horizonSvg, paretoSvg, renderVegaLite } from "../bench/plots.js";
+import { claimsSection, configSection, horizonPoints, horizonTable, taskTable, type BenchResults } from "../bench/report.js";
 import { bytesSeries, paretoPoints, parseResults, taskSlug, type ResultsFile, type ResultsTask } from "../bench/results.js";
 import { cueShown, parseTrace, type SimTrace } from "../web/trace.js";
 
@@ -163,6 +163,13 @@ export async function plotResults(res: ResultsFile, outDir: string, opts: PlotOp
     md.push(`## ${task}`, "");
     await emit(`pareto_${slug}`, await paretoSvg(paretoPoints(res, task), { task, title: `${task}: ${t.metric} vs writes per episode` }), `${task}: ${t.metric} vs writes per episode`);
     md.push(taskTable(task, t as unknown as BenchResults["tasks"][string]), "");
+    // the horizon-generalisation panel, where the file has one
+    const hz = horizonTable(task, t as unknown as BenchResults["tasks"][string]);
+    if (hz) {
+      md.push(hz, "");
+      const pts = horizonPoints(t as unknown as BenchResults["tasks"][string]);
+      await emit(`horizon_${slug}`, await horizonSvg(pts, { title: `${task}: accuracy and writes vs evaluation horizon (trained at T = ${t.horizon}; solid: fixed events, dashed: constant density)` }), `${task} horizon generalisation`);
+    }
     const aura = t.arms["aura"];
     const pe = aura?.["pEvent"];
     const pd = aura?.["pDistractor"];
