@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runSoak } from "../src/bench/soak.js";
+import { probeHugeObservations, runSoak } from "../src/bench/soak.js";
 import { ConfigError } from "../src/errors.js";
 
 test("soak on a task stream scores every window; without a task the competence check is n/a", async () => {
@@ -26,4 +26,12 @@ test("soak on a task stream scores every window; without a task the competence c
   assert.equal(plain.verdict.find((v) => v.name.startsWith("competence"))!.status, "n/a");
   await assert.rejects(runSoak({ steps: 100, task: "mbar" as never }), ConfigError);
   await assert.rejects(runSoak({ steps: 100, train: true, checkpoint: "x" }), ConfigError);
+});
+
+test("huge-observation probe: a step the layer refuses (overflow) keeps the state; the probe reports it instead of crashing", async () => {
+  const rows = await probeHugeObservations({ dModel: 16, magnitudes: [1e2, 1e30], trials: 1, warmup: 200, follow: 1000, backend: "wasm" });
+  assert.equal(rows.length, 2);
+  assert.equal(rows[0]!.rejected, 0, "a 1e2 observation is computed");
+  assert.ok(rows[1]!.rejected >= 1, "a 1e30 observation overflows inside the layer and is refused");
+  assert.equal(rows[1]!.poisoned, 0, "the refused step left the state as it was");
 });

@@ -19,7 +19,7 @@
  */
 import { AuraMemLayer } from "../layer.js";
 import { MemoryConfig, STREAM_WRITE_DECAY } from "../config.js";
-import { AuraError, ConfigError } from "../errors.js";
+import { AuraError, ConfigError, NonFiniteError } from "../errors.js";
 import type { Backend } from "../ops/index.js";
 import type { MemoryState } from "../model/model.js";
 import { Rng } from "../util/rng.js";
@@ -828,6 +828,8 @@ export interface ProbeOptions {
 export interface ProbeRow {
   magnitude: number;
   trials: number;
+  /** Steps the layer refused with a NonFiniteError (overflow inside the layer; the state is kept as it was). */
+  rejected: number;
   /** Trials whose state the one huge observation poisoned (||M||_F or ||m||_2 above 10x the warm-up max). */
   poisoned: number;
   /** Of those, recovered within `follow` steps; median steps to recover. */
@@ -846,6 +848,16 @@ export interface ProbeRow {
  * warmed-up stream and follow the memory for `follow` clean steps: does it poison the state, does
  * it come back, does the write gate latch shut (a frozen policy)?
  */
+/** layer.step, or null when the layer refuses the step with a NonFiniteError (overflow inside the layer). */
+function tryStep(layer: AuraMemLayer, z: Float32Array, state: MemoryState): ReturnType<AuraMemLayer["step"]> | null {
+  try {
+    return layer.step(z, state);
+  } catch (err) {
+    if (err instanceof NonFiniteError) return null;
+    throw err;
+  }
+}
+
 export async function probeHugeObservations(o: ProbeOptions = {}): Promise<ProbeRow[]> {
   const seed = o.seed ?? 0;
   const layer = o.checkpoint
@@ -869,7 +881,7 @@ export async function probeHugeObservations(o: ProbeOptions = {}): Promise<Probe
     return [Math.sqrt(a), Math.sqrt(b)];
   };
   for (const mag of mags) {
-    const row: ProbeRow = { magnitude: mag, trials, poisoned: 0, recovered: 0, medianRecoverySteps: null, latchedShut: 0, finalActionStd: 0, maxNormM: 0, maxNormBias: 0 };
+    const row: ProbeRow = { magnitude: mag, trials, rejected: 0, poisoned: 0, recovered: 0, medianRecoverySteps: null, latchedShut: 0, finalActionStd: 0, maxNormM: 0, maxNormBias: 0 };
     const rec: number[] = [];
     for (let k = 0; k < trials; k++) {
       const stream = new SoakStream(d, seed + 1000 * k + 1, 0);
@@ -887,7 +899,10 @@ export async function probeHugeObservations(o: ProbeOptions = {}): Promise<Probe
       thB *= 10;
       stream.next(z, false);
       stream.amplify(z, mag, true);
-      state = layer.step(z, state).state;
+      // a step whose maths overflows is refused with a NonFiniteError and leaves the state as it was
+      const hit = tryStep(layer, z, state);
+      if (hit) state = hit.state;
+      else row.rejected++;
       const [a0, b0] = norms(state);
       const isPoisoned = (a: number, b: number): boolean => !(a <= thM && b <= thB);
       let poisonedNow = isPoisoned(a0, b0);
@@ -900,7 +915,11 @@ export async function probeHugeObservations(o: ProbeOptions = {}): Promise<Probe
       row.maxNormBias = Math.max(row.maxNormBias, b0);
       for (let t = 1; t <= follow; t++) {
         stream.next(z, false);
-        const out = layer.step(z, state);
+        const out = tryStep(layer, z, state);
+        if (!out) {
+          row.rejected++;
+          continue;
+        }
         state = out.state;
         const [a, b] = norms(state);
         row.maxNormM = Math.max(row.maxNormM, a);
@@ -936,11 +955,11 @@ export function probeMarkdown(rows: ProbeRow[], o: { follow?: number; source?: s
   const L: string[] = [];
   L.push(`## One huge observation into a clean stream (${o.source ?? "fresh layer"}): poisoning and recovery over ${int(o.follow ?? 20_000)} clean steps`);
   L.push("");
-  L.push("| entries x | trials | poisoned | recovered (median steps) | latched shut at the end | action std, last 1,000 steps | max ||M||_F | max ||m||_2 |");
-  L.push("|---|---|---|---|---|---|---|---|");
+  L.push("| entries x | trials | steps refused (NonFiniteError, state kept) | poisoned | recovered (median steps) | latched shut at the end | action std, last 1,000 steps | max ||M||_F | max ||m||_2 |");
+  L.push("|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
     L.push(
-      `| ${r.magnitude.toExponential(0)} | ${r.trials} | ${r.poisoned} | ${r.recovered} (${r.medianRecoverySteps ?? "-"}) | ${r.latchedShut} | ${fmt(r.finalActionStd, 3)} | ${fmt(r.maxNormM)} | ${fmt(r.maxNormBias)} |`,
+      `| ${r.magnitude.toExponential(0)} | ${r.trials} | ${r.rejected} | ${r.poisoned} | ${r.recovered} (${r.medianRecoverySteps ?? "-"}) | ${r.latchedShut} | ${fmt(r.finalActionStd, 3)} | ${fmt(r.maxNormM)} | ${fmt(r.maxNormBias)} |`,
     );
   }
   return L;
