@@ -164,3 +164,25 @@ test("trainDataParallel: one worker reproduces train() step for step; two worker
   }
   assert.ok(r2.episodesPerSecond > 0);
 });
+
+test("the action-utility term and the stochastic gate's thresholds reach every shard (in-process and worker threads)", async () => {
+  const m = model("aura");
+  const { batch, seeds } = await essBatch(7);
+  const o = { ...OBJ, lambdaU: 0.5 };
+  const u = Float32Array.from({ length: batch.B * batch.T }, (_, i) => ((i * 7919) % 1000) / 1000);
+  const fwd = { gateMode: "hard" as const, scheduleSeeds: seeds, gateThresholds: u };
+  const full = batchObjective(m, batch, { kind: "discrete", dAction: 8 }, o, fwd);
+  // the two options change the objective (so the shards cannot agree by ignoring them)
+  const plain = batchObjective(m, batch, { kind: "discrete", dAction: 8 }, OBJ, { gateMode: "hard", scheduleSeeds: seeds });
+  assert.ok(gradError(full.grads, plain.grads) > 1e-4);
+  const sh = shardedObjective(m, batch, { kind: "discrete", dAction: 8 }, o, fwd, 3);
+  assert.ok(gradError(full.grads, sh.grads) < 1e-5, `in-process: ${gradError(full.grads, sh.grads)}`);
+  const pool = await DataParallelTrainer.start(m, { kind: "discrete", dAction: 8 }, { workers: 2, backend: "wasm" });
+  try {
+    const dp = await pool.objective(batch, o, fwd);
+    assert.ok(gradError(full.grads, dp.grads) < 1e-5, `workers: ${gradError(full.grads, dp.grads)}`);
+    assert.ok(Math.abs(full.loss - dp.loss) <= 1e-5 * Math.max(1, Math.abs(full.loss)));
+  } finally {
+    await pool.close();
+  }
+});

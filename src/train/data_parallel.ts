@@ -27,14 +27,24 @@ import type { Backend } from "../ops/index.js";
 import { StepType, type EpisodeBatch } from "./batch.js";
 import { runLoopAsync } from "./loop.js";
 import { WorkerPool } from "../util/worker_pool.js";
-import { batchObjective, memoryTraining, trainOptions, type TrainOptions, type TrainSource } from "./train.js";
+import { batchObjective, endTrainingView, memoryTraining, trainOptions, trainingView, type TrainOptions, type TrainSource } from "./train.js";
 
 /** The loss weights batchObjective reads. */
-export type ObjectiveOptions = Pick<TrainOptions, "lambdaIB" | "lambdaW" | "targetWriteRate">;
+export type ObjectiveOptions = Pick<TrainOptions, "lambdaIB" | "lambdaW" | "targetWriteRate"> & Partial<Pick<TrainOptions, "lambdaU">>;
 /** Gate mode and per-row schedule seeds [B] of one forward. */
 export interface ForwardMode {
   gateMode: "hard" | "soft";
   scheduleSeeds?: ArrayLike<number>;
+  /** [B*T] per-step thresholds of the stochastic gate (TrainOptions.stochasticGate). */
+  gateThresholds?: Float32Array;
+}
+
+/** The forward mode of rows [r0, r1) of a batch of T steps. */
+function shardForward(fwd: ForwardMode, r0: number, r1: number, T: number): { gateMode: "hard" | "soft"; scheduleSeeds?: number[]; gateThresholds?: Float32Array } {
+  const out: { gateMode: "hard" | "soft"; scheduleSeeds?: number[]; gateThresholds?: Float32Array } = { gateMode: fwd.gateMode };
+  if (fwd.scheduleSeeds) out.scheduleSeeds = Array.from(fwd.scheduleSeeds).slice(r0, r1);
+  if (fwd.gateThresholds) out.gateThresholds = fwd.gateThresholds.slice(r0 * T, r1 * T);
+  return out;
 }
 
 /** How one shard enters the combination. */
@@ -129,7 +139,12 @@ export function planShards(batch: EpisodeBatch, kind: "discrete" | "continuous",
 
 /** Loss weights of one shard. */
 export function shardObjectiveOptions(o: ObjectiveOptions, plan: ShardPlan): ObjectiveOptions {
-  return { lambdaIB: o.lambdaIB * plan.lambdaScale, lambdaW: o.lambdaW * plan.lambdaScale, targetWriteRate: o.targetWriteRate };
+  return {
+    lambdaIB: o.lambdaIB * plan.lambdaScale,
+    lambdaU: (o.lambdaU ?? 0) * plan.lambdaScale,
+    lambdaW: o.lambdaW * plan.lambdaScale,
+    targetWriteRate: o.targetWriteRate,
+  };
 }
 
 /** Combine shard results (in plan order) into the full-batch objective. */
@@ -192,8 +207,7 @@ export function shardedObjective(
   const plans = planShards(batch, source.kind, nShards);
   const results = plans.map((p) => {
     const [r0, r1] = p.rows;
-    const seeds = fwd.scheduleSeeds ? Array.from(fwd.scheduleSeeds).slice(r0, r1) : undefined;
-    return batchObjective(model, sliceBatch(batch, r0, r1), source, shardObjectiveOptions(o, p), { gateMode: fwd.gateMode, scheduleSeeds: seeds });
+    return batchObjective(model, sliceBatch(batch, r0, r1), source, shardObjectiveOptions(o, p), shardForward(fwd, r0, r1, batch.T));
   });
   return combineShards(plans, results, Object.keys(model.params), o, source.kind);
 }
@@ -224,7 +238,7 @@ export interface DpStepMessage {
   tau: number;
   batch: EpisodeBatch;
   opts: ObjectiveOptions;
-  fwd: { gateMode: "hard" | "soft"; scheduleSeeds?: number[] };
+  fwd: { gateMode: "hard" | "soft"; scheduleSeeds?: number[]; gateThresholds?: Float32Array };
 }
 
 /** worker -> main: the shard's scalars (its gradients are in the worker's shared buffer). */
@@ -341,7 +355,7 @@ export class DataParallelTrainer {
           tau: this.model.tau,
           batch: shard,
           opts: shardObjectiveOptions(o, p),
-          fwd: { gateMode: fwd.gateMode, scheduleSeeds: fwd.scheduleSeeds ? Array.from(fwd.scheduleSeeds).slice(r0, r1) : undefined },
+          fwd: shardForward(fwd, r0, r1, batch.T),
         };
         return this.pools[s]!.submitTo(0, msg, transferables(shard));
       }),
@@ -382,13 +396,18 @@ export interface DataParallelTrainResult {
  * `validation: false` makes it a pure throughput run (no evaluation, the last parameters are kept).
  */
 export async function trainDataParallel(
-  model: SequenceModel,
+  deployed: SequenceModel,
   source: TrainSource,
   options: Partial<TrainOptions> & DataParallelTrainOptions,
 ): Promise<DataParallelTrainResult> {
   const { workers, backend, validation, ...rest } = options;
   const o = trainOptions(rest);
+  if (o.streamWindows > 1) {
+    throw new ConfigError("carried-state training (streamWindows > 1) is not supported by data-parallel training: the shards do not carry the state");
+  }
   const t0 = performance.now();
+  // the same write decay of training as train() (a view sharing the parameters)
+  const model = trainingView(deployed, o);
   const pool = await DataParallelTrainer.start(model, source, { workers, backend });
   try {
     let episodes = 0;
@@ -406,6 +425,7 @@ export async function trainDataParallel(
       return q;
     };
     const r = await runLoopAsync(model.params, lo, hooks, (q) => pool.objective(q.batch, q.opts, q.fwd));
+    endTrainingView(model, deployed);
     return {
       stepsRun: r.stepsRun,
       bestStep: r.bestStep,

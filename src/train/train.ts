@@ -54,9 +54,10 @@ export interface TrainOptions {
   softWarmupSteps: number;
   /**
    * Learned gate: after the soft warm-up, sample the hard gate, g ~ Bernoulli(p) (g = [p > u], u ~ U(0, 1)),
-   * instead of thresholding p at the config's gateThreshold; straight-through backward either way. A
-   * write decision near the threshold then costs the task loss half the time, so p is pushed to 0 or 1
-   * and the deterministic gate used at inference has a margin (docs/method.md, "Horizon").
+   * instead of thresholding p at the config's gateThreshold; straight-through backward either way. The
+   * idea: a decision near the threshold is sampled both ways and so costs the task loss, pushing p to 0
+   * or 1. Measured on ess-hard it did not: distractors whose write costs nothing in a short episode ended
+   * near p = 0.4 (docs/method.md, "Horizon"). Off by default.
    */
   stochasticGate: boolean;
   /**
@@ -396,12 +397,24 @@ export function memoryTraining<O extends MemoryObjective>(
   return { options, hooks, valSet, spec };
 }
 
+/**
+ * The model a trainer runs its steps on: `deployed` itself, or a view with `o.trainWriteDecay` as its
+ * write decay sharing `deployed`'s parameters (train() and data-parallel training alike). Call
+ * {@link endTrainingView} afterwards.
+ */
+export function trainingView(deployed: SequenceModel, o: Pick<TrainOptions, "trainWriteDecay">): SequenceModel {
+  return o.trainWriteDecay === null || o.trainWriteDecay === deployed.spec.config.writeDecay ? deployed : deployed.withWriteDecay(o.trainWriteDecay);
+}
+
+/** Hand what training calibrated on a view (recon-gate's threshold) back to the deployed model. */
+export function endTrainingView(view: SequenceModel, deployed: SequenceModel): void {
+  if (view !== deployed && deployed.spec.arm === "recon-gate") deployed.setTau(view.tau);
+}
+
 function trainSource(deployed: SequenceModel, source: TrainSource, options: Partial<TrainOptions>): TrainResult {
   const o = trainOptions(options);
   const t0 = performance.now();
-  // the write decay of training (null = the model's own): a view sharing the parameters
-  const model =
-    o.trainWriteDecay === null || o.trainWriteDecay === deployed.spec.config.writeDecay ? deployed : deployed.withWriteDecay(o.trainWriteDecay);
+  const model = trainingView(deployed, o);
   const history: TrainResult["history"] = [];
   const record = (step: number, obj: MemoryObjective, val: number | undefined): void => {
     const rec: TrainResult["history"][number] = { step, loss: obj.loss, taskLoss: obj.taskLoss, meanP: obj.meanP };
@@ -410,7 +423,7 @@ function trainSource(deployed: SequenceModel, source: TrainSource, options: Part
   };
   const { options: lo, hooks, valSet, spec } = memoryTraining(model, source, o, { validation: true, record });
   const r = runLoop(model.params, lo, hooks, (q) => batchObjective(model, q.batch, source, q.opts, q.fwd));
-  if (model !== deployed && deployed.spec.arm === "recon-gate") deployed.setTau(model.tau);
+  endTrainingView(model, deployed);
   // the validation of the model as it will run (with its own write decay)
   const val = evaluate(deployed, valSet, spec);
   return { stepsRun: r.stepsRun, bestStep: r.bestStep, bestVal: r.bestVal, val, history, timeMs: performance.now() - t0, stoppedEarly: r.stoppedEarly };

@@ -73,8 +73,7 @@ export type GateSpec =
        * [B*T] per-step thresholds of the hard gate, each in [0, 1], replacing `threshold` where given:
        * `g = [p > u_t]`. With u_t ~ U(0, 1) this is the stochastic binary gate g ~ Bernoulli(p) of
        * training (straight-through backward as for the deterministic one; Bengio et al. 2013,
-       * arXiv 1308.3432): a write decision that sits near the threshold is sampled both ways, so
-       * training pushes p to 0 or 1 and the inference gate gets a margin (docs/method.md, "Horizon").
+       * arXiv 1308.3432; TrainOptions.stochasticGate, measured in docs/method.md, "Horizon").
        */
       thresholds?: Float32Array;
     }
