@@ -57,14 +57,7 @@ export const STREAM_KINDS: readonly StreamKind[] = ["fixed", "density"];
 export type { StreamKind };
 
 /** One point of the horizon panel: the test metrics of one (N, stream kind). */
-export interface HorizonPoint {
-  metric: number;
-  episodes: number;
-  writesPerEpisode: number;
-  writeRate: number;
-  pWriteEvent: number | null;
-  pWriteDistractor: number | null;
-}
+export type HorizonPoint = Pick<EvalResult, "metric" | "episodes" | "writesPerEpisode" | "writeRate" | "pWriteEvent" | "pWriteDistractor">;
 
 /** Episodes of the horizon panel at horizon N: stepsPerPoint / N, at least 1, at most 512. */
 export function panelEpisodes(N: number, stepsPerPoint: number): number {
