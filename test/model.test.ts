@@ -143,3 +143,43 @@ test("action-IB divergence and action utility equal the head evaluated with and 
     }
   }
 });
+
+test("with a write decay, action-IB divergence and action utility equal the head one step on from the real state, with the gate forced shut and forced open", () => {
+  const config = new MemoryConfig({ dModel, dAction: C, actionKind: "discrete", dKey: 4, dVal: 3, dProj: 4, dGate: 5, dHidden: 6, seed: 2, writeDecay: 0.6 });
+  const model = new SequenceModel(armSpec("aura", config, { matchParams: null }), wasmOps());
+  const bt = batch(4);
+  const fr = model.forward(bt.z, B, T, { training: true, gateMode: "hard" });
+  assert.ok(fr.g.some((g) => g === 1), "some step writes");
+  const label = Int32Array.from({ length: B * T }, (_, i) => i % C);
+  const D = model.actionDivergence(fr);
+  const U = model.actionUtility(fr, label, null, new Float32Array(B * T).fill(1));
+  const logp = (a: Float32Array, o: number, y: number): number => {
+    let mx = -Infinity;
+    for (let j = 0; j < C; j++) mx = Math.max(mx, a[o + j]!);
+    let z = 0;
+    for (let j = 0; j < C; j++) z += Math.exp(a[o + j]! - mx);
+    return a[o + y]! - mx - Math.log(z);
+  };
+  const row = (t: number, b: number): Float32Array => bt.z.subarray((b * T + t) * dModel, (b * T + t + 1) * dModel);
+  for (let t = 0; t < T; t++) {
+    // the real state before step t, then step t alone with g = 0 (a0) and g = 1 (a1)
+    let state = model.initState(B);
+    if (t > 0) {
+      const zs = new Float32Array(B * t * dModel);
+      for (let b = 0; b < B; b++) zs.set(bt.z.subarray(b * T * dModel, (b * T + t) * dModel), b * t * dModel);
+      state = model.forward(zs, B, t, { gateMode: "hard" }).finalState;
+    }
+    const zt = new Float32Array(B * dModel);
+    for (let b = 0; b < B; b++) zt.set(row(t, b), b * dModel);
+    const a0 = model.forward(zt, B, 1, { initialState: state, gateOverride: new Float32Array(B) }).out;
+    const a1 = model.forward(zt, B, 1, { initialState: state, gateOverride: new Float32Array(B).fill(1) }).out;
+    for (let b = 0; b < B; b++) {
+      const i = b * T + t;
+      const wantU = logp(a1, b * C, label[i]!) - logp(a0, b * C, label[i]!);
+      let wantD = 0;
+      for (let y = 0; y < C; y++) wantD += Math.exp(logp(a1, b * C, y)) * (logp(a1, b * C, y) - logp(a0, b * C, y));
+      assert.ok(Math.abs(U[i]! - wantU) <= 1e-4 + 1e-3 * Math.abs(wantU), `step ${t} row ${b}: utility ${U[i]} vs ${wantU}`);
+      assert.ok(Math.abs(D[i]! - wantD) <= 1e-4 + 1e-3 * Math.abs(wantD), `step ${t} row ${b}: divergence ${D[i]} vs ${wantD}`);
+    }
+  }
+});

@@ -568,7 +568,8 @@ export class SequenceModel {
    * The head's output at every step without (a0) and with (a1) the write of that step, from a training
    * forward of the learned-gate arm; null for other arms. The head's first layer is linear in [h, r]:
    * with u_t = beta_t (k_t . q_t + 1) e_t the change of the readout a write causes and P = u W1r (one
-   * small matmul), the pre-activations without / with the write are pre - g P and pre - g P + P.
+   * small matmul), the pre-activations without / with the write are pre - g P and pre - g P + P (with
+   * a write decay alpha < 1, the write also scales the pre-write readout by alpha: see the code).
    */
   private writeEffect(fr: ForwardResult): { a0: Float32Array; a1: Float32Array } | null {
     const tape = fr.tape;
@@ -587,15 +588,41 @@ export class SequenceModel {
     }
     const dH = this.hidden();
     const W1r = this.params["head.W1"]!.data.subarray(c.dProj * dH);
-    const Pm = this.ops.dense.forward(U, W1r, null, BT, dV, dH);
     const pre0 = new Float32Array(BT * dH);
     const pre1 = new Float32Array(BT * dH);
-    for (let i = 0; i < BT; i++) {
-      const gi = out.g[i]!;
-      for (let j = 0; j < dH; j++) {
-        const x = tape.a1pre[i * dH + j]! - gi * Pm[i * dH + j]!;
-        pre0[i * dH + j] = x;
-        pre1[i * dH + j] = x + Pm[i * dH + j]!;
+    const alpha = this.writeDecay;
+    if (alpha === 1) {
+      const Pm = this.ops.dense.forward(U, W1r, null, BT, dV, dH);
+      for (let i = 0; i < BT; i++) {
+        const gi = out.g[i]!;
+        for (let j = 0; j < dH; j++) {
+          const x = tape.a1pre[i * dH + j]! - gi * Pm[i * dH + j]!;
+          pre0[i * dH + j] = x;
+          pre1[i * dH + j] = x + Pm[i * dH + j]!;
+        }
+      }
+    } else {
+      // with the write decay the readout is r = a r0 + g u (a = 1 - g (1 - alpha), r0 the readout of the
+      // undecayed pre-write state): without the write it is r0, with it alpha r0 + u. The changes from the
+      // observed r go through W1r (two small matmuls).
+      const d0 = new Float32Array(BT * dV);
+      const d1 = new Float32Array(BT * dV);
+      for (let i = 0; i < BT; i++) {
+        const gi = out.g[i]!;
+        const keep = 1 - gi * (1 - alpha);
+        for (let j = 0; j < dV; j++) {
+          const r = out.r[i * dV + j]!;
+          const u = U[i * dV + j]!;
+          const r0 = (r - gi * u) / keep;
+          d0[i * dV + j] = r0 - r;
+          d1[i * dV + j] = alpha * r0 + u - r;
+        }
+      }
+      const P0 = this.ops.dense.forward(d0, W1r, null, BT, dV, dH);
+      const P1 = this.ops.dense.forward(d1, W1r, null, BT, dV, dH);
+      for (let x = 0; x < BT * dH; x++) {
+        pre0[x] = tape.a1pre[x]! + P0[x]!;
+        pre1[x] = tape.a1pre[x]! + P1[x]!;
       }
     }
     const W2 = this.params["head.W2"]!.data;
