@@ -13,6 +13,7 @@ import { ConfigError, FormatError } from "../src/errors.js";
 import { renderVegaLite } from "../src/bench/plots.js";
 import { plotResults, sansSerifFont, selectivitySvg, svgToPng } from "../src/cli/plot.js";
 import { bytesSeries, paretoPoints, parseResults, taskSlug, type ResultsFile } from "../src/bench/results.js";
+import { missingInput } from "./helpers.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SAMPLE = join(ROOT, "web", "public", "samples", "results.json");
@@ -56,10 +57,7 @@ describe("svgToPng (resvg)", () => {
   });
 
   test("renders text with an installed sans-serif font", async (t) => {
-    if (!sansSerifFont()) {
-      t.skip("no known sans-serif font installed (fonts-dejavu-core)");
-      return;
-    }
+    if (missingInput(t, { name: "a sans-serif font", present: sansSerifFont() !== null, hint: "apt-get install fonts-dejavu-core (.ci/run does)" })) return;
     const { Resvg } = await import("@resvg/resvg-js");
     const blank = '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="60"><rect width="200" height="60" fill="white"/></svg>';
     const withText = blank.replace("</svg>", '<text x="10" y="40" font-family="Helvetica, Arial, sans-serif" font-size="32" fill="black">aura 4,224</text></svg>');
