@@ -5,11 +5,11 @@
  * reference and the WASM op (copies in/out of wasm memory included), and of tanh at small sizes
  * (per-call overhead).
  */
-import { loadKernels } from "../src/wasm/runtime.js";
+import { loadKernels } from "aura-mem/wasm/runtime";
 import { timeFor } from "../src/bench/timing.js";
-import { activationNaive, activationWasm } from "../src/ops/activation/index.js";
-import type { ActivationOp } from "../src/ops/activation/index.js";
-import { Rng } from "../src/util/rng.js";
+import { activationNaive, activationWasm } from "aura-mem/ops/activation/index";
+import type { ActivationOp } from "aura-mem/ops/activation/index";
+import { Rng } from "aura-mem/util/rng";
 
 function fmt(ms: number): string {
   return ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} us`;

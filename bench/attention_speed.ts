@@ -4,11 +4,11 @@
  * batch-1 streaming step (T=1, outputCache, the cache carried from step to step) after L = 1e3, 1e4,
  * 1e5 past steps (dK = dV = 32), for window 0 (kv-cache) and a window of 64 (kv-window).
  */
-import { loadKernels } from "../src/wasm/runtime.js";
+import { loadKernels } from "aura-mem/wasm/runtime";
 import { median, timeFor } from "../src/bench/timing.js";
-import { attentionNaive, attentionWasm, appendKvCache, emptyKvCache } from "../src/ops/attention/index.js";
-import type { AttentionInputs, AttentionOp, KvCache } from "../src/ops/attention/index.js";
-import { Rng } from "../src/util/rng.js";
+import { attentionNaive, attentionWasm, appendKvCache, emptyKvCache } from "aura-mem/ops/attention/index";
+import type { AttentionInputs, AttentionOp, KvCache } from "aura-mem/ops/attention/index";
+import { Rng } from "aura-mem/util/rng";
 
 function fmt(ms: number): string {
   return ms >= 1 ? `${ms.toFixed(2)} ms` : `${(ms * 1000).toFixed(1)} us`;

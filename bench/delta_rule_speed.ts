@@ -4,10 +4,10 @@
  * (T=1 with an initial state, as a control loop calls it). Not a test; run with
  * `npx tsx bench/delta_rule_speed.ts [--quick]`.
  */
-import { loadKernels } from "../src/wasm/runtime.js";
+import { loadKernels } from "aura-mem/wasm/runtime";
 import { timeMs } from "../src/bench/timing.js";
-import { Rng } from "../src/util/rng.js";
-import { deltaRuleNaive, deltaRuleWasm, type DeltaRuleInputs, type DeltaRuleOp, type DeltaRuleState, type GateSpec } from "../src/ops/delta_rule/index.js";
+import { Rng } from "aura-mem/util/rng";
+import { deltaRuleNaive, deltaRuleWasm, type DeltaRuleInputs, type DeltaRuleOp, type DeltaRuleState, type GateSpec } from "aura-mem/ops/delta_rule/index";
 
 const quick = process.argv.includes("--quick");
 

@@ -3,11 +3,11 @@
  * Prints median wall time per call for the training shape (forward + backward at M=8192, K=64,
  * N=130) and the batch-1 control-loop matvec (M=1, K=4096, N=130).
  */
-import { loadKernels } from "../src/wasm/runtime.js";
+import { loadKernels } from "aura-mem/wasm/runtime";
 import { timeFor } from "../src/bench/timing.js";
-import { denseNaive, denseWasm, residentDense } from "../src/ops/dense/index.js";
-import type { DenseOp } from "../src/ops/dense/index.js";
-import { Rng } from "../src/util/rng.js";
+import { denseNaive, denseWasm, residentDense } from "aura-mem/ops/dense/index";
+import type { DenseOp } from "aura-mem/ops/dense/index";
+import { Rng } from "aura-mem/util/rng";
 
 const time = (fn: () => void, minMs: number, minReps = 3): number => timeFor(fn, minMs, minReps, 1);
 function fmt(ms: number): string {

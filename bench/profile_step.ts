@@ -1,12 +1,12 @@
 /** Where does an AURA training step spend its time? `npx tsx bench/profile_step.ts [B] [T]` (dev script). */
-import { MemoryConfig } from "../src/config.js";
-import { createOps } from "../src/ops/index.js";
-import { armSpec } from "../src/model/arms.js";
-import { SequenceModel } from "../src/model/model.js";
+import { MemoryConfig } from "aura-mem/config";
+import { createOps } from "aura-mem/ops/index";
+import { armSpec } from "aura-mem/model/arms";
+import { SequenceModel } from "aura-mem/model/model";
 import { createTask } from "../src/tasks/index.js";
-import { batchObjective, DEFAULT_TRAIN } from "../src/train/train.js";
-import { Adam } from "../src/train/adam.js";
-import { Rng } from "../src/util/rng.js";
+import { batchObjective, DEFAULT_TRAIN } from "aura-mem/train/train";
+import { Adam } from "aura-mem/train/adam";
+import { Rng } from "aura-mem/util/rng";
 
 const B = Number(process.argv[2] ?? 64);
 const T = Number(process.argv[3] ?? 128);

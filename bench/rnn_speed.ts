@@ -3,10 +3,10 @@
  * forward+backward (training path, saveForBackward). Usage:
  *   npx tsx bench/rnn_speed.ts [B=64] [T=128] [H=48] [path/to/aura.wasm]
  */
-import { loadKernels } from "../src/wasm/runtime.js";
+import { loadKernels } from "aura-mem/wasm/runtime";
 import { timeMs } from "../src/bench/timing.js";
-import { rnnNaive, rnnWasm, gateCount, type RnnKind, type RnnOp } from "../src/ops/rnn/index.js";
-import { Rng } from "../src/util/rng.js";
+import { rnnNaive, rnnWasm, gateCount, type RnnKind, type RnnOp } from "aura-mem/ops/rnn/index";
+import { Rng } from "aura-mem/util/rng";
 
 const [B, T, H] = [64, 128, 48].map((d, i) => (process.argv[2 + i] ? Number(process.argv[2 + i]) : d)) as [number, number, number];
 const k = process.argv[5] ? loadKernels(process.argv[5]) : loadKernels();

@@ -18,7 +18,7 @@
  * The backbone is not part of this loop: observations are drawn in advance (a ring of 64), so only
  * the memory layer is timed. Garbage collection runs whenever V8 decides; its pauses show in max.
  */
-import { AuraMemLayer, MemoryConfig, Rng, type MemoryState } from "../src/index.js";
+import { AuraMemLayer, MemoryConfig, Rng, type MemoryState } from "aura-mem";
 
 interface Args {
   ticks: number;

@@ -6,11 +6,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadKernels } from "../src/wasm/runtime.js";
-import { activationNaive, activationWasm, sigmoid64, ACTIVATION_SMALL_CUTOFF } from "../src/ops/activation/index.js";
-import type { ActivationOp } from "../src/ops/activation/index.js";
-import { ShapeError } from "../src/errors.js";
-import { Rng } from "../src/util/rng.js";
+import { loadKernels } from "aura-mem/wasm/runtime";
+import { activationNaive, activationWasm, sigmoid64, ACTIVATION_SMALL_CUTOFF } from "aura-mem/ops/activation/index";
+import type { ActivationOp } from "aura-mem/ops/activation/index";
+import { ShapeError } from "aura-mem/errors";
+import { Rng } from "aura-mem/util/rng";
 
 const kernels = loadKernels();
 /** Every call through the kernel (smallCutoff 0), and the default op (TS below 64 elements). */

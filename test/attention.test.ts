@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { loadKernels } from "../src/wasm/runtime.js";
+import { loadKernels } from "aura-mem/wasm/runtime";
 import {
   attentionNaive,
   attentionWasm,
@@ -14,10 +14,10 @@ import {
   cloneKvCache,
   emptyKvCache,
   kvCacheBytes,
-} from "../src/ops/attention/index.js";
-import type { AttentionInputs, AttentionOp, KvCache } from "../src/ops/attention/index.js";
-import { ConfigError, ShapeError } from "../src/errors.js";
-import { Rng } from "../src/util/rng.js";
+} from "aura-mem/ops/attention/index";
+import type { AttentionInputs, AttentionOp, KvCache } from "aura-mem/ops/attention/index";
+import { ConfigError, ShapeError } from "aura-mem/errors";
+import { Rng } from "aura-mem/util/rng";
 import { assertClose, finiteDiff, sampleIdx } from "./helpers.js";
 
 const kernels = loadKernels();

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { quickOptions, planJobs, runBench, type BenchOptions } from "../src/bench/run.js";
 import { writeReport, aggregate } from "../src/bench/report.js";
-import { ConfigError } from "../src/errors.js";
+import { ConfigError } from "aura-mem/errors";
 
 function tiny(): BenchOptions {
   const q = quickOptions();

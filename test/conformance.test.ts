@@ -9,13 +9,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryConfig } from "../src/config.js";
-import { armSpec } from "../src/model/arms.js";
-import { ARMS, SequenceModel } from "../src/model/model.js";
-import { naiveOps, wasmOps, type Ops } from "../src/ops/index.js";
-import { batchObjective } from "../src/train/train.js";
-import type { EpisodeBatch } from "../src/train/batch.js";
-import { Rng } from "../src/util/rng.js";
+import { MemoryConfig } from "aura-mem/config";
+import { armSpec } from "aura-mem/model/arms";
+import { ARMS, SequenceModel } from "aura-mem/model/model";
+import { naiveOps, wasmOps, type Ops } from "aura-mem/ops/index";
+import { batchObjective } from "aura-mem/train/train";
+import type { EpisodeBatch } from "aura-mem/train/batch";
+import { Rng } from "aura-mem/util/rng";
 import { assertClose } from "./helpers.js";
 
 /** The backends of the suite: the TypeScript reference and the WASM SIMD kernels. */

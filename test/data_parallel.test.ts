@@ -6,14 +6,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryConfig } from "../src/config.js";
-import { armSpec } from "../src/model/arms.js";
-import { SequenceModel, type ArmName } from "../src/model/model.js";
-import { createOps } from "../src/ops/index.js";
+import { MemoryConfig } from "aura-mem/config";
+import { armSpec } from "aura-mem/model/arms";
+import { SequenceModel, type ArmName } from "aura-mem/model/model";
+import { createOps } from "aura-mem/ops/index";
 import { createTask } from "../src/tasks/index.js";
-import { batchObjective, DEFAULT_TRAIN, train } from "../src/train/train.js";
-import { Rng } from "../src/util/rng.js";
-import { combineShards, DataParallelTrainer, planShards, shardedObjective, shardRows, trainDataParallel } from "../src/train/data_parallel.js";
+import { batchObjective, DEFAULT_TRAIN, train } from "aura-mem/train/train";
+import { Rng } from "aura-mem/util/rng";
+import { combineShards, DataParallelTrainer, planShards, shardedObjective, shardRows, trainDataParallel } from "aura-mem/train/data_parallel";
 import type { EpisodeBatch } from "../src/tasks/types.js";
 
 const ops = createOps("wasm");

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { AuraMemLayer, createTask, train, saveDataset, loadDataset, ConfigError, Rng, type Dataset } from "../src/index.js";
+import { AuraMemLayer, train, saveDataset, loadDataset, ConfigError, Rng, type Dataset } from "aura-mem";
+import { createTask } from "../src/tasks/index.js";
 
 async function essDataset(E: number, seed: number): Promise<Dataset> {
   const task = await createTask("ess-easy", { seed, dModel: 32 });

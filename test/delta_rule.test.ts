@@ -6,9 +6,9 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { loadKernels } from "../src/wasm/runtime.js";
-import { ConfigError, ShapeError } from "../src/errors.js";
-import { Rng } from "../src/util/rng.js";
+import { loadKernels } from "aura-mem/wasm/runtime";
+import { ConfigError, ShapeError } from "aura-mem/errors";
+import { Rng } from "aura-mem/util/rng";
 import {
   deltaRuleNaive,
   deltaRuleWasm,
@@ -18,7 +18,7 @@ import {
   type DeltaRuleOutput,
   type DeltaRuleState,
   type GateSpec,
-} from "../src/ops/delta_rule/index.js";
+} from "aura-mem/ops/delta_rule/index";
 import { assertClose, finiteDiff, sampleIdx } from "./helpers.js";
 
 const kernels = loadKernels();

@@ -6,11 +6,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { loadKernels } from "../src/wasm/runtime.js";
-import { denseNaive, denseWasm, residentDense, L2NORM_EPS } from "../src/ops/dense/index.js";
-import { ShapeError } from "../src/errors.js";
-import { WasmError } from "../src/wasm/runtime.js";
-import { Rng } from "../src/util/rng.js";
+import { loadKernels } from "aura-mem/wasm/runtime";
+import { denseNaive, denseWasm, residentDense, L2NORM_EPS } from "aura-mem/ops/dense/index";
+import { ShapeError } from "aura-mem/errors";
+import { WasmError } from "aura-mem/wasm/runtime";
+import { Rng } from "aura-mem/util/rng";
 import { assertClose, finiteDiff, sampleIdx } from "./helpers.js";
 
 const kernels = loadKernels();

@@ -22,7 +22,7 @@ import {
   type ArmName,
   type MemoryConfigInit,
   type MemoryState,
-} from "../src/index.js";
+} from "aura-mem";
 
 const CFG: MemoryConfigInit = { dModel: 12, dAction: 3, dKey: 8, dVal: 8, dProj: 8, dGate: 8, dHidden: 16, seed: 5 };
 const ARM_OPTS = { window: 4, writeRate: 0.3, tau: 0.5 };

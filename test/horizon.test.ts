@@ -7,8 +7,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryConfig, SequenceModel, armSpec, createOps, createTask, train, evaluate } from "../src/index.js";
-import { STREAM_WRITE_DECAY } from "../src/config.js";
+import { MemoryConfig, SequenceModel, armSpec, createOps, train, evaluate } from "aura-mem";
+import { createTask } from "../src/tasks/index.js";
+import { STREAM_WRITE_DECAY } from "aura-mem/config";
 
 const BAR = 0.9;
 

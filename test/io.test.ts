@@ -12,11 +12,11 @@ import {
   int64ToFloat64,
   MAX_HEADER_BYTES,
   type TensorEntry,
-} from "../src/io/safetensors.js";
-import { FormatError, ShapeError, NonFiniteError, ConfigError } from "../src/errors.js";
-import { saveCheckpoint, loadCheckpoint, checkpointPaths, type Checkpoint } from "../src/io/checkpoint.js";
-import { loadDataset, saveDataset, validateDataset, splitDataset, datasetFromTensors, type Dataset } from "../src/io/dataset.js";
-import { Rng } from "../src/util/rng.js";
+} from "aura-mem/io/safetensors";
+import { FormatError, ShapeError, NonFiniteError, ConfigError } from "aura-mem/errors";
+import { saveCheckpoint, loadCheckpoint, checkpointPaths, type Checkpoint } from "aura-mem/io/checkpoint";
+import { loadDataset, saveDataset, validateDataset, splitDataset, datasetFromTensors, type Dataset } from "aura-mem/io/dataset";
+import { Rng } from "aura-mem/util/rng";
 
 // ------------------------------------------------------------------------------------------------
 // helpers

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuraMemLayer, MemoryConfig, ShapeError, NonFiniteError, ConfigError, FormatError, Rng, type MemoryState } from "../src/index.js";
+import { AuraMemLayer, MemoryConfig, ShapeError, NonFiniteError, ConfigError, FormatError, Rng, type MemoryState } from "aura-mem";
 import { assertClose } from "./helpers.js";
 
 const card = { dModel: 4096, dKey: 32, dVal: 32, dAction: 7 };

@@ -1,23 +1,19 @@
 /**
- * The source layout: no import circles in src/, and the library (what `aura-mem` users install:
- * config, errors, layer, ops, model, train, io, deploy, persist, wasm, util) never imports the
- * harness (tasks, bench, sim, cli, web). Static: reads the relative imports of every src/ file.
+ * The workspace layout (issue 8): the library package `packages/aura-mem` (what `npm install aura-mem`
+ * gives a robot: config, errors, layer, ops, model, train, io, deploy, persist, wasm, util) stands on
+ * its own: every relative import stays inside it and every bare import is a Node built-in or one of
+ * its declared (peer) dependencies. The harness (src/: tasks, bench, sim, cli, web), the tests and the
+ * web demo reach the library only through its package name. No import circles anywhere.
+ * Static: reads the imports of every source file.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, existsSync, statSync } from "node:fs";
-import { dirname, join, normalize, relative } from "node:path";
+import { dirname, join, normalize } from "node:path";
 
-const SRC = "src";
-const HARNESS = ["tasks", "bench", "sim", "cli", "web"];
-/**
- * Known library -> harness imports, each with its reason; the test fails when one is gone (remove it
- * here then). The package index still re-exports the benchmark tasks until the library / harness
- * packages are split (issue 8).
- */
-const KNOWN: Record<string, string> = {
-  "src/index.ts -> src/tasks/index.ts": "public createTask / taskNames / describeTask until the workspaces split",
-};
+const LIB = "packages/aura-mem";
+const LIB_SRC = join(LIB, "src");
+const CONSUMERS = ["src", "test", "bench", "examples", "web/src"];
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
@@ -26,23 +22,61 @@ function files(dir: string): string[] {
   });
 }
 
-/** Relative imports (static, dynamic, type-only, re-exports) of each file, resolved to .ts paths. */
-function graph(): Map<string, string[]> {
-  const g = new Map<string, string[]>();
-  const pat = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*["'](\.{1,2}\/[^"']+)["']|import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
-  for (const f of files(SRC)) {
-    const deps: string[] = [];
-    for (const m of readFileSync(f, "utf8").matchAll(pat)) {
-      const t = normalize(join(dirname(f), (m[1] ?? m[2])!)).replace(/\.js$/, ".ts");
-      if (existsSync(t)) deps.push(t);
-    }
-    g.set(f, deps);
-  }
-  return g;
+/** Every import specifier (static, dynamic, type-only, re-exports) of a file. */
+function specifiers(f: string): string[] {
+  const pat = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']|(?:^|\n)\s*import\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+  return [...readFileSync(f, "utf8").matchAll(pat)].map((m) => (m[1] ?? m[2] ?? m[3])!);
 }
 
-test("no import circles in src/", () => {
-  const g = graph();
+/** A specifier resolved to a source file: relative paths, and `aura-mem[/sub]` to the library source. */
+function resolveSpec(from: string, spec: string): string | null {
+  let t: string;
+  if (spec.startsWith(".")) t = normalize(join(dirname(from), spec)).replace(/\.js$/, ".ts");
+  else if (spec === "aura-mem") t = join(LIB_SRC, "index.ts");
+  else if (spec.startsWith("aura-mem/")) t = join(LIB_SRC, spec.slice("aura-mem/".length) + ".ts");
+  else return null;
+  return existsSync(t) ? t : null;
+}
+
+test("the library package imports nothing outside itself but Node built-ins and its declared dependencies", () => {
+  const pkg = JSON.parse(readFileSync(join(LIB, "package.json"), "utf8"));
+  const allowed = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]);
+  const bad: string[] = [];
+  for (const f of files(LIB_SRC)) {
+    for (const s of specifiers(f)) {
+      if (s.startsWith(".")) {
+        const t = normalize(join(dirname(f), s));
+        if (!t.startsWith(LIB_SRC + "/")) bad.push(`${f} -> ${s} (outside the package)`);
+      } else if (!s.startsWith("node:")) {
+        const name = s.startsWith("@") ? s.split("/").slice(0, 2).join("/") : s.split("/")[0]!;
+        if (!allowed.has(name)) bad.push(`${f} -> ${s} (not a declared dependency)`);
+      }
+    }
+  }
+  assert.deepEqual(bad, []);
+  // A robot's control loop pulls no physics, plotting or dataset packages: the library has no hard
+  // runtime dependency at all (onnx-proto is an optional peer, loaded only by exportOnnx).
+  assert.deepEqual(Object.keys(pkg.dependencies ?? {}), []);
+});
+
+test("the harness, tests, benchmarks, examples and demo reach the library only by its package name", () => {
+  const bad: string[] = [];
+  for (const dir of CONSUMERS) {
+    for (const f of files(dir)) {
+      for (const s of specifiers(f)) {
+        if (s.startsWith(".") && normalize(join(dirname(f), s)).startsWith(LIB + "/")) bad.push(`${f} -> ${s}`);
+      }
+    }
+  }
+  assert.deepEqual(bad, []);
+});
+
+test("no import circles (library and harness, through the package name)", () => {
+  const g = new Map<string, string[]>();
+  for (const f of [...files(LIB_SRC), ...files("src")]) {
+    g.set(f, specifiers(f).map((s) => resolveSpec(f, s)).filter((t): t is string => t !== null));
+  }
+  assert.ok(g.size > 80, `expected the whole source tree, read ${g.size} files`);
   const state = new Map<string, "open" | "done">();
   const cycles: string[] = [];
   const visit = (f: string, path: string[]): void => {
@@ -55,15 +89,4 @@ test("no import circles in src/", () => {
   };
   for (const f of g.keys()) if (!state.has(f)) visit(f, [f]);
   assert.deepEqual(cycles, []);
-});
-
-test("the library does not import the harness", () => {
-  const bad: string[] = [];
-  for (const [f, deps] of graph()) {
-    const top = relative(SRC, f).split(/[\\/]/)[0]!;
-    if (HARNESS.includes(top)) continue;
-    for (const d of deps) if (HARNESS.includes(relative(SRC, d).split(/[\\/]/)[0]!)) bad.push(`${f} -> ${d}`);
-  }
-  assert.deepEqual(bad.filter((e) => !(e in KNOWN)), [], "library modules importing the harness");
-  assert.deepEqual(Object.keys(KNOWN).filter((e) => !bad.includes(e)), [], "stale entries in KNOWN: remove them");
 });

@@ -5,8 +5,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryConfig, Rng, SequenceModel, armSpec, naiveOps, wasmOps, ARMS, type ArmName } from "../src/index.js";
-import { batchObjective } from "../src/train/train.js";
+import { MemoryConfig, Rng, SequenceModel, armSpec, naiveOps, wasmOps, ARMS, type ArmName } from "aura-mem";
+import { batchObjective } from "aura-mem/train/train";
 import type { EpisodeBatch } from "../src/tasks/types.js";
 import { sampleIdx } from "./helpers.js";
 

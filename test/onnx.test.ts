@@ -14,12 +14,12 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import { AuraMemLayer } from "../src/layer.js";
-import { ConfigError, FormatError } from "../src/errors.js";
-import { Rng } from "../src/util/rng.js";
-import type { MemoryState } from "../src/model/model.js";
-import type { MemoryConfigInit } from "../src/config.js";
-import { ONNX_OPS_USED, ONNX_OPSET, decodeOnnx, exportOnnx, loadOnnxProto } from "../src/deploy/onnx_export.js";
+import { AuraMemLayer } from "aura-mem/layer";
+import { ConfigError, FormatError } from "aura-mem/errors";
+import { Rng } from "aura-mem/util/rng";
+import type { MemoryState } from "aura-mem/model/model";
+import type { MemoryConfigInit } from "aura-mem/config";
+import { ONNX_OPS_USED, ONNX_OPSET, decodeOnnx, exportOnnx, loadOnnxProto } from "aura-mem/deploy/onnx_export";
 import { registerOnnxCommands } from "../src/cli/onnx.js";
 
 type Ort = typeof import("onnxruntime-node");

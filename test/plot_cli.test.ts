@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError, FormatError } from "../src/errors.js";
+import { ConfigError, FormatError } from "aura-mem/errors";
 import { renderVegaLite } from "../src/bench/plots.js";
 import { plotResults, sansSerifFont, selectivitySvg, svgToPng } from "../src/cli/plot.js";
 import { bytesSeries, paretoPoints, parseResults, taskSlug, type ResultsFile } from "../src/bench/results.js";

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { paretoSvg, paretoFrontier, bytesVsHorizonSvg, histogramSvg, type ArmPoint } from "../src/bench/plots.js";
-import { ConfigError, NonFiniteError, ShapeError } from "../src/errors.js";
+import { ConfigError, NonFiniteError, ShapeError } from "aura-mem/errors";
 
 const P = (arm: string, mean: number, writes: number, task = "recall", metric: ArmPoint["metric"] = "accuracy"): ArmPoint => ({
   task,

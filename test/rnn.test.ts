@@ -7,9 +7,9 @@
 import { test, describe, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { loadKernels } from "../src/wasm/runtime.js";
-import { ConfigError, ShapeError } from "../src/errors.js";
-import { Rng } from "../src/util/rng.js";
+import { loadKernels } from "aura-mem/wasm/runtime";
+import { ConfigError, ShapeError } from "aura-mem/errors";
+import { Rng } from "aura-mem/util/rng";
 import {
   gateCount,
   rnnNaive,
@@ -20,7 +20,7 @@ import {
   type RnnOp,
   type RnnOutput,
   type RnnState,
-} from "../src/ops/rnn/index.js";
+} from "aura-mem/ops/rnn/index";
 import { assertClose, finiteDiff, sampleIdx } from "./helpers.js";
 
 const wasm = rnnWasm(loadKernels());

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { scheduleBatch, scheduleGate } from "../src/model/schedule.js";
+import { scheduleBatch, scheduleGate } from "aura-mem/model/schedule";
 
 test("schedules write at the requested rate, deterministically", () => {
   for (const rate of [0, 0.05, 0.1, 0.37, 0.5, 0.7, 0.93, 1]) {

@@ -19,9 +19,9 @@ import { EVAL_SEED_BASE, type Demo } from "../src/sim/demos.js";
 import { SimPool } from "../src/sim/pool.js";
 import { SIM_ARMS } from "../src/sim/jobs.js";
 import { defaultSimOptions, checkSimOptions } from "../src/sim/panel.js";
-import { ConfigError } from "../src/errors.js";
+import { ConfigError } from "aura-mem/errors";
 import { StepType } from "../src/tasks/types.js";
-import { Rng } from "../src/util/rng.js";
+import { Rng } from "aura-mem/util/rng";
 
 const ROBOT = "../shared/models/franka_emika_panda";
 const PANDA: OptionalInput = { name: "the MuJoCo Menagerie Panda", present: existsSync(join(ROBOT, "panda.xml")), hint: `expected at ${ROBOT} (README: where to get Menagerie)` };

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { probeHugeObservations, runSoak } from "../src/bench/soak.js";
-import { ConfigError } from "../src/errors.js";
+import { ConfigError } from "aura-mem/errors";
 
 test("soak on a task stream scores every window; without a task the competence check is n/a", async () => {
   const r = await runSoak({ steps: 6000, warmup: 600, sampleEvery: 2000, dModel: 16, task: "ess-hard", taskSeed: 1, backend: "wasm" });

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { meanCi95, wilson95, t95, Z95 } from "../src/bench/stats.js";
-import { ConfigError, NonFiniteError } from "../src/errors.js";
+import { ConfigError, NonFiniteError } from "aura-mem/errors";
 
 const near = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
 

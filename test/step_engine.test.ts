@@ -8,13 +8,13 @@
 import { test } from "node:test";
 import { near } from "./helpers.js";
 import assert from "node:assert/strict";
-import { AuraMemLayer } from "../src/layer.js";
-import { ConfigError, NonFiniteError, ShapeError } from "../src/errors.js";
-import { Rng } from "../src/util/rng.js";
-import type { MemoryState } from "../src/model/model.js";
-import type { MemoryConfigInit } from "../src/config.js";
-import { createStepEngine } from "../src/deploy/step_engine.js";
-import type { AuraStepResult } from "../src/deploy/weights.js";
+import { AuraMemLayer } from "aura-mem/layer";
+import { ConfigError, NonFiniteError, ShapeError } from "aura-mem/errors";
+import { Rng } from "aura-mem/util/rng";
+import type { MemoryState } from "aura-mem/model/model";
+import type { MemoryConfigInit } from "aura-mem/config";
+import { createStepEngine } from "aura-mem/deploy/step_engine";
+import type { AuraStepResult } from "aura-mem/deploy/weights";
 
 type FW = Extract<MemoryState, { kind: "fast-weights" }>;
 

@@ -4,11 +4,11 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { AuraMemLayer } from "../src/layer.js";
-import type { MemoryConfigInit } from "../src/config.js";
-import type { ArmName, MemoryState } from "../src/model/model.js";
-import { AuraError, FormatError, ShapeError, NonFiniteError, ConfigError } from "../src/errors.js";
-import { crc32 } from "../src/persist/crc32.js";
+import { AuraMemLayer } from "aura-mem/layer";
+import type { MemoryConfigInit } from "aura-mem/config";
+import type { ArmName, MemoryState } from "aura-mem/model/model";
+import { AuraError, FormatError, ShapeError, NonFiniteError, ConfigError } from "aura-mem/errors";
+import { crc32 } from "aura-mem/persist/crc32";
 import {
   MemoryStore,
   slotPaths,
@@ -16,9 +16,9 @@ import {
   paramsFingerprint,
   recordBytes,
   RECORD_HEADER_BYTES,
-} from "../src/persist/store.js";
+} from "aura-mem/persist/store";
 import { runCrashBench, crashLayer, crashObservation, stateChecksum } from "../src/bench/crash.js";
-import { Rng } from "../src/util/rng.js";
+import { Rng } from "aura-mem/util/rng";
 
 // ------------------------------------------------------------------------------------------------
 // helpers

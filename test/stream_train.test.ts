@@ -6,10 +6,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryConfig, SequenceModel, armSpec, createOps, createTask, train, trainOptions, ConfigError, type MemoryState } from "../src/index.js";
-import { StreamWindows, resetRows } from "../src/train/stream.js";
-import { batchObjective } from "../src/train/train.js";
-import { Rng } from "../src/util/rng.js";
+import { MemoryConfig, SequenceModel, armSpec, createOps, train, trainOptions, ConfigError, type MemoryState } from "aura-mem";
+import { createTask } from "../src/tasks/index.js";
+import { StreamWindows, resetRows } from "aura-mem/train/stream";
+import { batchObjective } from "aura-mem/train/train";
+import { Rng } from "aura-mem/util/rng";
 import { assertClose } from "./helpers.js";
 
 test("StreamWindows: each row reads its stream window by window; a new stream resets the row", async () => {

@@ -7,8 +7,8 @@ import { testNeeding, type OptionalInput } from "./helpers.js";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { ConfigError } from "../src/errors.js";
-import { Rng } from "../src/util/rng.js";
+import { ConfigError } from "aura-mem/errors";
+import { Rng } from "aura-mem/util/rng";
 import {
   ESS_EASY,
   ESS_HARD,

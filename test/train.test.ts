@@ -4,7 +4,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryConfig, SequenceModel, armSpec, createOps, createTask, train, evaluate, trainOptions, ConfigError, type ArmName } from "../src/index.js";
+import { MemoryConfig, SequenceModel, armSpec, createOps, train, evaluate, trainOptions, ConfigError, type ArmName } from "aura-mem";
+import { createTask } from "../src/tasks/index.js";
 
 const BAR = 0.8; // chance is 0.125
 

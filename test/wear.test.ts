@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { ConfigError } from "../src/errors.js";
+import { ConfigError } from "aura-mem/errors";
 import {
   wearProjection,
   wearTable,
@@ -12,8 +12,8 @@ import {
   formatBytes,
   formatHours,
   DEFAULT_AURA_WRITE_RATE,
-} from "../src/persist/wear.js";
-import { Rng } from "../src/util/rng.js";
+} from "aura-mem/persist/wear";
+import { Rng } from "aura-mem/util/rng";
 
 test("flash bytes per write: whole pages times write amplification", () => {
   assert.equal(flashBytesPerWrite(4292, 4096), 8192);

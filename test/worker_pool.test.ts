@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { WorkerPool } from "../src/util/worker_pool.js";
+import { WorkerPool } from "aura-mem/util/worker_pool";
 
 type Job = { x: number; fail?: boolean };
 type Res = { y: number; tag: string };

@@ -22,12 +22,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AuraMemLayer } from "../layer.js";
-import type { MemoryState } from "../model/model.js";
-import { ConfigError, checkInt, checkNum } from "../errors.js";
-import { Rng } from "../util/rng.js";
-import { crc32Of } from "../persist/crc32.js";
-import { MemoryStore } from "../persist/store.js";
+import { AuraMemLayer } from "aura-mem/layer";
+import type { MemoryState } from "aura-mem/model/model";
+import { ConfigError, checkInt, checkNum } from "aura-mem/errors";
+import { Rng } from "aura-mem/util/rng";
+import { crc32Of } from "aura-mem/persist/crc32";
+import { MemoryStore } from "aura-mem/persist/store";
 
 /** Layer of the crash harness: dKey = dVal = 32 (the real 4,224-byte state), small dModel, TS ops. */
 export const CRASH_LAYER = { dModel: 32, dAction: 4, dKey: 32, dVal: 32, gateBiasInit: 0 } as const;

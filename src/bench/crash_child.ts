@@ -7,7 +7,7 @@
  * disconnects, after 1e7 steps, or after 10 minutes; normally it is killed with SIGKILL.
  */
 import { crashLayer, crashObservation, CRASH_LAYER } from "./crash.js";
-import { MemoryStore } from "../persist/store.js";
+import { MemoryStore } from "aura-mem/persist/store";
 
 async function main(): Promise<void> {
   const send = (m: unknown): void => {

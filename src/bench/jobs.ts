@@ -3,15 +3,15 @@
  * test episodes. Runs in a worker thread or in-process; everything it needs is in the job and the
  * result is plain JSON.
  */
-import { MemoryConfig } from "../config.js";
-import { createOps, type Backend, type Ops } from "../ops/index.js";
-import { armSpec } from "../model/arms.js";
-import { SequenceModel, type ArmName } from "../model/model.js";
-import { scheduleBatch } from "../model/schedule.js";
+import { MemoryConfig } from "aura-mem/config";
+import { createOps, type Backend, type Ops } from "aura-mem/ops/index";
+import { armSpec } from "aura-mem/model/arms";
+import { SequenceModel, type ArmName } from "aura-mem/model/model";
+import { scheduleBatch } from "aura-mem/model/schedule";
 import { createTask } from "../tasks/index.js";
 import type { Task, EpisodeBatch } from "../tasks/types.js";
-import { train, type TrainOptions } from "../train/train.js";
-import { evaluate, type EvalResult, type MetricSpec } from "../train/evaluate.js";
+import { train, type TrainOptions } from "aura-mem/train/train";
+import { evaluate, type EvalResult, type MetricSpec } from "aura-mem/train/evaluate";
 import type { StreamKind } from "./results.js";
 
 /** Variants of the AURA recipe used in the ablation: without the IB term, the sparsity term, the write decay. */

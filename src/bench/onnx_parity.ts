@@ -4,10 +4,10 @@
  * `aura export-onnx --verify` and the speed bench; onnxruntime-node is an optional (dev) dependency,
  * loaded on demand.
  */
-import { ConfigError } from "../errors.js";
-import type { AuraMemLayer } from "../layer.js";
-import type { MemoryState } from "../model/model.js";
-import { Rng } from "../util/rng.js";
+import { ConfigError } from "aura-mem/errors";
+import type { AuraMemLayer } from "aura-mem/layer";
+import type { MemoryState } from "aura-mem/model/model";
+import { Rng } from "aura-mem/util/rng";
 
 /** The parts of onnxruntime-node (or onnxruntime-web / -react-native: same API) used here. */
 export type OrtModule = typeof import("onnxruntime-node");

@@ -8,7 +8,7 @@
  */
 import * as vega from "vega";
 import * as vl from "vega-lite";
-import { ConfigError, NonFiniteError, ShapeError } from "../errors.js";
+import { ConfigError, NonFiniteError, ShapeError } from "aura-mem/errors";
 
 export interface ArmPoint {
   task: string;

@@ -4,7 +4,7 @@
  * bad field, the per-task points of the accuracy-vs-writes Pareto plot and the state-bytes series.
  * Read by the browser demo and `aura plot`.
  */
-import { FormatError } from "../errors.js";
+import { FormatError } from "aura-mem/errors";
 import type { ArmPoint } from "./plots.js";
 
 /** One arm row of a task (the documented minimum every reader may rely on; extra fields are kept). */

@@ -3,13 +3,13 @@
  * worker threads (AURA first: the budget-matched arms need its measured write rate), and aggregate.
  */
 import { availableParallelism } from "node:os";
-import { ConfigError } from "../errors.js";
-import { STREAM_WRITE_DECAY } from "../config.js";
-import { ARMS, isArm, type ArmName } from "../model/model.js";
+import { ConfigError } from "aura-mem/errors";
+import { STREAM_WRITE_DECAY } from "aura-mem/config";
+import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
 import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
-import { DEFAULT_TRAIN, type TrainOptions } from "../train/train.js";
-import type { Backend } from "../ops/index.js";
-import { WorkerPool } from "../util/worker_pool.js";
+import { DEFAULT_TRAIN, type TrainOptions } from "aura-mem/train/train";
+import type { Backend } from "aura-mem/ops/index";
+import { WorkerPool } from "aura-mem/util/worker_pool";
 import { runJob, TaskCache, taskKey, type HorizonPanelSpec, type JobResult, type JobSpec, type Variant } from "./jobs.js";
 
 /** Write decay of the gated fast-weight arms per task: the event-stream tasks run with the stream recipe. */

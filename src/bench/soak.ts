@@ -17,15 +17,15 @@
  * {@link probeHugeObservations} injects ONE huge observation per magnitude into clean streams.
  * Results and their reading: docs/edge.md, "Soak".
  */
-import { AuraMemLayer } from "../layer.js";
-import { MemoryConfig, STREAM_WRITE_DECAY } from "../config.js";
-import { AuraError, ConfigError, NonFiniteError } from "../errors.js";
-import type { Backend } from "../ops/index.js";
-import type { MemoryState } from "../model/model.js";
-import { Rng } from "../util/rng.js";
+import { AuraMemLayer } from "aura-mem/layer";
+import { MemoryConfig, STREAM_WRITE_DECAY } from "aura-mem/config";
+import { AuraError, ConfigError, NonFiniteError } from "aura-mem/errors";
+import type { Backend } from "aura-mem/ops/index";
+import type { MemoryState } from "aura-mem/model/model";
+import { Rng } from "aura-mem/util/rng";
 import { ESS_HARD, essEmbeddings, type EssEmbeddings } from "../tasks/ess.js";
 import { createTask } from "../tasks/index.js";
-import { train } from "../train/train.js";
+import { train } from "aura-mem/train/train";
 import { wilson95 } from "./stats.js";
 
 /** Options of {@link runSoak}; every field has a default. */

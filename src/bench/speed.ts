@@ -8,14 +8,14 @@
  *  3. the ONNX sections (speed_onnx.ts).
  */
 import { writeFile } from "node:fs/promises";
-import { MemoryConfig } from "../config.js";
-import { naiveOps, wasmOps, type Ops } from "../ops/index.js";
-import { armSpec } from "../model/arms.js";
-import { ARMS, SequenceModel, type ArmName } from "../model/model.js";
-import { Adam } from "../train/adam.js";
-import { batchObjective, DEFAULT_TRAIN } from "../train/train.js";
-import { Rng } from "../util/rng.js";
-import type { EpisodeBatch } from "../train/batch.js";
+import { MemoryConfig } from "aura-mem/config";
+import { naiveOps, wasmOps, type Ops } from "aura-mem/ops/index";
+import { armSpec } from "aura-mem/model/arms";
+import { ARMS, SequenceModel, type ArmName } from "aura-mem/model/model";
+import { Adam } from "aura-mem/train/adam";
+import { batchObjective, DEFAULT_TRAIN } from "aura-mem/train/train";
+import { Rng } from "aura-mem/util/rng";
+import type { EpisodeBatch } from "aura-mem/train/batch";
 import { timeMs } from "./timing.js";
 
 function syntheticBatch(B: number, T: number, dModel: number, C: number, seed: number): EpisodeBatch {

@@ -8,17 +8,17 @@
  *      speed-up of 2 workers over 1.
  */
 import { availableParallelism } from "node:os";
-import { AuraMemLayer } from "../layer.js";
-import { MemoryConfig } from "../config.js";
-import type { MemoryState } from "../model/model.js";
-import { armSpec } from "../model/arms.js";
-import { SequenceModel } from "../model/model.js";
-import { createOps, wasmOps } from "../ops/index.js";
-import type { KvCache } from "../ops/attention/index.js";
+import { AuraMemLayer } from "aura-mem/layer";
+import { MemoryConfig } from "aura-mem/config";
+import type { MemoryState } from "aura-mem/model/model";
+import { armSpec } from "aura-mem/model/arms";
+import { SequenceModel } from "aura-mem/model/model";
+import { createOps, wasmOps } from "aura-mem/ops/index";
+import type { KvCache } from "aura-mem/ops/attention/index";
 import { createTask } from "../tasks/index.js";
-import { Adam, clipGlobalNorm } from "../train/adam.js";
-import { batchObjective, DEFAULT_TRAIN } from "../train/train.js";
-import { Rng } from "../util/rng.js";
+import { Adam, clipGlobalNorm } from "aura-mem/train/adam";
+import { batchObjective, DEFAULT_TRAIN } from "aura-mem/train/train";
+import { Rng } from "aura-mem/util/rng";
 import { timeMs } from "./timing.js";
 
 /** A KV-cache of L entries (random contents, timing only) with capacity `cap` >= L: fills a block, then tiles it. */
@@ -87,7 +87,7 @@ async function stepVsHorizon(quick: boolean): Promise<string[]> {
 
 /** (b) Training throughput: in-thread vs 1 and 2 data-parallel workers, AURA on ess-hard. */
 async function trainThroughput(quick: boolean): Promise<string[]> {
-  const { DataParallelTrainer } = await import("../train/data_parallel.js");
+  const { DataParallelTrainer } = await import("aura-mem/train/data_parallel");
   const out: string[] = [];
   const B = 64;
   const T = 128;

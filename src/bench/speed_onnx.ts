@@ -9,12 +9,12 @@
  * gives the median and minimum over all timed steps. Every implementation runs the same z sequence
  * and feeds its own state back. A benchmark, never a test.
  */
-import { AuraMemLayer } from "../layer.js";
-import { wasmOps } from "../ops/index.js";
-import { Rng } from "../util/rng.js";
-import type { MemoryState } from "../model/model.js";
-import { createStepEngine } from "../deploy/step_engine.js";
-import { exportOnnx, ONNX_OPSET } from "../deploy/onnx_export.js";
+import { AuraMemLayer } from "aura-mem/layer";
+import { wasmOps } from "aura-mem/ops/index";
+import { Rng } from "aura-mem/util/rng";
+import type { MemoryState } from "aura-mem/model/model";
+import { createStepEngine } from "aura-mem/deploy/step_engine";
+import { exportOnnx, ONNX_OPSET } from "aura-mem/deploy/onnx_export";
 import { loadOrt, ortStepper, maxDiff, type OrtStepper } from "./onnx_parity.js";
 
 interface Impl {

@@ -2,7 +2,7 @@
  * Small-sample statistics for benchmark reports: Student-t confidence intervals of a mean and Wilson
  * score intervals of a proportion. Everything is computed in float64 and validated (typed errors).
  */
-import { ConfigError, NonFiniteError } from "../errors.js";
+import { ConfigError, NonFiniteError } from "aura-mem/errors";
 
 /** Two-sided 95% normal critical value, Phi^{-1}(0.975). */
 export const Z95 = 1.959963984540054;

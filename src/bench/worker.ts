@@ -3,8 +3,8 @@
  * few steps and the JobResults. Each worker owns its kernel instance and task cache; nothing is shared
  * between threads.
  */
-import { createOps } from "../ops/index.js";
-import { serveJobs } from "../util/worker_pool.js";
+import { createOps } from "aura-mem/ops/index";
+import { serveJobs } from "aura-mem/util/worker_pool";
 import { runJob, TaskCache, type JobResult, type JobSpec } from "./jobs.js";
 import type { BenchProgress } from "./run.js";
 

@@ -1,16 +1,16 @@
 /** Implementations of `aura train`, `aura eval` and `aura info` (thin wrappers over the library). */
 import { resolve } from "node:path";
-import { MemoryConfig } from "../config.js";
-import { ConfigError } from "../errors.js";
-import { createOps, type Backend } from "../ops/index.js";
-import { armSpec } from "../model/arms.js";
-import { SequenceModel, type ArmName } from "../model/model.js";
+import { MemoryConfig } from "aura-mem/config";
+import { ConfigError } from "aura-mem/errors";
+import { createOps, type Backend } from "aura-mem/ops/index";
+import { armSpec } from "aura-mem/model/arms";
+import { SequenceModel, type ArmName } from "aura-mem/model/model";
 import { createTask } from "../tasks/index.js";
-import { loadDataset } from "../io/dataset.js";
-import { train } from "../train/train.js";
-import { evaluate } from "../train/evaluate.js";
-import { datasetBatches, datasetSource } from "../train/dataset_source.js";
-import { AuraMemLayer } from "../layer.js";
+import { loadDataset } from "aura-mem/io/dataset";
+import { train } from "aura-mem/train/train";
+import { evaluate } from "aura-mem/train/evaluate";
+import { datasetBatches, datasetSource } from "aura-mem/train/dataset_source";
+import { AuraMemLayer } from "aura-mem/layer";
 
 interface TrainCli {
   task?: string;

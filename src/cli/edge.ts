@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { intArg, numArg } from "./args.js";
 import { resolve } from "node:path";
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "aura-mem/errors";
 
 
 /** Add this module's commands to the CLI. */
@@ -36,16 +36,16 @@ export function registerEdgeCommands(program: Command): void {
     .option("--batch <n>", "streams B", intArg("batch", 1), 1)
     .option("--json", "print the projection as JSON", false)
     .action(async (o) => {
-      const { wearProjection, wearTable } = await import("../persist/wear.js");
+      const { wearProjection, wearTable } = await import("aura-mem/persist/wear");
       let writeRate: number | undefined = o.writeRate;
       let dKey: number = o.dkey;
       let dVal: number = o.dval;
       let measured = "";
       if (o.checkpoint) {
         if (o.writeRate !== undefined) throw new ConfigError("give --write-rate or --checkpoint, not both");
-        const { AuraMemLayer } = await import("../layer.js");
+        const { AuraMemLayer } = await import("aura-mem/layer");
         const { createTask } = await import("../tasks/index.js");
-        const { evaluate } = await import("../train/evaluate.js");
+        const { evaluate } = await import("aura-mem/train/evaluate");
         const layer = await AuraMemLayer.load(resolve(o.checkpoint));
         const cfg = layer.config;
         const task = await createTask(o.task, { seed: o.seed, dModel: cfg.dModel, pushtPath: resolve(o.pushtPath) });

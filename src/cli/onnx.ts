@@ -4,9 +4,9 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { resolve } from "node:path";
-import { AuraMemLayer } from "../layer.js";
-import { ConfigError } from "../errors.js";
-import { ONNX_OPSET, writeOnnx, decodeOnnx } from "../deploy/onnx_export.js";
+import { AuraMemLayer } from "aura-mem/layer";
+import { ConfigError } from "aura-mem/errors";
+import { ONNX_OPSET, writeOnnx, decodeOnnx } from "aura-mem/deploy/onnx_export";
 
 function stepsArg(v: string): number {
   const n = Number(v);

@@ -20,7 +20,7 @@ import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError, FormatError } from "../errors.js";
+import { ConfigError, FormatError } from "aura-mem/errors";
 import { bytesVsHorizonSvg, histogramSvg, horizonSvg, paretoSvg, renderVegaLite } from "../bench/plots.js";
 import { claimsSection, configSection, horizonPoints, horizonTable, taskTable, type BenchResults } from "../bench/report.js";
 import { bytesSeries, paretoPoints, parseResults, taskSlug, type ResultsFile, type ResultsTask } from "../bench/results.js";
@@ -267,9 +267,9 @@ export async function buildWebAssets(o: WebAssetsOptions): Promise<{ files: stri
   await mkdir(join(out, "checkpoints"), { recursive: true });
   const files: string[] = [];
 
-  const { defaultWasmPath } = await import("../wasm/runtime.js");
+  const { defaultWasmPath } = await import("aura-mem/wasm/runtime");
   const wasmSrc = defaultWasmPath();
-  if (!existsSync(wasmSrc)) throw new ConfigError(`kernel module not found at ${wasmSrc}: run \`npm run build:wasm\``);
+  if (!existsSync(wasmSrc)) throw new ConfigError(`kernel module not found at ${wasmSrc}: run \`npm run build\``);
   await copyFile(wasmSrc, join(out, "aura.wasm"));
   files.push(join(out, "aura.wasm"));
 
@@ -281,7 +281,7 @@ export async function buildWebAssets(o: WebAssetsOptions): Promise<{ files: stri
       const j = JSON.parse(await readFile(`${base}.json`, "utf8")) as { extra?: { webAssets?: Record<string, unknown> } };
       const w = j.extra?.webAssets;
       if (w && w["task"] === taskName && w["seed"] === seed && w["dModel"] === dModel && typeof w["steps"] === "number" && w["steps"] >= steps) {
-        const { AuraMemLayer } = await import("../layer.js");
+        const { AuraMemLayer } = await import("aura-mem/layer");
         await AuraMemLayer.load(base, { backend: "ts" }); // checks the pair is intact
         info = w;
         log(`web-assets: reusing ${relative(process.cwd(), base)} (${w["steps"]} steps; --force retrains)`);
@@ -293,13 +293,13 @@ export async function buildWebAssets(o: WebAssetsOptions): Promise<{ files: stri
   if (!info) {
     const [{ createTask }, { createOps }, { MemoryConfig }, { SequenceModel }, { armSpec }, { train }, { evaluate }, { AuraMemLayer }] = await Promise.all([
       import("../tasks/index.js"),
-      import("../ops/index.js"),
-      import("../config.js"),
-      import("../model/model.js"),
-      import("../model/arms.js"),
-      import("../train/train.js"),
-      import("../train/evaluate.js"),
-      import("../layer.js"),
+      import("aura-mem/ops/index"),
+      import("aura-mem/config"),
+      import("aura-mem/model/model"),
+      import("aura-mem/model/arms"),
+      import("aura-mem/train/train"),
+      import("aura-mem/train/evaluate"),
+      import("aura-mem/layer"),
     ]);
     const task = await createTask(taskName, { seed, dModel, valEpisodes: 128, testEpisodes: 256 });
     const ops = createOps("auto");

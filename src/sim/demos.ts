@@ -9,9 +9,9 @@
  * the demos, target = expert action - base action (the residual), every step in the loss.
  */
 import type { EpisodeBatch } from "../tasks/types.js";
-import type { TrainSource } from "../train/train.js";
-import { Rng } from "../util/rng.js";
-import { ConfigError } from "../errors.js";
+import type { TrainSource } from "aura-mem/train/train";
+import { Rng } from "aura-mem/util/rng";
+import { ConfigError } from "aura-mem/errors";
 import { ACTION_DIM, OBS_DIM, POS_SCALE, TASK_INFO, type SimTaskName, type TabletopEnv } from "./env.js";
 import { ZONE_XY } from "./scene.js";
 import { Expert } from "./expert.js";

@@ -16,8 +16,8 @@
  * Everything is deterministic given (task, seed): same seed -> same trajectory for the same actions.
  */
 import type { MainModule, MjData, MjModel } from "@mujoco/mujoco";
-import { ConfigError } from "../errors.js";
-import { Rng } from "../util/rng.js";
+import { ConfigError } from "aura-mem/errors";
+import { Rng } from "aura-mem/util/rng";
 import { StepType, type StepTypeCode } from "../tasks/types.js";
 import { loadScene } from "./mujoco.js";
 import { CUBES, CUBE_HALF, PHYSICS_DT, ZONE_RADIUS, ZONE_XY } from "./scene.js";

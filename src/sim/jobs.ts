@@ -3,12 +3,12 @@
  * the base policy, train one memory arm, evaluate one arm on a range of episodes. Inputs and
  * outputs are structured-clone friendly (typed arrays, plain objects).
  */
-import { MemoryConfig, type MemoryConfigInit } from "../config.js";
-import type { Ops } from "../ops/index.js";
-import { armSpec } from "../model/arms.js";
-import { SequenceModel, type ArmName } from "../model/model.js";
-import { train } from "../train/train.js";
-import { ConfigError } from "../errors.js";
+import { MemoryConfig, type MemoryConfigInit } from "aura-mem/config";
+import type { Ops } from "aura-mem/ops/index";
+import { armSpec } from "aura-mem/model/arms";
+import { SequenceModel, type ArmName } from "aura-mem/model/model";
+import { train } from "aura-mem/train/train";
+import { ConfigError } from "aura-mem/errors";
 import { ACTION_DIM, TabletopEnv, type SimTaskName } from "./env.js";
 import { expertEpisode, residualSource, type Demo } from "./demos.js";
 import { BasePolicy, type BasePolicyData } from "./policy.js";

@@ -4,7 +4,7 @@
  */
 import loadMujoco, { type MainModule, type MjModel } from "@mujoco/mujoco";
 import { dirname } from "node:path";
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "aura-mem/errors";
 import { sceneFiles } from "./scene.js";
 
 let modulePromise: Promise<MainModule> | null = null;

@@ -6,8 +6,8 @@
  * trace per arm. Jobs run on a worker pool; each task's stages start as soon as their inputs exist.
  */
 import { availableParallelism } from "node:os";
-import { ConfigError } from "../errors.js";
-import { createOps } from "../ops/index.js";
+import { ConfigError } from "aura-mem/errors";
+import { createOps } from "aura-mem/ops/index";
 import { SIM_TASKS, TASK_INFO, isSimTask, type SimTaskName } from "./env.js";
 import { demoSeeds, EVAL_SEED_BASE, type Demo } from "./demos.js";
 import { SIM_ARMS, isSimArm, armFromData, type SimArm, type ArmJobResult, type BaseJobResult, type EvalJobResult, type SimJob } from "./jobs.js";

@@ -12,12 +12,12 @@
  * decay, best validation epoch kept) by the project's training loop (src/train/loop.ts), on its dense /
  * activation ops (WASM SIMD).
  */
-import type { Ops } from "../ops/index.js";
-import { runLoop, cosineLr } from "../train/loop.js";
-import { TrainingDivergedError } from "../train/train.js";
-import { glorot, constant, type ParamSet } from "../model/params.js";
-import { Rng } from "../util/rng.js";
-import { ConfigError, ShapeError } from "../errors.js";
+import type { Ops } from "aura-mem/ops/index";
+import { runLoop, cosineLr } from "aura-mem/train/loop";
+import { TrainingDivergedError } from "aura-mem/train/train";
+import { glorot, constant, type ParamSet } from "aura-mem/model/params";
+import { Rng } from "aura-mem/util/rng";
+import { ConfigError, ShapeError } from "aura-mem/errors";
 import { ACTION_DIM, OBS_DIM, OBS_LAYOUT, CUE_DIM } from "./env.js";
 
 /** Plain, structured-clone-friendly form of a trained base policy. */

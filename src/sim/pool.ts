@@ -3,8 +3,8 @@
  * `submit(job)` returns a promise of its result; jobs run FIFO on `size` worker threads (or in this
  * thread when size = 0). Progress and warnings go to hooks.
  */
-import { createOps } from "../ops/index.js";
-import { WorkerPool } from "../util/worker_pool.js";
+import { createOps } from "aura-mem/ops/index";
+import { WorkerPool } from "aura-mem/util/worker_pool";
 import { runSimJob, SimContext, type SimJob, type SimJobResult } from "./jobs.js";
 
 export interface PoolHooks {

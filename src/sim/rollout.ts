@@ -5,7 +5,7 @@
  * state-byte counting, optional per-step traces, and the AIS probe (a second arm run on the same
  * histories plus one-step "what if" simulations of both actions from the same state).
  */
-import type { SequenceModel, MemoryState } from "../model/model.js";
+import type { SequenceModel, MemoryState } from "aura-mem/model/model";
 import { StepType } from "../tasks/types.js";
 import { ACTION_DIM, CONTROL_HZ, TASK_INFO, type SimTaskName, type TabletopEnv } from "./env.js";
 import { Expert } from "./expert.js";

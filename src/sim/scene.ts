@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "aura-mem/errors";
 
 /** Cube names, in observation / trace order. */
 export const CUBES = ["cube_red", "cube_green", "cube_blue"] as const;

@@ -3,8 +3,8 @@
  * progress and results. Each worker owns its MuJoCo module, environments and kernel instance; nothing
  * is shared.
  */
-import { createOps } from "../ops/index.js";
-import { serveJobs } from "../util/worker_pool.js";
+import { createOps } from "aura-mem/ops/index";
+import { serveJobs } from "aura-mem/util/worker_pool";
 import { runSimJob, SimContext, type SimJob, type SimJobResult } from "./jobs.js";
 import type { SimProgress } from "./pool.js";
 

@@ -5,7 +5,7 @@
  * level is always relative to the unit norm of one embedding, and a task is equally hard at
  * dModel 64 and 4096.
  */
-import { Rng } from "../util/rng.js";
+import { Rng } from "aura-mem/util/rng";
 
 /** A 32-bit seed derived from `seed` and a string tag (FNV-1a of the tag, mixed with the seed). */
 export function deriveSeed(seed: number, tag: string): number {

@@ -5,8 +5,8 @@
  * the most recent event; the metric is read at a few query steps. Full generative process and the
  * reasoning behind the constants: docs/benchmarks.md.
  */
-import { ConfigError, checkInt } from "../errors.js";
-import type { Rng } from "../util/rng.js";
+import { ConfigError, checkInt } from "aura-mem/errors";
+import type { Rng } from "aura-mem/util/rng";
 import { addNoise, addRow, intIn, otherClass, sampleDistinct, subRng, unitVectors, writeRandomDirection } from "./embeddings.js";
 import { StepType, allocBatch, forkedBatches } from "./types.js";
 import type { EpisodeBatch, Split, Task } from "./types.js";

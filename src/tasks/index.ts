@@ -2,7 +2,7 @@
  * Benchmark task registry: `createTask(name, opts)` for "ess-easy", "ess-hard", "mbar", "pusht".
  * See docs/benchmarks.md for the generative process of each task.
  */
-import { ConfigError, checkInt } from "../errors.js";
+import { ConfigError, checkInt } from "aura-mem/errors";
 import { DEFAULT_TEST_EPISODES, DEFAULT_VAL_EPISODES, createEssTask, essConfig } from "./ess.js";
 import { MBAR_BINDINGS, createMbarTask } from "./mbar.js";
 import { createPushtTask } from "./pusht.js";

@@ -4,8 +4,8 @@
  * Q = 4 query steps each show a query cue plus one of the N bound keys, and the target is that key's
  * value. T = 2N + Q. Full generative process: docs/benchmarks.md.
  */
-import { ConfigError, checkInt } from "../errors.js";
-import type { Rng } from "../util/rng.js";
+import { ConfigError, checkInt } from "aura-mem/errors";
+import type { Rng } from "aura-mem/util/rng";
 import { addNoise, addRow, sampleDistinct, subRng, unitVectors } from "./embeddings.js";
 import { checkSplit } from "./ess.js";
 import { StepType, allocBatch, forkedBatches } from "./types.js";

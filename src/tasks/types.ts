@@ -7,11 +7,11 @@
  * observations are `[B, T, dModel]` (index `(b*T + t)*dModel + d`), continuous targets are
  * `[B, T, dAction]`. The exact generative process of every task is in docs/benchmarks.md.
  */
-import type { Rng } from "../util/rng.js";
+import type { Rng } from "aura-mem/util/rng";
 
 // The episode-batch contract belongs to the library (src/train/batch.ts); re-exported for the tasks.
-export { StepType, allocBatch, type StepTypeCode, type EpisodeTruth, type EpisodeBatch, type Split } from "../train/batch.js";
-import type { EpisodeBatch } from "../train/batch.js";
+export { StepType, allocBatch, type StepTypeCode, type EpisodeTruth, type EpisodeBatch, type Split } from "aura-mem/train/batch";
+import type { EpisodeBatch } from "aura-mem/train/batch";
 
 /** A benchmark task. */
 export interface Task {

@@ -5,13 +5,13 @@
  * offers it (`globalThis.crypto.subtle`: browsers in a secure context, Node >= 19) and is skipped (and
  * says so) otherwise.
  */
-import type { MemoryConfig } from "../config.js";
-import { ConfigError, FormatError } from "../errors.js";
-import { checkpointMeta, checkpointParams, modelFromCheckpoint } from "../io/checkpoint_format.js";
-import { isArm, type SequenceModel } from "../model/model.js";
-import type { Ops } from "../ops/index.js";
+import type { MemoryConfig } from "aura-mem/config";
+import { ConfigError, FormatError } from "aura-mem/errors";
+import { checkpointMeta, checkpointParams, modelFromCheckpoint } from "aura-mem/io/checkpoint_format";
+import { isArm, type SequenceModel } from "aura-mem/model/model";
+import type { Ops } from "aura-mem/ops/index";
 
-export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from "../io/checkpoint_format.js";
+export { CHECKPOINT_FORMAT, CHECKPOINT_VERSION } from "aura-mem/io/checkpoint_format";
 
 /** A model rebuilt from checkpoint bytes, with what the JSON said about it. */
 export interface BytesCheckpoint {

@@ -4,8 +4,8 @@
  * (`createOps` in src/ops/index.ts reads build/aura.wasm from disk, which only Node can do; both share
  * its fallback, `opsWithFallback`.)
  */
-import { naiveOps, opsWithFallback, type Ops } from "../ops/index.js";
-import { instantiateKernels } from "../wasm/runtime.js";
+import { naiveOps, opsWithFallback, type Ops } from "aura-mem/ops/index";
+import { instantiateKernels } from "aura-mem/wasm/runtime";
 
 /** Ops on the kernels in `wasmBytes`; falls back to the TS reference ops (with `warn`) without SIMD or when the bytes do not load. */
 export function opsFromWasmBytes(wasmBytes: BufferSource | null, warn: (msg: string) => void = console.warn): Ops {

@@ -16,14 +16,14 @@
  *   schedule at AURA's write rate on this episode (what docs/benchmarks.md calls random:swap /
  *   periodic:swap).
  */
-import { ConfigError } from "../errors.js";
-import { armSpec } from "../model/arms.js";
-import { SequenceModel, type MemoryState } from "../model/model.js";
-import { scheduleBatch } from "../model/schedule.js";
-import type { Ops } from "../ops/index.js";
+import { ConfigError } from "aura-mem/errors";
+import { armSpec } from "aura-mem/model/arms";
+import { SequenceModel, type MemoryState } from "aura-mem/model/model";
+import { scheduleBatch } from "aura-mem/model/schedule";
+import type { Ops } from "aura-mem/ops/index";
 import { createEssTask, essConfig } from "../tasks/ess.js";
-import { StepType, type EpisodeBatch } from "../train/batch.js";
-import { Rng } from "../util/rng.js";
+import { StepType, type EpisodeBatch } from "aura-mem/train/batch";
+import { Rng } from "aura-mem/util/rng";
 
 /** Arms the demo can switch between on one trained AURA model. */
 export const DEMO_ARMS = ["aura", "always-write", "random", "periodic"] as const;

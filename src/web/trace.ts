@@ -10,7 +10,7 @@
  * metres in the world frame; cube orientations are unit quaternions (w, x, y, z); p is the gate's
  * write probability, g the write (0/1), writes the running count, stateBytes the memory size.
  */
-import { FormatError } from "../errors.js";
+import { FormatError } from "aura-mem/errors";
 
 export const TRACE_FORMAT = "aura-sim-trace";
 export const TRACE_VERSION = 1;

@@ -4,8 +4,8 @@
  * and streamed through `SequenceModel.forward` chunk by chunk. See docs/demo.md.
  */
 import { ARM_COLOURS, paretoSvg } from "../../src/bench/plots.js";
-import type { SequenceModel } from "../../src/model/model.js";
-import type { Ops } from "../../src/ops/index.js";
+import type { SequenceModel } from "aura-mem/model/model";
+import type { Ops } from "aura-mem/ops/index";
 import { StepType, type EpisodeBatch } from "../../src/tasks/types.js";
 import { checkpointFromBytes, type BytesCheckpoint } from "../../src/web/checkpoint.js";
 import { opsFromWasmBytes } from "../../src/web/ops.js";

@@ -13,7 +13,6 @@ export { train, trainOptions, DEFAULT_TRAIN, TrainingDivergedError, type TrainOp
 export { StepType, allocBatch, type EpisodeBatch, type StepTypeCode } from "./train/batch.js";
 export { evaluate, type EvalResult } from "./train/evaluate.js";
 export { datasetSource, datasetBatches } from "./train/dataset_source.js";
-export { createTask, taskNames, describeTask, type Task } from "./tasks/index.js";
 export * from "./io/index.js";
 export { Rng } from "./util/rng.js";
 export { loadKernels, instantiateKernels, simdSupported, type WasmKernels } from "./wasm/runtime.js";

@@ -1,7 +1,7 @@
 /**
  * The WebAssembly boundary of aura-mem.
  *
- * One module (`build/aura.wasm`, compiled from `assembly/` by `npm run build:wasm`) holds every SIMD
+ * One module (`build/aura.wasm`, compiled from `assembly/` by `npm run build`) holds every SIMD
  * kernel. The TypeScript side owns all linear memory above the module's `heapBase()`: an {@link Arena}
  * hands out 16-byte aligned regions for one kernel call and is reset in `finally` afterwards
  * (whoever allocates frees). Kernels take a single pointer to a header of u32/f32 fields written by
@@ -63,12 +63,12 @@ export function defaultWasmPath(): string {
 /**
  * Load the kernels in Node. Each call returns a fresh instance (its own memory); the compiled
  * module is cached per path.
- * @throws WasmError if the file is missing (run `npm run build:wasm`) or is not a valid module.
+ * @throws WasmError if the file is missing (run `npm run build`) or is not a valid module.
  */
 export function loadKernels(path: string = defaultWasmPath()): WasmKernels {
   let mod = compiled.get(path);
   if (!mod) {
-    if (!existsSync(path)) throw new WasmError(`kernel module not found at ${path}: run \`npm run build:wasm\``);
+    if (!existsSync(path)) throw new WasmError(`kernel module not found at ${path}: run \`npm run build\``);
     mod = new WebAssembly.Module(readFileSync(path));
     compiled.set(path, mod);
   }
@@ -182,6 +182,6 @@ function align16(n: number): number {
 /** Look up a kernel export by name, with a clear error when the module is stale. */
 export function kernelFn<F extends (...args: number[]) => unknown>(k: WasmKernels, name: string): F {
   const f = k.exports[name];
-  if (typeof f !== "function") throw new WasmError(`kernel ${name} missing from aura.wasm: rebuild with \`npm run build:wasm\``);
+  if (typeof f !== "function") throw new WasmError(`kernel ${name} missing from aura.wasm: rebuild with \`npm run build\``);
   return f as F;
 }
