@@ -19,7 +19,7 @@ import { ConfigError, FormatError } from "aura-mem/errors";
 import { Rng } from "aura-mem/util/rng";
 import type { MemoryState } from "aura-mem/model/model";
 import type { MemoryConfigInit } from "aura-mem/config";
-import { ONNX_OPS_USED, ONNX_OPSET, decodeOnnx, exportOnnx, loadOnnxProto } from "aura-mem/deploy/onnx_export";
+import { ONNX_OPS_USED, ONNX_OPSET, decodeOnnx, exportOnnx } from "aura-mem/deploy/onnx_export";
 import { registerOnnxCommands } from "../src/cli/onnx.js";
 
 type Ort = typeof import("onnxruntime-node");
@@ -99,7 +99,8 @@ test("exported graph: opset 17, standard ops of the default domain, documented i
     assert.ok(info.initializers.includes(w), `initializer ${w}`);
   }
   // full decode: every node in the default domain, shapes of the graph inputs, raw weights bit-exact
-  const onnx = await loadOnnxProto();
+  const mod = (await import("onnx-proto")) as unknown as { onnx?: typeof import("onnx-proto").onnx; default?: { onnx: typeof import("onnx-proto").onnx } };
+  const onnx = (mod.onnx ?? mod.default?.onnx)!;
   const model = onnx.ModelProto.decode(bytes);
   for (const n of model.graph!.node ?? []) assert.equal(n.domain ?? "", "");
   const dimsOf = (name: string): number[] =>

@@ -63,9 +63,10 @@ let cached: OnnxNs | null = null;
 
 /**
  * The `onnx` namespace of the onnx-proto package (protobufjs static code generated from the official
- * onnx.proto). @throws ConfigError when the package is not installed.
+ * onnx.proto), an optional peer dependency of the library. Module-private so that the published type
+ * declarations do not name the optional package. @throws ConfigError when the package is not installed.
  */
-export async function loadOnnxProto(): Promise<OnnxNs> {
+async function loadOnnxProto(): Promise<OnnxNs> {
   if (cached) return cached;
   let mod: unknown;
   try {
