@@ -54,9 +54,10 @@ test("the library package imports nothing outside itself but Node built-ins and 
     }
   }
   assert.deepEqual(bad, []);
-  // A robot's control loop pulls no physics, plotting or dataset packages: the library has no hard
-  // runtime dependency at all (onnx-proto is an optional peer, loaded only by exportOnnx).
-  assert.deepEqual(Object.keys(pkg.dependencies ?? {}), []);
+  // A robot's control loop pulls no physics, plotting or dataset packages: the library's one runtime
+  // dependency is the store's writer lock (proper-lockfile); onnx-proto is an optional peer, loaded only
+  // by exportOnnx.
+  assert.deepEqual(Object.keys(pkg.dependencies ?? {}), ["proper-lockfile"]);
 });
 
 test("the harness, tests, benchmarks, examples and demo reach the library only by its package name", () => {

@@ -437,19 +437,19 @@ test("both slots corrupt: fresh state, reported (or FormatError with requireExis
   }
 });
 
-test("wrong magic / unsupported version / missing and empty slots / a directory as a slot are skipped, not thrown", () => {
+test("wrong magic / version 0 / missing and empty slots / a directory as a slot are skipped, not thrown", () => {
   const dir = tmp();
   try {
     const { layer, path, a, b, bytesA, bytesB } = twoRecords(dir);
-    const v2 = Buffer.from(bytesB);
-    v2.writeUInt16LE(2, 8);
+    const v0 = Buffer.from(bytesB);
+    v0.writeUInt16LE(0, 8);
     // re-seal the CRC so that only the version is wrong
-    v2.writeUInt32LE(crc32(v2.subarray(0, v2.length - 4)), v2.length - 4);
-    writeFileSync(b, v2);
+    v0.writeUInt32LE(crc32(v0.subarray(0, v0.length - 4)), v0.length - 4);
+    writeFileSync(b, v0);
     let r = MemoryStore.read(path, layer);
     assert.equal(r.report.seq, 1);
     assert.equal(r.report.slots[1].status, "corrupt");
-    assert.match(r.report.slots[1].reason!, /version 2/);
+    assert.match(r.report.slots[1].reason!, /version 0/);
     writeFileSync(b, Buffer.from("not an aura memory record, just some text that is long enough to have a header......"));
     r = MemoryStore.read(path, layer);
     assert.equal(r.report.seq, 1);
@@ -649,7 +649,7 @@ test("crash harness helpers: the observation stream is a pure function of (seed,
 });
 
 test("crash loop: 20 SIGKILLs of a persisting child, every recovery valid, up to date and bit-exact", async () => {
-  const r = await runCrashBench({ kills: 20, seed: 11, jobs: 2, maxDelayMs: 60 });
+  const r = await runCrashBench({ kills: 20, seed: 11, jobs: 2, maxDelayMs: 150 });
   assert.equal(r.kills, 20);
   assert.equal(r.losses, 0, r.lossDetails.join("\n"));
   assert.equal(r.recoveries + r.freshStarts, 20, "every check either recovered the newest write or (before any write) started fresh");

@@ -82,38 +82,71 @@ export function registerEdgeCommands(program: Command): void {
   program
     .command("bench-crash")
     .description(
-      "crash harness of the MemoryStore: SIGKILL a child that persists AURA memory at random moments, " +
-        "check after each kill that the newest completed write is recovered bit-exactly (docs/edge.md)",
+      "crash harnesses of the MemoryStore (docs/edge.md): 'kill' SIGKILLs a child that persists AURA memory at random " +
+        "moments; 'power' cuts the power of a simulated disk with a volatile cache (unsynced sectors kept, lost or torn, " +
+        "out of order) at random points of the write protocol; after each, the newest synced record must be recovered bit-exactly",
     )
-    .option("--kills <n>", "SIGKILLs to deliver", intArg("kills", 1), 1000)
-    .option("--seed <n>", "seed of the kill times, layer and observation stream", intArg("seed"), 0)
+    .option("--mode <mode>", "kill | power | all", "all")
+    .option("--kills <n>", "SIGKILLs to deliver (kill mode)", intArg("kills", 1), 1000)
+    .option("--cuts <n>", "simulated power cuts (power mode)", intArg("cuts", 1), 10_000)
+    .option("--seed <n>", "seed of the kill times / cut points, layer and observation stream", intArg("seed"), 0)
     .option("--max-delay-ms <ms>", "kill delay after the child is ready: uniform in [1, max] ms", numArg("max-delay-ms", 1), 100)
-    .option("--sector-bytes <n>", "sector size of the sector-emulation kills (every other kill; 0 = off)", intArg("sector-bytes"), 512)
-    .option("--jobs <n>", "independent lanes (store + child) run concurrently", intArg("jobs", 1), 2)
+    .option("--sector-bytes <n>", "sector size: of the sector-emulation kills (every other kill; 0 = off) and of the simulated disk", intArg("sector-bytes"), 512)
+    .option("--lying-sync", "power mode's negative control: a disk whose syncs make nothing durable (must report losses)", false)
+    .option("--jobs <n>", "independent lanes (store + child) run concurrently (kill mode)", intArg("jobs", 1), 2)
     .option("--dir <dir>", "directory for the store (default: a temporary directory, removed afterwards)")
-    .option("--out <file>", "also write the figures to this file (.json: JSON, else markdown)")
+    .option("--json", "print the figures as one JSON object on stdout (power mode: cuts, recovered, losses, tornSkipped, ...; all: { kill, power })", false)
+    .option("--out <file>", "also write the SIGKILL figures to this file (.json: JSON, else markdown)")
     .action(async (o) => {
-      const { runCrashBench, crashReport, writeCrashReport } = await import("../bench/crash.js");
-      const every = Math.max(1, Math.round(o.kills / 10));
-      const r = await runCrashBench({
-        kills: o.kills,
-        seed: o.seed,
-        maxDelayMs: o.maxDelayMs,
-        sectorBytes: o.sectorBytes,
-        jobs: o.jobs,
-        dir: o.dir ? resolve(o.dir) : undefined,
-        onKill(i, s) {
-          if ((i + 1) % every === 0 || i + 1 === o.kills) {
-            console.error(`bench-crash: ${i + 1}/${o.kills} kills, ${s.recoveries} recoveries, ${s.tornSlots} torn slots, ${s.losses} losses`);
-          }
-        },
-      });
-      const info = { seed: o.seed, sectorBytes: o.sectorBytes, jobs: o.jobs };
-      console.log("\n" + crashReport(r, info));
-      if (o.out) {
-        writeCrashReport(resolve(o.out), r, info);
-        console.log(`wrote ${resolve(o.out)}`);
+      if (!["kill", "power", "all"].includes(o.mode)) throw new ConfigError(`--mode must be kill, power or all, got ${o.mode}`);
+      if (o.mode === "power" && o.sectorBytes < 1) throw new ConfigError("--sector-bytes must be >= 1 in power mode");
+      const out: Record<string, unknown> = {};
+      let losses = 0;
+      if (o.mode !== "power") {
+        const { runCrashBench, crashReport, writeCrashReport } = await import("../bench/crash.js");
+        const every = Math.max(1, Math.round(o.kills / 10));
+        const r = await runCrashBench({
+          kills: o.kills,
+          seed: o.seed,
+          maxDelayMs: o.maxDelayMs,
+          sectorBytes: o.sectorBytes,
+          jobs: o.jobs,
+          dir: o.dir ? resolve(o.dir) : undefined,
+          onKill(i, s) {
+            if ((i + 1) % every === 0 || i + 1 === o.kills) {
+              console.error(`bench-crash: ${i + 1}/${o.kills} kills, ${s.recoveries} recoveries, ${s.tornSlots} torn slots, ${s.losses} losses`);
+            }
+          },
+        });
+        const info = { seed: o.seed, sectorBytes: o.sectorBytes, jobs: o.jobs };
+        if (!o.json) console.log("\n" + crashReport(r, info));
+        if (o.out) {
+          writeCrashReport(resolve(o.out), r, info);
+          console.error(`wrote ${resolve(o.out)}`);
+        }
+        out.kill = r;
+        losses += r.losses;
       }
-      if (r.losses > 0) process.exitCode = 1;
+      if (o.mode !== "kill") {
+        const { runPowerBench, powerReport } = await import("../bench/power.js");
+        const every = Math.max(1, Math.round(o.cuts / 10));
+        const r = runPowerBench({
+          cuts: o.cuts,
+          seed: o.seed,
+          sectorBytes: Math.max(1, o.sectorBytes),
+          lyingSync: o.lyingSync,
+          onCut(i, s) {
+            if ((i + 1) % every === 0 || i + 1 === o.cuts) {
+              console.error(`bench-crash power: ${i + 1}/${o.cuts} cuts, ${s.recovered} recovered, ${s.tornSkipped} torn slots skipped, ${s.losses} losses`);
+            }
+          },
+        });
+        if (!o.json) console.log("\n" + powerReport(r));
+        out.power = r;
+        losses += r.losses;
+      }
+      if (o.json) console.log(JSON.stringify(o.mode === "all" ? out : out[o.mode]));
+      // the negative control is expected to lose records: its exit status says whether it did
+      if (o.lyingSync ? losses === 0 : losses > 0) process.exitCode = 1;
     });
 }

@@ -64,3 +64,31 @@ function describe(a: unknown): string {
   if (Array.isArray(a)) return `Array(${a.length})`;
   return typeof a;
 }
+
+/** What {@link PersistenceError} says went wrong, and where. */
+export interface PersistenceFault {
+  /** The system error code ("ENOSPC", "EIO", "EROFS", ...) or "ELOCKED" for a store held by another writer. */
+  code: string;
+  /** The operation that failed. */
+  op: "open" | "lock" | "write" | "fsync" | "fdatasync" | "syncDir";
+  /** The file it failed on. */
+  path: string;
+}
+
+/**
+ * Persisting the memory failed: a write or sync of a {@link MemoryStore} slot (full disk, I/O error,
+ * read-only file system, ...), or the store is locked by another writer. `code`, `op` and `path` say
+ * which; `cause` is the system error. The memory in RAM is unaffected.
+ */
+export class PersistenceError extends AuraError {
+  override name = "PersistenceError";
+  readonly code: string;
+  readonly op: PersistenceFault["op"];
+  readonly path: string;
+  constructor(message: string, fault: PersistenceFault, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = fault.code;
+    this.op = fault.op;
+    this.path = fault.path;
+  }
+}

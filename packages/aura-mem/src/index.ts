@@ -4,7 +4,7 @@
  */
 export { MemoryConfig, type MemoryConfigInit, type ActionKind } from "./config.js";
 export { AuraMemLayer, type LayerForwardOutput, type LayerStepOutput, type LayerOptions } from "./layer.js";
-export { AuraError, ShapeError, NonFiniteError, ConfigError, FormatError } from "./errors.js";
+export { AuraError, ShapeError, NonFiniteError, ConfigError, FormatError, PersistenceError, type PersistenceFault } from "./errors.js";
 export { SequenceModel, ARMS, isArm, coreOf, type ArmName, type ArmSpec, type MemoryState, type ForwardResult, type ForwardOptions } from "./model/model.js";
 export { armSpec, createArm, paramCountOf, type ArmOptions } from "./model/arms.js";
 export { scheduleGate, scheduleBatch } from "./model/schedule.js";

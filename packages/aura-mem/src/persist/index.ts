@@ -13,6 +13,7 @@ export {
   checkStateFor,
   RECORD_MAGIC,
   RECORD_VERSION,
+  RECORD_MIN_VERSION,
   RECORD_HEADER_BYTES,
   RECORD_TRAILER_BYTES,
   DEFAULT_MAX_RECORD_BYTES,
@@ -22,9 +23,11 @@ export {
   type SlotReport,
   type SlotStatus,
   type StoreStats,
+  type StoreHealth,
   type StoreStepOutput,
   type RecordHeader,
 } from "./store.js";
+export { nodeStoreFs, type StoreFs, type StoreLockOptions } from "./io.js";
 export {
   wearProjection,
   wearTable,

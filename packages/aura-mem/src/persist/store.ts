@@ -21,10 +21,14 @@
  * record, is followed by `fsync` (`fdatasync` when the file does not grow, which skips the mtime-only
  * inode update), and only when that returns does the record count as the newest. A crash at any moment
  * therefore leaves the previous newest record intact, and the new one either complete or detectably torn.
- * The directory is fsynced once when a slot file is created. One process writes a store at a time.
+ * The directory is fsynced once when a slot file is created. One writer per store: open takes an
+ * exclusive lock (`<path>.lock`, proper-lockfile), so a second writer gets a clear error instead of
+ * interleaving records. Every file operation goes through one {@link StoreFs} (node:fs by default; a
+ * simulated power-cutting disk in the tests and `aura bench-crash --mode power`).
  *
  * **Record** (little-endian; byte layout in docs/edge.md): a 64-byte header (magic `AURAMEM\0`, format
- * version 1, kind, sequence number, step counter t, B and dims, payload length, parameter fingerprint),
+ * version 2, kind, dAction, sequence number, step counter t, B and dims, payload length, parameter
+ * fingerprint, dModel),
  * the payload (the state's fp32 tensors), and a CRC-32 over header + payload. 4,292 bytes for the
  * fast-weight state at dKey = dVal = 32, B = 1 (4,224 B of state + 68 B of framing).
  *
@@ -33,21 +37,22 @@
  * wins. Torn or corrupt records are skipped and reported in the {@link OpenReport}, never loaded, never
  * thrown. If no record is valid the store starts from `layer.initState(batch)` and says so
  * (`report.fresh`), unless `requireExisting` is set. A *valid* record of another configuration (kind, B
- * or dims differ: {@link ShapeError}) or written by other parameters ({@link FormatError}, unless
- * `allowParamMismatch`) is an error, and nothing is written.
+ * or dims differ: {@link ShapeError}), of another dModel / dAction or written by other parameters
+ * ({@link FormatError}, unless `allowParamMismatch` for the parameters), or a record of a newer format
+ * version ({@link FormatError}) is an error, and nothing is written.
  *
  * **State kinds.** Every {@link MemoryState} kind is stored: `fast-weights` (aura, always-write, random,
  * periodic, recon-gate; constant size), `rnn` (gru, lstm: h and c), `kv` (kv-cache, kv-window: the live
  * keys and values, so the record grows with t for kv-cache — dense arms report g = 1 every step, so the
  * store rewrites the whole cache every step; this is the wear baseline of docs/edge.md) and `none`.
  */
-import { closeSync, constants, fdatasyncSync, fstatSync, fsyncSync, openSync, readSync, writeSync, existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { AuraMemLayer, LayerStepOutput } from "../layer.js";
 import type { MemoryState } from "../model/model.js";
 import { cloneKvCache, emptyKvCache, checkKvCache } from "../ops/attention/index.js";
-import { AuraError, ConfigError, FormatError, ShapeError, checkInt } from "../errors.js";
+import { AuraError, ConfigError, FormatError, PersistenceError, ShapeError, checkInt, type PersistenceFault } from "../errors.js";
 import { crc32 } from "./crc32.js";
+import { nodeStoreFs, type StoreFs } from "./io.js";
 
 // ------------------------------------------------------------------------------------------------
 // Format constants
@@ -55,8 +60,13 @@ import { crc32 } from "./crc32.js";
 
 /** First 8 bytes of every record: ASCII "AURAMEM" + NUL. */
 export const RECORD_MAGIC = new Uint8Array([0x41, 0x55, 0x52, 0x41, 0x4d, 0x45, 0x4d, 0x00]);
-/** Record format version written (and the only one read). */
-export const RECORD_VERSION = 1;
+/**
+ * Record format version written. Version 2 adds the writing layer's dModel and dAction to the header
+ * (bytes 14 and 60, reserved zeros in version 1); versions 1 and 2 are read, a newer one is refused.
+ */
+export const RECORD_VERSION = 2;
+/** Oldest record format version read. */
+export const RECORD_MIN_VERSION = 1;
 /** Header size in bytes. */
 export const RECORD_HEADER_BYTES = 64;
 /** Trailer size in bytes (the CRC-32). */
@@ -72,8 +82,6 @@ const KIND_NAMES: Record<number, KindName> = { 1: "fast-weights", 2: "rnn", 3: "
 const FLAG_RNN_C = 1;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-/** O_NONBLOCK where the platform has it (no effect on regular files). */
-const NONBLOCK = (constants as { O_NONBLOCK?: number }).O_NONBLOCK ?? 0;
 
 /** The two slot files of a store at `path`: `<path>.a` and `<path>.b`. */
 export function slotPaths(path: string): [string, string] {
@@ -108,6 +116,10 @@ export interface RecordHeader {
   payloadBytes: number;
   /** CRC-32 fingerprint of the writing layer's arm and parameters ({@link paramsFingerprint}). */
   paramsCrc: number;
+  /** The writing layer's dModel (0: not recorded, a version-1 record). */
+  dModel: number;
+  /** The writing layer's dAction (0: not recorded, a version-1 record). */
+  dAction: number;
 }
 
 /** Payload bytes implied by the header's kind, flags and dims, or -1 if out of range. */
@@ -138,7 +150,7 @@ function writeHeader(dv: DataView, h: RecordHeader): void {
   dv.setUint16(10, RECORD_HEADER_BYTES, true);
   dv.setUint8(12, KIND_CODES[h.kind]);
   dv.setUint8(13, h.flags);
-  dv.setUint16(14, 0, true);
+  dv.setUint16(14, h.dAction, true);
   dv.setBigUint64(16, BigInt(h.seq), true);
   dv.setBigUint64(24, BigInt(h.t), true);
   dv.setUint32(32, h.B, true);
@@ -147,23 +159,30 @@ function writeHeader(dv: DataView, h: RecordHeader): void {
   dv.setUint32(44, h.n, true);
   dv.setBigUint64(48, BigInt(h.payloadBytes), true);
   dv.setUint32(56, h.paramsCrc >>> 0, true);
-  dv.setUint32(60, 0, true);
+  dv.setUint32(60, h.dModel, true);
 }
 
-/** Parse and sanity-check a header; returns the header or the reason it is invalid. */
-function parseHeader(b: Uint8Array): RecordHeader | { reason: string; status: "corrupt" } {
+/**
+ * Parse and sanity-check a header; returns the header or the reason it is invalid. A record of a newer
+ * format version has status "newer": the store refuses it (it may be intact, written by a newer build)
+ * rather than skipping it as corrupt and overwriting it.
+ */
+function parseHeader(b: Uint8Array): RecordHeader | { reason: string; status: "corrupt" | "newer" } {
   const bad = (reason: string) => ({ reason, status: "corrupt" as const });
   for (let i = 0; i < 8; i++) if (b[i] !== RECORD_MAGIC[i]) return bad("bad magic");
   const dv = new DataView(b.buffer, b.byteOffset, RECORD_HEADER_BYTES);
   const version = dv.getUint16(8, true);
-  if (version !== RECORD_VERSION) return bad(`unsupported format version ${version} (this build reads ${RECORD_VERSION})`);
+  if (version > RECORD_VERSION) {
+    return { status: "newer", reason: `record format version ${version}, newer than this build reads (${RECORD_MIN_VERSION}-${RECORD_VERSION})` };
+  }
+  if (version < RECORD_MIN_VERSION) return bad(`unsupported format version ${version} (this build reads ${RECORD_MIN_VERSION}-${RECORD_VERSION})`);
   const hb = dv.getUint16(10, true);
   if (hb !== RECORD_HEADER_BYTES) return bad(`header size ${hb}, expected ${RECORD_HEADER_BYTES}`);
   const kind = KIND_NAMES[dv.getUint8(12)];
   if (!kind) return bad(`unknown state kind code ${dv.getUint8(12)}`);
   const flags = dv.getUint8(13);
   if (flags & ~(kind === "rnn" ? FLAG_RNN_C : 0)) return bad(`unknown flags 0x${flags.toString(16)} for kind ${kind}`);
-  if (dv.getUint16(14, true) !== 0 || dv.getUint32(60, true) !== 0) return bad("reserved header bytes are not zero");
+  if (version === 1 && (dv.getUint16(14, true) !== 0 || dv.getUint32(60, true) !== 0)) return bad("reserved header bytes are not zero");
   const u64 = (off: number): number => {
     const v = dv.getBigUint64(off, true);
     return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : -1;
@@ -186,6 +205,8 @@ function parseHeader(b: Uint8Array): RecordHeader | { reason: string; status: "c
     n: dv.getUint32(44, true),
     payloadBytes,
     paramsCrc: dv.getUint32(56, true),
+    dAction: version >= 2 ? dv.getUint16(14, true) : 0,
+    dModel: version >= 2 ? dv.getUint32(60, true) : 0,
   };
   if (h.B < 1) return bad("batch B is 0");
   const want = expectedPayload(h);
@@ -237,20 +258,24 @@ function describeState(s: MemoryState): Pick<RecordHeader, "kind" | "flags" | "B
 }
 
 /**
- * Serialise a state into one record (header + payload + CRC-32).
+ * Serialise a state into one record (header + payload + CRC-32), format {@link RECORD_VERSION}.
  * @param state a state already validated against its layer ({@link checkStateFor}).
  * @param seq sequence number (integer >= 1).
  * @param paramsCrc the writing layer's {@link paramsFingerprint}.
+ * @param dims the writing layer's dModel (< 2^32) and dAction (< 2^16); 0 = not recorded.
  * @returns the record bytes, 68 + payload bytes long.
+ * @throws ConfigError on a seq, t or dims out of range.
  */
-export function encodeRecord(state: MemoryState, seq: number, paramsCrc: number): Uint8Array {
+export function encodeRecord(state: MemoryState, seq: number, paramsCrc: number, dims: { dModel: number; dAction: number } = { dModel: 0, dAction: 0 }): Uint8Array {
   checkInt("seq", seq, 1);
   checkInt("state.t", state.t, 0);
+  checkInt("dModel", dims.dModel, 0, 0xffffffff);
+  checkInt("dAction", dims.dAction, 0, 0xffff);
   const d = describeState(state);
   const payloadBytes = expectedPayload(d);
   const out = new Uint8Array(recordBytes(payloadBytes));
   const dv = new DataView(out.buffer);
-  writeHeader(dv, { version: RECORD_VERSION, ...d, seq, t: state.t, payloadBytes, paramsCrc });
+  writeHeader(dv, { version: RECORD_VERSION, ...d, seq, t: state.t, payloadBytes, paramsCrc, dModel: dims.dModel, dAction: dims.dAction });
   let off = RECORD_HEADER_BYTES;
   switch (state.kind) {
     case "fast-weights":
@@ -392,7 +417,9 @@ export type SlotStatus =
   /** shorter than its header says, or CRC mismatch: what an interrupted write leaves */
   | "torn"
   /** bad magic / version / header fields / lengths, or not a regular file */
-  | "corrupt";
+  | "corrupt"
+  /** a record of a newer format version than this build reads: refused by open / read, never overwritten */
+  | "newer";
 
 /** What was found in one slot. */
 export interface SlotReport {
@@ -415,28 +442,34 @@ interface SlotRead extends SlotReport {
  * Read and validate the record in one slot file. Never throws for file contents (problems come back as
  * `status` + `reason`); reads at most `min(fileSize, maxRecordBytes)` bytes.
  */
-function readSlot(path: string, slot: "a" | "b", maxRecordBytes: number): SlotRead {
+function readSlot(fs: StoreFs, path: string, slot: "a" | "b", maxRecordBytes: number): SlotRead {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | NONBLOCK); // O_NONBLOCK: a FIFO in a slot's place must not hang
+    fd = fs.open(path, "r");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return { slot, path, status: "missing", reason: "no such file", fileBytes: 0 };
     return { slot, path, status: "corrupt", reason: `cannot open: ${code ?? (e as Error).message}`, fileBytes: 0 };
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return { slot, path, status: "corrupt", reason: "not a regular file", fileBytes: 0 };
+    const st = fs.stat(fd);
+    if (!st.isFile) return { slot, path, status: "corrupt", reason: "not a regular file", fileBytes: 0 };
     const size = st.size;
     if (size === 0) return { slot, path, status: "empty", reason: "0-byte file", fileBytes: 0 };
     if (size < RECORD_HEADER_BYTES) {
-      const head = readExactly(fd, size, 0);
+      const head = readExactly(fs, fd, size, 0);
       const magicOk = head.every((v, i) => i >= 8 || v === RECORD_MAGIC[i]);
       return { slot, path, status: magicOk ? "torn" : "corrupt", reason: `${size} bytes, shorter than the ${RECORD_HEADER_BYTES}-byte header`, fileBytes: size };
     }
-    const head = readExactly(fd, RECORD_HEADER_BYTES, 0);
+    const head = readExactly(fs, fd, RECORD_HEADER_BYTES, 0);
     const h = parseHeader(head);
-    if ("reason" in h) return { slot, path, status: h.status, reason: h.reason, fileBytes: size };
+    if ("reason" in h) {
+      if (h.status === "newer" && !intactUnderFraming(fs, fd, head, size, maxRecordBytes)) {
+        // a version field that only looks newer (a flipped bit): corrupt, like any other bad field
+        return { slot, path, status: "corrupt", reason: `${h.reason}, but no intact record under that header (CRC)`, fileBytes: size };
+      }
+      return { slot, path, status: h.status, reason: h.reason, fileBytes: size };
+    }
     const total = recordBytes(h.payloadBytes);
     if (total > maxRecordBytes) {
       return { slot, path, status: "corrupt", reason: `record of ${total} bytes exceeds maxRecordBytes ${maxRecordBytes}`, fileBytes: size, header: h };
@@ -444,7 +477,7 @@ function readSlot(path: string, slot: "a" | "b", maxRecordBytes: number): SlotRe
     if (total > size) return { slot, path, status: "torn", reason: `record needs ${total} bytes, file has ${size}`, fileBytes: size, header: h };
     const rec = new Uint8Array(total);
     rec.set(head, 0);
-    rec.set(readExactly(fd, total - RECORD_HEADER_BYTES, RECORD_HEADER_BYTES), RECORD_HEADER_BYTES);
+    rec.set(readExactly(fs, fd, total - RECORD_HEADER_BYTES, RECORD_HEADER_BYTES), RECORD_HEADER_BYTES);
     const stored = new DataView(rec.buffer).getUint32(total - RECORD_TRAILER_BYTES, true);
     const actual = crc32(rec.subarray(0, total - RECORD_TRAILER_BYTES));
     if (stored !== actual) {
@@ -454,15 +487,31 @@ function readSlot(path: string, slot: "a" | "b", maxRecordBytes: number): SlotRe
   } catch (e) {
     return { slot, path, status: "corrupt", reason: `read error: ${(e as Error).message}`, fileBytes: 0 };
   } finally {
-    closeSync(fd);
+    fs.close(fd);
   }
 }
 
-function readExactly(fd: number, n: number, position: number): Uint8Array {
+/**
+ * Whether a record of a newer format version is intact under the framing every version keeps (header
+ * size at byte 10, payload length at byte 48, CRC-32 of header + payload after them): only then is it
+ * refused as a newer record rather than skipped as corrupt.
+ */
+function intactUnderFraming(fs: StoreFs, fd: number, head: Uint8Array, size: number, maxRecordBytes: number): boolean {
+  const dv = new DataView(head.buffer, head.byteOffset, RECORD_HEADER_BYTES);
+  const hb = dv.getUint16(10, true);
+  const payload = dv.getBigUint64(48, true);
+  const total = BigInt(hb) + payload + BigInt(RECORD_TRAILER_BYTES);
+  if (hb < RECORD_HEADER_BYTES || total > BigInt(Math.min(size, maxRecordBytes))) return false;
+  const n = Number(total);
+  const rec = readExactly(fs, fd, n, 0);
+  return new DataView(rec.buffer).getUint32(n - RECORD_TRAILER_BYTES, true) === crc32(rec.subarray(0, n - RECORD_TRAILER_BYTES));
+}
+
+function readExactly(fs: StoreFs, fd: number, n: number, position: number): Uint8Array {
   const b = new Uint8Array(n);
   let got = 0;
   while (got < n) {
-    const r = readSync(fd, b, got, n - got, position + got);
+    const r = fs.read(fd, b, got, n - got, position + got);
     if (r === 0) throw new Error(`unexpected end of file at byte ${position + got}`);
     got += r;
   }
@@ -503,6 +552,20 @@ export interface MemoryStoreOptions {
    * The crash harness reports completed writes to its parent from here.
    */
   onDurable?: (info: { seq: number; t: number; slot: "a" | "b"; bytes: number }) => void;
+  /**
+   * Called when persisting fails (a write or sync threw: ENOSPC, EIO, EROFS, ...). The store keeps
+   * stepping in RAM and retries at the next write; see {@link MemoryStore.health}.
+   */
+  onPersistError?: (err: PersistenceError) => void;
+  /** The file operations (default node:fs, {@link nodeStoreFs}); tests pass a simulated disk. */
+  fs?: StoreFs;
+  /**
+   * Take the exclusive writer lock on open (default true): a second writer on the same path gets a
+   * PersistenceError with code "ELOCKED". MemoryStore.read never locks.
+   */
+  lock?: boolean;
+  /** A lock not refreshed for this long (ms, >= 2000; default 10,000) is taken over: how a dead writer's lock is freed. */
+  lockStaleMs?: number;
 }
 
 /** What {@link MemoryStore.open} / {@link MemoryStore.read} found. */
@@ -541,16 +604,32 @@ export interface StoreStats {
   bytesWritten: number;
   /** fsync / fdatasync calls, the directory's included. */
   fsyncs: number;
-  /** Writes that threw (I/O error); the newest durable record is unchanged by them. */
+  /** Writes that failed (a write or sync threw); the newest durable record is unchanged by them. */
   failedWrites: number;
   /** Sequence number of the newest durable record (0: none yet). */
   seq: number;
+}
+
+/** Whether the store is keeping up: {@link MemoryStore.health}. */
+export interface StoreHealth {
+  /** True while the newest record attempt succeeded (or none failed since open). */
+  ok: boolean;
+  /** Failed record attempts in a row (0 when ok). */
+  consecutiveFailures: number;
+  /** The last failure (kept after recovery, for logs), or null. */
+  lastError: PersistenceError | null;
+  /** Step count (`stats.steps`) at the first failure of the current run of failures, or null when ok. */
+  failingSinceStep: number | null;
+  /** The writer lock was found compromised after open (its refresh was late by more than lockStaleMs). */
+  lockCompromised: boolean;
 }
 
 /** Output of {@link MemoryStore.step}: the layer's step output plus whether a record was written. */
 export interface StoreStepOutput extends LayerStepOutput {
   /** True when this step's state was written and synced before step() returned. */
   persisted: boolean;
+  /** Set when this step tried to persist and failed (the step itself succeeded; the state is in RAM). */
+  persistError?: PersistenceError;
 }
 
 interface Recovered {
@@ -562,20 +641,32 @@ interface Recovered {
   fingerprint: number;
 }
 
-function recover(path: string, layer: AuraMemLayer, opts: MemoryStoreOptions): Recovered {
+function recover(fs: StoreFs, path: string, layer: AuraMemLayer, opts: MemoryStoreOptions): Recovered {
   const B = checkInt("batch", opts.batch ?? 1, 1, 0xffffffff);
   const maxRecordBytes = checkInt("maxRecordBytes", opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, RECORD_HEADER_BYTES + RECORD_TRAILER_BYTES);
   const paths = slotPaths(path);
-  const reads = [readSlot(paths[0], "a", maxRecordBytes), readSlot(paths[1], "b", maxRecordBytes)] as const;
+  const reads = [readSlot(fs, paths[0], "a", maxRecordBytes), readSlot(fs, paths[1], "b", maxRecordBytes)] as const;
   const want = layerShape(layer, B);
   const fp = paramsFingerprint(layer);
+  const { dModel, dAction } = layer.config;
+  // a record of a newer format may be intact: never skip (and later overwrite) it
+  for (const r of reads) {
+    if (r.status === "newer") throw new FormatError(`memory store slot ${r.path} holds a ${r.reason}; refusing to load or overwrite it (open it with a newer aura-mem)`);
+  }
   // every valid record must belong to this layer: never load or overwrite another configuration's memory
   for (const r of reads) {
     if (r.status !== "valid") continue;
-    checkHeaderFor(r.header!, want, `memory store slot ${r.path}`);
-    if (r.header!.paramsCrc !== fp && !opts.allowParamMismatch) {
+    const h = r.header!;
+    if ((h.dModel !== 0 && h.dModel !== dModel) || (h.dAction !== 0 && h.dAction !== dAction)) {
       throw new FormatError(
-        `memory store slot ${r.path} was written by a layer with other parameters (fingerprint 0x${hex(r.header!.paramsCrc)}, ` +
+        `memory store slot ${r.path} was written by a layer with dModel ${h.dModel}, dAction ${h.dAction}; ` +
+          `this ${layer.arm} layer has dModel ${dModel}, dAction ${dAction}; refusing to load or overwrite it`,
+      );
+    }
+    checkHeaderFor(h, want, `memory store slot ${r.path}`);
+    if (h.paramsCrc !== fp && !opts.allowParamMismatch) {
+      throw new FormatError(
+        `memory store slot ${r.path} was written by a layer with other parameters (fingerprint 0x${hex(h.paramsCrc)}, ` +
           `this ${layer.arm} layer has 0x${hex(fp)}); pass allowParamMismatch to load it anyway`,
       );
     }
@@ -610,10 +701,23 @@ function recover(path: string, layer: AuraMemLayer, opts: MemoryStoreOptions): R
   return { state, newest, fingerprint: fp, report: { path, slots, loaded: r.slot, fresh: false, seq: h.seq, t: h.t, invalidSlots, tornSlots, message } };
 }
 
+/** The system error code of an I/O failure, or null for anything else (which then propagates as is). */
+function errnoCode(e: unknown): string | null {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error && typeof code === "string" ? code : null;
+}
+
 /**
  * File-backed, crash-safe store of one layer's memory state (see the module comment for the format,
  * the write protocol and the recovery rule). Synchronous: a write is `write` + `fsync` before the call
- * returns (about 0.1-10 ms on flash, once per gate write). Not safe for two writers on one path.
+ * returns (about 0.1-10 ms on flash, once per gate write). One writer per path: open takes an exclusive
+ * lock (`<path>.lock`); {@link MemoryStore.read} works alongside.
+ *
+ * **When the disk fails** (ENOSPC, EIO, EROFS, ... from a write or sync): the record being written is
+ * abandoned (its slot was not the newest, so the last good record is intact), the step still returns
+ * its action and new state (`persistError` set, {@link MemoryStore.health} `ok: false`), and the next
+ * write rewrites the whole record into the same slot and syncs it again — never a bare re-fsync, which
+ * after a failed fsync can report success for data the kernel already dropped.
  */
 export class MemoryStore {
   /** Base path; the slot files are `<path>.a` and `<path>.b`. */
@@ -622,29 +726,46 @@ export class MemoryStore {
   readonly layer: AuraMemLayer;
   /** Streams B. */
   readonly batch: number;
+  private readonly fs: StoreFs;
   private readonly policy: "gate" | "every-step";
   private readonly sectorBytes: number;
   private readonly onDurable: MemoryStoreOptions["onDurable"];
+  private readonly onPersistError: MemoryStoreOptions["onPersistError"];
   private readonly fingerprint: number;
   private readonly fds: [number, number];
   private readonly sizes: [number, number];
+  private readonly release: (() => void) | null;
   private newest: number;
   private seqNo: number;
   private current: MemoryState;
   private isDirty = false;
   private closed = false;
   private readonly counters: StoreStats;
+  private readonly status: StoreHealth = { ok: true, consecutiveFailures: 0, lastError: null, failingSinceStep: null, lockCompromised: false };
 
-  private constructor(path: string, layer: AuraMemLayer, opts: MemoryStoreOptions, rec: Recovered, fds: [number, number], sizes: [number, number], dirFsyncs: number) {
+  private constructor(
+    path: string,
+    layer: AuraMemLayer,
+    opts: MemoryStoreOptions,
+    fs: StoreFs,
+    rec: Recovered,
+    fds: [number, number],
+    sizes: [number, number],
+    dirFsyncs: number,
+    release: (() => void) | null,
+  ) {
     this.path = path;
     this.layer = layer;
     this.batch = opts.batch ?? 1;
+    this.fs = fs;
     this.policy = opts.policy ?? "gate";
     this.sectorBytes = opts.sectorBytes ?? 0;
     this.onDurable = opts.onDurable;
+    this.onPersistError = opts.onPersistError;
     this.fingerprint = rec.fingerprint;
     this.fds = fds;
     this.sizes = sizes;
+    this.release = release;
     this.newest = rec.newest;
     this.seqNo = rec.report.seq;
     this.current = rec.state;
@@ -657,49 +778,56 @@ export class MemoryStore {
    * synced once).
    * @param path base path; slot files `<path>.a`, `<path>.b` (the directory must exist).
    * @returns the store, the recovered state (also `store.state`) and what was found.
-   * @throws ShapeError when a valid record holds another kind / B / dims than the layer (nothing written);
-   *         FormatError on a parameter-fingerprint mismatch (unless `allowParamMismatch`), when
-   *         `requireExisting` and no record is valid, or when a slot path is not a regular file; ConfigError on bad options; system errors
-   *         (ENOENT directory, EACCES, ...) from creating the slot files.
+   * @throws PersistenceError (code "ELOCKED") when another writer holds the store; ShapeError when a
+   *         valid record holds another kind / B / dims than the layer; FormatError when a record was
+   *         written by a layer of another dModel / dAction, by other parameters (unless
+   *         `allowParamMismatch`), or in a newer record format, when `requireExisting` and no record is
+   *         valid, or when a slot path is not a regular file (in every case nothing is written);
+   *         ConfigError on bad options; PersistenceError (op "open" / "syncDir") when the slot files
+   *         cannot be created (ENOENT directory, EACCES, EROFS, ...).
    */
   static open(path: string, layer: AuraMemLayer, opts: MemoryStoreOptions = {}): { store: MemoryStore; state: MemoryState; report: OpenReport } {
     checkOptions(opts);
+    const fs = opts.fs ?? nodeStoreFs;
     const abs = resolve(path);
-    const rec = recover(abs, layer, opts);
-    for (const s of rec.report.slots) {
-      if (s.status === "corrupt" && s.reason === "not a regular file") throw new FormatError(`memory store slot ${s.path} exists and is not a regular file`);
-    }
-    const paths = slotPaths(abs);
+    let lockCompromised = false;
+    const release = opts.lock === false ? null : fs.lock(abs, { staleMs: opts.lockStaleMs ?? 10_000, onCompromised: () => (lockCompromised = true) });
     const fds: number[] = [];
-    const sizes: number[] = [];
-    let created = false;
     try {
-      for (const p of paths) {
-        const existed = existsSync(p);
-        const fd = openSync(p, constants.O_RDWR | constants.O_CREAT | NONBLOCK, 0o644);
+      const rec = recover(fs, abs, layer, opts);
+      for (const s of rec.report.slots) {
+        if (s.status === "corrupt" && s.reason === "not a regular file") throw new FormatError(`memory store slot ${s.path} exists and is not a regular file`);
+      }
+      const sizes: number[] = [];
+      let created = false;
+      for (const p of slotPaths(abs)) {
+        const existed = fs.exists(p);
+        const fd = ioCall("open", p, () => fs.open(p, "rw"));
         fds.push(fd);
-        const st = fstatSync(fd);
-        if (!st.isFile()) throw new FormatError(`memory store slot ${p} is not a regular file`);
+        const st = fs.stat(fd);
+        if (!st.isFile) throw new FormatError(`memory store slot ${p} is not a regular file`);
         sizes.push(st.size);
         created ||= !existed;
       }
+      const dirFsyncs = created && ioCall("syncDir", dirname(abs), () => fs.syncDir(dirname(abs))) ? 1 : 0;
+      const store = new MemoryStore(abs, layer, opts, fs, rec, fds as [number, number], sizes as [number, number], dirFsyncs, release);
+      if (lockCompromised) store.status.lockCompromised = true;
+      return { store, state: rec.state, report: rec.report };
     } catch (e) {
-      for (const fd of fds) closeSync(fd);
+      for (const fd of fds) fs.close(fd);
+      release?.();
       throw e;
     }
-    const dirFsyncs = created ? fsyncDir(dirname(abs)) : 0;
-    const store = new MemoryStore(abs, layer, opts, rec, fds as [number, number], sizes as [number, number], dirFsyncs);
-    return { store, state: rec.state, report: rec.report };
   }
 
   /**
    * Recover the newest valid state at `path` without opening the store for writing: creates, changes
    * and locks nothing (for inspection, and for the crash harness's checks). Same rule and errors as
-   * {@link MemoryStore.open}, minus the file-system ones (missing files read as "missing").
+   * {@link MemoryStore.open}, minus the file-system and lock ones (missing files read as "missing").
    */
   static read(path: string, layer: AuraMemLayer, opts: MemoryStoreOptions = {}): { state: MemoryState; report: OpenReport } {
     checkOptions(opts);
-    const rec = recover(resolve(path), layer, opts);
+    const rec = recover(opts.fs ?? nodeStoreFs, resolve(path), layer, opts);
     return { state: rec.state, report: rec.report };
   }
 
@@ -708,7 +836,7 @@ export class MemoryStore {
     return this.current;
   }
 
-  /** True when the in-memory state has advanced past the newest durable record (steps without a write). */
+  /** True when the in-memory state has advanced past the newest durable record (steps without a write, or failed writes). */
   get dirty(): boolean {
     return this.isDirty;
   }
@@ -718,39 +846,39 @@ export class MemoryStore {
     return { ...this.counters, seq: this.seqNo };
   }
 
+  /** Whether persistence is keeping up (a copy): `ok` is false from a failed write until the next one succeeds. */
+  get health(): StoreHealth {
+    return { ...this.status };
+  }
+
   /**
    * One control tick: `layer.step(zt, store.state)`, then persist the new state iff the gate wrote
    * (g = 1 for any stream) — or every step under policy "every-step". The write is durable when
-   * step() returns with `persisted: true`.
+   * step() returns with `persisted: true`. A failed write does not fail the step: see the class comment.
    * @param zt Float32Array [B*dModel].
-   * @throws ShapeError / NonFiniteError on bad input (state and files untouched); AuraError when closed;
-   *         a system error if the write fails — the new state is then kept in memory (`store.state`,
-   *         `dirty`) and the next write or flush() retries it, into the same (non-newest) slot.
+   * @throws ShapeError / NonFiniteError on bad input (state and files untouched); AuraError when closed.
    */
   step(zt: Float32Array): StoreStepOutput {
     this.checkOpen();
     const out = this.layer.step(zt, this.current);
     this.current = out.state;
     this.counters.steps++;
+    this.isDirty = true;
     let fire = this.policy === "every-step";
     for (let i = 0; i < out.g.length && !fire; i++) fire = out.g[i] === 1;
-    if (!fire) {
-      this.isDirty = true;
-      return { ...out, persisted: false };
-    }
-    this.isDirty = true;
-    this.writeRecord("gate");
-    return { ...out, persisted: true };
+    if (!fire) return { ...out, persisted: false };
+    const err = this.tryWrite("gate");
+    return err ? { ...out, persisted: false, persistError: err } : { ...out, persisted: true };
   }
 
   /**
    * Make `state` the store's current state (for callers running `layer.step` themselves) and persist it
    * iff `g` has a 1 for any stream (or always when `g` is omitted, or under policy "every-step").
+   * A failed write keeps the state in RAM (as for step()) and is reported by {@link health}.
    * @param state the layer's state after a step ([kind, B, dims] must match the store).
    * @param g the step's write decisions [B] (0/1), or undefined to force a write.
    * @returns true if a record was written (and synced).
-   * @throws ShapeError on a state or g that does not fit (nothing changed); AuraError when closed; system
-   *         errors from the write (as for step()).
+   * @throws ShapeError on a state or g that does not fit (nothing changed); AuraError when closed.
    */
   persist(state: MemoryState, g?: ArrayLike<number>): boolean {
     this.checkOpen();
@@ -763,68 +891,97 @@ export class MemoryStore {
     let fire = g === undefined || this.policy === "every-step";
     for (let i = 0; g !== undefined && i < g.length && !fire; i++) fire = g[i] === 1;
     if (!fire) return false;
-    this.writeRecord(g === undefined ? "forced" : "gate");
-    return true;
+    return this.tryWrite(g === undefined ? "forced" : "gate") === null;
   }
 
   /**
    * Persist the current state if it is newer than the newest durable record (e.g. before a planned
    * shutdown, so that `t` is exact). A no-op (no flash wear) when nothing changed.
    * @returns true if a record was written.
+   * @throws PersistenceError when the write fails (the state stays in RAM and `dirty`); AuraError when closed.
    */
   flush(): boolean {
     this.checkOpen();
     if (!this.isDirty) return false;
-    this.writeRecord("forced");
+    const err = this.tryWrite("forced");
+    if (err) throw err;
     return true;
   }
 
-  /** flush(), then close the slot files. Idempotent; the store cannot be used afterwards. */
+  /**
+   * flush(), then close the slot files and release the writer lock. Idempotent; the store cannot be
+   * used afterwards. @throws PersistenceError when the final flush fails (the files are closed anyway).
+   */
   close(): void {
     if (this.closed) return;
     try {
       this.flush();
     } finally {
-      this.closed = true;
-      for (const fd of this.fds) closeSync(fd);
+      this.abandon();
     }
   }
 
   /**
-   * Close the slot files without flushing (what a crash does, minus the crash): the durable state is
-   * the last record written. For tests and the crash harness.
+   * Close the slot files and release the lock without flushing (what a crash does, minus the crash):
+   * the durable state is the last record written. For tests and the crash harness.
    */
   abandon(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const fd of this.fds) closeSync(fd);
+    for (const fd of this.fds) {
+      try {
+        this.fs.close(fd);
+      } catch {
+        // a descriptor of a failed disk: nothing left to release
+      }
+    }
+    this.release?.();
   }
 
   private checkOpen(): void {
     if (this.closed) throw new AuraError(`memory store ${this.path} is closed`);
   }
 
+  /** {@link writeRecord}, with an I/O failure recorded in {@link health} and returned instead of thrown. */
+  private tryWrite(why: "gate" | "forced"): PersistenceError | null {
+    try {
+      this.writeRecord(why);
+    } catch (e) {
+      if (!(e instanceof PersistenceError)) throw e;
+      this.counters.failedWrites++;
+      const s = this.status;
+      if (s.ok) s.failingSinceStep = this.counters.steps;
+      s.ok = false;
+      s.consecutiveFailures++;
+      s.lastError = e;
+      this.onPersistError?.(e);
+      return e;
+    }
+    const s = this.status;
+    s.ok = true;
+    s.consecutiveFailures = 0;
+    s.failingSinceStep = null;
+    return null;
+  }
+
   /** Write the current state into the non-newest slot, sync, then make it the newest. */
   private writeRecord(why: "gate" | "forced"): void {
     const target = this.newest === 0 ? 1 : 0;
-    const bytes = encodeRecord(this.current, this.seqNo + 1, this.fingerprint);
+    const { dModel, dAction } = this.layer.config;
+    const bytes = encodeRecord(this.current, this.seqNo + 1, this.fingerprint, { dModel, dAction });
     const fd = this.fds[target];
-    try {
-      const step = this.sectorBytes > 0 ? this.sectorBytes : bytes.length;
-      for (let off = 0; off < bytes.length; off += step) {
-        const end = Math.min(bytes.length, off + step);
-        writeAll(fd, bytes.subarray(off, end), off);
-        this.counters.bytesWritten += end - off;
-        // fsync when the file grows (size is metadata), fdatasync otherwise (skips the mtime-only inode write)
-        if (end > this.sizes[target]) {
-          fsyncSync(fd);
-          this.sizes[target] = end;
-        } else fdatasyncSync(fd);
-        this.counters.fsyncs++;
-      }
-    } catch (e) {
-      this.counters.failedWrites++;
-      throw e;
+    const path = slotPaths(this.path)[target];
+    const step = this.sectorBytes > 0 ? this.sectorBytes : bytes.length;
+    for (let off = 0; off < bytes.length; off += step) {
+      const end = Math.min(bytes.length, off + step);
+      ioCall("write", path, () => writeAll(this.fs, fd, bytes.subarray(off, end), off));
+      this.counters.bytesWritten += end - off;
+      // fsync when the file grows (size is metadata), fdatasync otherwise (skips the mtime-only inode write)
+      if (end > this.sizes[target]) {
+        ioCall("fsync", path, () => this.fs.fsync(fd));
+        this.sizes[target] = end;
+      } else ioCall("fdatasync", path, () => this.fs.fdatasync(fd));
+      this.counters.fsyncs++;
     }
     this.seqNo++;
     this.newest = target;
@@ -833,6 +990,17 @@ export class MemoryStore {
     if (why === "gate") this.counters.gateWrites++;
     else this.counters.forcedWrites++;
     this.onDurable?.({ seq: this.seqNo, t: this.current.t, slot: target === 0 ? "a" : "b", bytes: bytes.length });
+  }
+}
+
+/** Run one file operation; a system error (one with a `code`) becomes a PersistenceError naming it. */
+function ioCall<T>(op: PersistenceFault["op"], path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === null || e instanceof PersistenceError) throw e;
+    throw new PersistenceError(`memory store: ${op} of ${path} failed with ${code} (${(e as Error).message})`, { code, op, path }, e);
   }
 }
 
@@ -845,23 +1013,16 @@ function checkOptions(o: MemoryStoreOptions): void {
   if (o.sectorBytes !== undefined) checkInt("sectorBytes", o.sectorBytes, 0, 2 ** 30);
   if (o.maxRecordBytes !== undefined) checkInt("maxRecordBytes", o.maxRecordBytes, RECORD_HEADER_BYTES + RECORD_TRAILER_BYTES);
   if (o.onDurable !== undefined && typeof o.onDurable !== "function") throw new ConfigError("onDurable must be a function");
-}
-
-function writeAll(fd: number, b: Uint8Array, position: number): void {
-  let done = 0;
-  while (done < b.length) done += writeSync(fd, b, done, b.length - done, position + done);
-}
-
-/** fsync a directory so that newly created entries in it are durable; returns the number of syncs done. */
-function fsyncDir(dir: string): number {
-  let fd: number | null = null;
-  try {
-    fd = openSync(dir, constants.O_RDONLY);
-    fsyncSync(fd);
-    return 1;
-  } catch {
-    return 0; // platforms that cannot open / sync a directory (Windows): nothing more we can do
-  } finally {
-    if (fd !== null) closeSync(fd);
+  if (o.onPersistError !== undefined && typeof o.onPersistError !== "function") throw new ConfigError("onPersistError must be a function");
+  if (o.lock !== undefined && typeof o.lock !== "boolean") throw new ConfigError("lock must be a boolean");
+  if (o.lockStaleMs !== undefined) checkInt("lockStaleMs", o.lockStaleMs, 2000);
+  if (o.fs !== undefined) {
+    const need = ["open", "close", "stat", "read", "write", "fsync", "fdatasync", "exists", "syncDir", "lock"] as const;
+    for (const k of need) if (typeof (o.fs as unknown as Record<string, unknown>)?.[k] !== "function") throw new ConfigError(`fs must implement StoreFs (missing ${k})`);
   }
+}
+
+function writeAll(fs: StoreFs, fd: number, b: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < b.length) done += fs.write(fd, b, done, b.length - done, position + done);
 }
