@@ -15,7 +15,7 @@
  * action = W2^T tanh(W1^T [h, r] + b1) + b2
  * ```
  */
-import { ConfigError, ShapeError } from "../errors.js";
+import { ConfigError, ShapeError, checkFinite } from "../errors.js";
 import type { AuraMemLayer } from "../layer.js";
 import type { MemoryState } from "../model/model.js";
 
@@ -80,7 +80,7 @@ export interface AuraWeights {
  * @throws ConfigError for another arm; ShapeError if a parameter does not have the expected size.
  */
 export function auraWeights(layer: AuraMemLayer): AuraWeights {
-  if (layer.arm !== "aura") throw new ConfigError(`the batch-1 step engine and the ONNX export support the aura arm only, got "${layer.arm}"`);
+  if (layer.arm !== "aura") throw new ConfigError(`the fused step engine and the ONNX export support the aura arm only, got "${layer.arm}"`);
   const c = layer.config;
   const P = layer.model.params;
   const get = (name: string, n: number): Float32Array => {
@@ -127,27 +127,42 @@ export function auraWeights(layer: AuraMemLayer): AuraWeights {
   };
 }
 
-/** Output of one batch-1 step (the same fields as `AuraMemLayer.step`). */
+/** Output of one fused step for B streams (the same fields as `AuraMemLayer.step`). */
 export interface AuraStepResult {
-  /** [dAction] */
+  /** [B*dAction] */
   action: Float32Array;
-  /** [1] 0/1 */
+  /** [B] 0/1 */
   g: Float32Array;
-  /** [1] */
+  /** [B] */
   p: Float32Array;
-  /** [1] */
+  /** [B] */
   surprise: Float32Array;
   /** The next state (new arrays; the input is not mutated). */
   state: Extract<MemoryState, { kind: "fast-weights" }>;
 }
 
 /**
- * Throw a ShapeError unless `state` is a batch-1 state of the layer's aura arm: the batch-1 rule here,
- * everything else by the model's one validator (`SequenceModel.checkState`).
+ * Throw a ShapeError unless `state` is a state of the layer's aura arm (any batch), by the model's one
+ * validator (`SequenceModel.checkState`, without the finiteness scan: the fused kernel does that).
  */
 export function checkAuraState(state: unknown, layer: AuraMemLayer): asserts state is Extract<MemoryState, { kind: "fast-weights" }> {
   const s = state as Extract<MemoryState, { kind: "fast-weights" }> | null;
   if (!s || typeof s !== "object" || !Number.isInteger(s.B)) throw new ShapeError("state must be a MemoryState from initState() or step()");
-  if (s.B !== 1) throw new ShapeError(`the batch-1 step engine takes a state of batch 1, got batch ${s.B}`);
-  layer.model.checkState(s, 1, false);
+  layer.model.checkState(s, s.B, false);
+}
+
+/**
+ * Finite input can still overflow float32 inside a step (e.g. |z| ~ 1e19 squared in a dot product):
+ * throw a NonFiniteError naming the first non-finite output (action, p, surprise, then the next state
+ * M and m). The one check of a step's outputs for the op path (`AuraMemLayer.step`) and the fused
+ * engine, so both refuse the same result with the same message.
+ */
+export function checkFiniteStep(r: { action: Float32Array; p: Float32Array; surprise: Float32Array; state?: MemoryState }): void {
+  checkFinite("action (overflow inside the layer: input magnitude too large)", r.action);
+  checkFinite("p (overflow inside the layer)", r.p);
+  checkFinite("surprise (overflow inside the layer)", r.surprise);
+  if (r.state?.kind === "fast-weights") {
+    checkFinite("next state M (overflow inside the layer)", r.state.M);
+    checkFinite("next state m (overflow inside the layer)", r.state.m);
+  }
 }

@@ -719,7 +719,8 @@ export class MemoryStore {
   }
 
   /**
-   * One control tick: `layer.step(zt, store.state)`, then persist the new state iff the gate wrote
+   * One control tick: `layer.step(zt, store.state)` (the fused step engine on the WASM backend, see
+   * `AuraMemLayer.stepPath`), then persist the new state iff the gate wrote
    * (g = 1 for any stream) — or every step under policy "every-step". The write is durable when
    * step() returns with `persisted: true`.
    * @param zt Float32Array [B*dModel].
