@@ -34,16 +34,15 @@
  * mutated; a thrown error changes nothing the caller holds.
  */
 import { NonFiniteError, ShapeError, checkFinite } from "../errors.js";
-import type { AuraMemLayer } from "../layer.js";
 import { Arena, WasmError, kernelFn, loadKernels, type WasmKernels } from "../wasm/runtime.js";
-import { auraWeights, checkAuraState, checkFiniteStep, type AuraDims, type AuraStepResult } from "./weights.js";
+import { auraWeights, checkAuraState, checkFiniteStep, type AuraDims, type AuraLayerView, type AuraStepResult } from "./weights.js";
 import type { MemoryState } from "../model/model.js";
 import { writeVersion } from "../model/params.js";
 
 /** The fused step of an aura layer. */
 export interface StepEngine {
-  /** The layer whose parameters the engine serves. */
-  readonly layer: AuraMemLayer;
+  /** The layer (an `AuraMemLayer`) whose parameters the engine serves. */
+  readonly layer: AuraLayerView;
   /** Dimensions of the step. */
   readonly dims: AuraDims;
   /**
@@ -93,7 +92,7 @@ interface Packed {
  * Build the step engine of an `aura` layer.
  * @throws ConfigError for another arm; WasmError if the kernel module lacks `aura_step` (rebuild).
  */
-export function createStepEngine(layer: AuraMemLayer, opts: StepEngineOptions = {}): StepEngine {
+export function createStepEngine(layer: AuraLayerView, opts: StepEngineOptions = {}): StepEngine {
   const w0 = auraWeights(layer); // ConfigError unless aura
   const d = w0.dims;
   const kernels = opts.kernels ?? loadKernels();

@@ -3,8 +3,8 @@
  * `createStepEngine`, and the ONNX export, `exportOnnx`): named live views of the layer's parameters
  * with their dimensions and the encoder column layout, which comes from the model
  * (`SequenceModel.enc`, defined once in src/model/model.ts). The maths of a step has one reference,
- * the model's op composition (src/model/model.ts, run by `AuraMemLayer.step`); tests compare the
- * fused kernel and the ONNX graph against it.
+ * the model's op composition (src/model/model.ts, what `AuraMemLayer.step` runs on the TS backend or
+ * with `fusedStep: false`); tests compare the fused kernel and the ONNX graph against it.
  *
  * ```
  * E = W_enc^T z + b_enc = [kRaw (dKey) | qRaw (dKey) | v (dVal) | hPre (dProj) | betaPre (1)]
@@ -16,8 +16,18 @@
  * ```
  */
 import { ConfigError, ShapeError, checkFinite } from "../errors.js";
-import type { AuraMemLayer } from "../layer.js";
-import type { MemoryState } from "../model/model.js";
+import type { MemoryConfig } from "../config.js";
+import type { ArmName, MemoryState, SequenceModel } from "../model/model.js";
+
+/**
+ * What the deployment paths read of a layer: an `AuraMemLayer` is one (a structural type, so that the
+ * layer can run the step engine without an import circle).
+ */
+export interface AuraLayerView {
+  readonly arm: ArmName;
+  readonly config: MemoryConfig;
+  readonly model: SequenceModel;
+}
 
 /** Dimensions of the aura step. */
 export interface AuraDims {
@@ -79,7 +89,7 @@ export interface AuraWeights {
  * The parameters of an `aura` layer as named views, with their layout.
  * @throws ConfigError for another arm; ShapeError if a parameter does not have the expected size.
  */
-export function auraWeights(layer: AuraMemLayer): AuraWeights {
+export function auraWeights(layer: AuraLayerView): AuraWeights {
   if (layer.arm !== "aura") throw new ConfigError(`the fused step engine and the ONNX export support the aura arm only, got "${layer.arm}"`);
   const c = layer.config;
   const P = layer.model.params;
@@ -145,7 +155,7 @@ export interface AuraStepResult {
  * Throw a ShapeError unless `state` is a state of the layer's aura arm (any batch), by the model's one
  * validator (`SequenceModel.checkState`, without the finiteness scan: the fused kernel does that).
  */
-export function checkAuraState(state: unknown, layer: AuraMemLayer): asserts state is Extract<MemoryState, { kind: "fast-weights" }> {
+export function checkAuraState(state: unknown, layer: AuraLayerView): asserts state is Extract<MemoryState, { kind: "fast-weights" }> {
   const s = state as Extract<MemoryState, { kind: "fast-weights" }> | null;
   if (!s || typeof s !== "object" || !Number.isInteger(s.B)) throw new ShapeError("state must be a MemoryState from initState() or step()");
   layer.model.checkState(s, s.B, false);
