@@ -103,7 +103,7 @@ export class AuraMemLayer {
    * src/deploy/step_engine.ts) for the aura arm on the WASM backend, else "ops" (the model's op
    * composition, one kernel call per op). Both compute the same step (tested equal to 1e-5 with
    * identical write decisions). The fused path is the faster one at every batch measured (1 to 128
-   * streams at dModel 4096: docs/benchmarks.md, `npm run bench:speed`), so it has no batch limit.
+   * streams at dModel 4096: docs/onnx.md, `npm run bench:speed`), so it has no batch limit.
    */
   stepPath(): "fused" | "ops" {
     return this.fusedStep && this.arm === "aura" && this.model.backend === "wasm" ? "fused" : "ops";
@@ -183,7 +183,7 @@ export class AuraMemLayer {
   private fusedEngine(): StepEngine | null {
     if (this.engine) return this.engine;
     try {
-      this.engine = createStepEngine(this, { kernels: this.model.siblingKernels()! });
+      this.engine = createStepEngine(this, { kernels: this.model.siblingKernels() ?? undefined });
     } catch (err) {
       if (!(err instanceof WasmError)) throw err;
       console.warn(`aura-mem: fused step unavailable (${err.message}); layer.step runs the op composition`);
