@@ -91,3 +91,22 @@ test("no import circles (library and harness, through the package name)", () => 
   for (const f of g.keys()) if (!state.has(f)) visit(f, [f]);
   assert.deepEqual(cycles, []);
 });
+
+test("one set of SIMD exp / tanh / sigmoid helpers: assembly/simd_math.ts, used by every kernel", () => {
+  const dir = join(LIB, "assembly");
+  assert.ok(existsSync(join(dir, "simd_math.ts")), "packages/aura-mem/assembly/simd_math.ts does not exist");
+  const math = readFileSync(join(dir, "simd_math.ts"), "utf8");
+  for (const f of ["vexp", "vtanh", "vsigmoid", "exp1", "tanh1", "sigmoid1"]) assert.match(math, new RegExp(`export function ${f}\\(`), f);
+  const helper = /function\s+(\w*(?:exp|tanh|sigmoid)\w*)\s*\(/gi;
+  const users: string[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith(".ts") && n !== "simd_math.ts")) {
+    const text: string = readFileSync(join(dir, f), "utf8");
+    // kernel entry points (act_tanh, ...), derivative helpers (vtanhGrad, ...) and array loops over the
+    // shared helpers (tanhArr) are not maths helpers
+    const own: string[] = [...text.matchAll(helper)].map((m) => m[1]!).filter((n) => !n.startsWith("act_") && !n.endsWith("Grad") && !n.endsWith("Arr"));
+    assert.deepEqual(own, [], `${f} defines its own exp / tanh / sigmoid helper(s); use simd_math.ts`);
+    assert.doesNotMatch(text, /\bMath[f]?\.(exp|tanh|expm1)\s*\(/, `${f} calls a scalar libm exp / tanh; use simd_math.ts (exp1, tanh1, sigmoid1)`);
+    if (/from "\.\/simd_math"/.test(text)) users.push(f);
+  }
+  assert.deepEqual(users.sort(), ["activation.ts", "attention.ts", "delta_rule.ts", "rnn.ts", "step.ts"]);
+});

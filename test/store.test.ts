@@ -155,6 +155,34 @@ test("persisted writes == gate writes (+ the flush on close); bytes and syncs ac
   }
 });
 
+test("a store over a WASM aura layer steps on the fused path: same outputs and persisted states as the op path", () => {
+  const dir = tmp();
+  try {
+    const ref = new AuraMemLayer(SMALL, { backend: "wasm", fusedStep: false });
+    const layer = AuraMemLayer.fromModel(ref.model);
+    assert.equal(layer.stepPath(), "fused");
+    const { store } = MemoryStore.open(join(dir, "mem"), layer);
+    let s = ref.initState(1);
+    let writes = 0;
+    for (let t = 0; t < 100; t++) {
+      const a = ref.step(obs(t), s);
+      const b = store.step(obs(t));
+      assert.equal(b.g[0], a.g[0], `g at ${t}`);
+      assert.equal(b.persisted, a.g[0] === 1);
+      for (let i = 0; i < a.action.length; i++) assert.ok(Math.abs(a.action[i]! - b.action[i]!) <= 1e-5, `action at ${t}`);
+      writes += a.g[0]!;
+      s = a.state;
+    }
+    assert.ok(writes > 5 && writes < 95, `the gate should both write and skip (${writes})`);
+    store.close();
+    const back = MemoryStore.read(join(dir, "mem"), layer).state;
+    assert.equal(back.t, 100);
+    sameState(back, store.state, "the persisted state is the fused path's");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("flush is a no-op when nothing changed; policy every-step writes every step; B = 2 writes when any stream's gate fires", () => {
   const dir = tmp();
   try {

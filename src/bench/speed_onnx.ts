@@ -1,8 +1,10 @@
 /**
  * `aura bench-speed` section for the edge step: batch-1 control step of the aura arm at dModel 4096,
- *   (a) `AuraMemLayer.step` (generic op path: one kernel call per op, weights copied in per call),
- *   (b) the step engine (`createStepEngine`: one fused kernel, weights resident),
- *   (c) onnxruntime-node (CPU EP) on the exported ONNX graph, session.run with the state fed back,
+ *   (a) `AuraMemLayer.step` on the op path (`fusedStep: false`: one kernel call per op, weights
+ *       copied in per call; what `layer.step` ran before it used the fused engine),
+ *   (b) `AuraMemLayer.step` as it ships (the fused engine behind the layer's checks),
+ *   (c) the step engine driven directly (`createStepEngine`: one fused kernel, weights resident),
+ *   (d) onnxruntime-node (CPU EP) on the exported ONNX graph, session.run with the state fed back,
  *       intra-op threads 1 and the ORT default.
  * The implementations are timed in interleaved rounds (each round: a few untimed steps, then a timed
  * chunk, for every implementation in turn), so load from other processes hits them alike; the table
@@ -42,12 +44,21 @@ export async function speedOnnxSections(o: { quick?: boolean; dModel?: number })
   const zs = Array.from({ length: nZ }, () => rng.normals(dModel));
   const lines: string[] = [];
 
+  let s0: MemoryState = layer.initState(1);
+  const opPath = AuraMemLayer.fromModel(layer.model, { fusedStep: false });
   let s1: MemoryState = layer.initState(1);
   const engine = createStepEngine(layer);
   let s2: MemoryState = layer.initState(1);
   const impls: Impl[] = [
     {
-      name: "`AuraMemLayer.step` (generic op path)",
+      name: "`AuraMemLayer.step`, op path (`fusedStep: false`; the default before the fused path)",
+      step: (i) => {
+        s0 = opPath.step(zs[i % nZ]!, s0).state;
+      },
+      samples: [],
+    },
+    {
+      name: `\`AuraMemLayer.step\`, default (${layer.stepPath()} path)`,
       step: (i) => {
         s1 = layer.step(zs[i % nZ]!, s1).state;
       },
@@ -123,8 +134,8 @@ export async function speedOnnxSections(o: { quick?: boolean; dModel?: number })
   for (const st of steppers) await st.release();
 
   const res = impls.map((im) => ({ name: im.name, ...stats(im.samples) }));
-  const eng = res[1]!.median;
-  lines.push(`## Batch-1 aura step at dModel=${dModel} (d_k = d_v = 32, 7 actions): generic path vs fused step engine vs onnxruntime-node`);
+  const eng = res[2]!.median;
+  lines.push(`## Batch-1 aura step at dModel=${dModel} (d_k = d_v = 32, 7 actions): layer.step (op path, fused path) vs fused step engine vs onnxruntime-node`);
   lines.push("");
   lines.push(`Median and min µs per step over ${rounds} interleaved rounds x ${chunk} timed steps (after ${warm} untimed steps per round).`);
   lines.push("");
@@ -132,12 +143,14 @@ export async function speedOnnxSections(o: { quick?: boolean; dModel?: number })
   lines.push("|---|---|---|---|");
   for (const x of res) lines.push(`| ${x.name} | ${x.median.toFixed(1)} | ${x.min.toFixed(1)} | ${(eng / x.median).toFixed(2)} |`);
   lines.push("");
-  if (res.length > 2) {
-    const ort1 = res[2]!.median;
-    const best = Math.min(...res.slice(2).map((x) => x.median));
+  lines.push(`\`layer.step\`: op path ${res[0]!.median.toFixed(1)} µs -> default ${res[1]!.median.toFixed(1)} µs (${(res[0]!.median / res[1]!.median).toFixed(1)}x faster).`);
+  lines.push("");
+  if (res.length > 3) {
+    const ort1 = res[3]!.median;
+    const best = Math.min(...res.slice(3).map((x) => x.median));
     lines.push(
       `Engine / onnxruntime (1 thread) = **${(eng / ort1).toFixed(2)}**; engine / fastest onnxruntime = **${(eng / best).toFixed(2)}** (target <= 0.5). ` +
-        `Engine vs generic path: ${(res[0]!.median / eng).toFixed(1)}x faster.`,
+        `Engine vs op path: ${(res[0]!.median / eng).toFixed(1)}x faster.`,
     );
     lines.push("");
     lines.push(parity);

@@ -49,6 +49,7 @@ export function armFromData(d: ArmData, ops: Ops): SequenceModel {
     if (!p || p.data.length !== v.data.length) throw new ConfigError(`arm ${d.arm}: parameter ${k} does not match`);
     p.data.set(v.data);
   }
+  m.paramsChanged();
   return m;
 }
 

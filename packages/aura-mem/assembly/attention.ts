@@ -8,7 +8,7 @@
 // the backward pass. `attn_bwd` recomputes the probabilities from lse (memory O(B*T), not O(B*T^2)).
 //
 // SIMD (f32x4) runs over dK / dV; logits of four keys are computed together and reduced with one
-// 4x4 transpose-add; exponentials use a vectorised Cephes-style expf. Any dK, dV >= 1 (scalar tails).
+// 4x4 transpose-add; exponentials use the shared f32x4 exp (simd_math.ts; scalar tails run it on one lane). Any dK, dV >= 1 (scalar tails).
 //
 // Headers (u32 fields unless marked f32):
 //   attn_fwd_block    [B, nq, nk, dK, dV, q, k, v, kStride, qpos0, kpos0, window, scale:f32, m, l, acc, scratch]
@@ -19,33 +19,11 @@
 //       no incoming cache; scratch buffers of T floats each; writes every element of dq, dk, dv.
 import { hdrU32, hdrF32 } from "./common";
 import { ld, st, splat, madd, hsum4, hsum } from "./simd";
+import { vexp, exp1 } from "./simd_math";
 
 // @ts-ignore: decorator
 @inline function hmax(a: v128): f32 {
   return Mathf.max(Mathf.max(f32x4.extract_lane(a, 0), f32x4.extract_lane(a, 1)), Mathf.max(f32x4.extract_lane(a, 2), f32x4.extract_lane(a, 3)));
-}
-
-/**
- * exp of four lanes: x = n ln2 + r (|r| <= ln2 / 2), exp(r) by a degree-7 polynomial (Cephes expf
- * coefficients), 2^n built in the exponent bits. Inputs are clamped to [-87, 88] (exp(-87) ~ 1.6e-38,
- * far below anything that matters after normalisation). Relative error ~1e-7.
- */
-// @ts-ignore: decorator
-@inline function exp4(x0: v128): v128 {
-  const x = f32x4.min(f32x4.max(x0, f32x4.splat(-87.0)), f32x4.splat(88.0));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = madd(f32x4.splat(1.3981999507e-3), p, r);
-  p = madd(f32x4.splat(8.3334519073e-3), p, r);
-  p = madd(f32x4.splat(4.1665795894e-2), p, r);
-  p = madd(f32x4.splat(1.6666665459e-1), p, r);
-  p = madd(f32x4.splat(5.0000001201e-1), p, r);
-  const r2 = f32x4.mul(r, r);
-  const e = f32x4.add(madd(r, p, r2), f32x4.splat(1.0));
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(e, pow2);
 }
 
 /** Dot products of the d-vector at qp with the four d-vectors at kp, kp+row, kp+2row, kp+3row. */
@@ -216,18 +194,18 @@ export function attn_fwd_block(hdr: usize): void {
       const mold = load<f32>(mp);
       const mnew = Mathf.max(mold, bmax);
       const first = mold == -Infinity;
-      const alpha: f32 = first ? 0 : Mathf.exp(mold - mnew);
+      const alpha: f32 = first ? 0 : exp1(mold - mnew);
       const vm = f32x4.splat(mnew);
       let vsum = f32x4.splat(0);
       s = 0;
       for (; s + 4 <= cnt; s += 4) {
-        const e = exp4(f32x4.sub(ld(scratch + (<usize>s << 2)), vm));
+        const e = vexp(f32x4.sub(ld(scratch + (<usize>s << 2)), vm));
         st(scratch + (<usize>s << 2), e);
         vsum = f32x4.add(vsum, e);
       }
       let sum = hsum(vsum);
       for (; s < cnt; s++) {
-        const e = Mathf.exp(load<f32>(scratch + (<usize>s << 2)) - mnew);
+        const e = exp1(load<f32>(scratch + (<usize>s << 2)) - mnew);
         store<f32>(scratch + (<usize>s << 2), e);
         sum += e;
       }
@@ -303,9 +281,9 @@ export function attn_bwd(hdr: usize): void {
       const vl = f32x4.splat(li);
       let s = 0;
       for (; s + 4 <= cnt; s += 4) {
-        st(sp + (<usize>s << 2), exp4(f32x4.sub(f32x4.mul(dot4(qi, kp0 + <usize>s * rowK, dK, rowK), vscale), vl)));
+        st(sp + (<usize>s << 2), vexp(f32x4.sub(f32x4.mul(dot4(qi, kp0 + <usize>s * rowK, dK, rowK), vscale), vl)));
       }
-      for (; s < cnt; s++) store<f32>(sp + (<usize>s << 2), Mathf.exp(dot1(qi, kp0 + <usize>s * rowK, dK) * scale - li));
+      for (; s < cnt; s++) store<f32>(sp + (<usize>s << 2), exp1(dot1(qi, kp0 + <usize>s * rowK, dK) * scale - li));
       // ds_s = scale * p_s (do_i . v_s - D)
       const vD = f32x4.splat(D);
       s = 0;

@@ -8,6 +8,7 @@
 // columns j (plus a scalar tail for dV % 4) with rows i as the outer or inner loop. All buffers,
 // including scratch, are allocated by the TypeScript wrapper (src/ops/delta_rule/wasm.ts).
 import { hdrU32, hdrF32 } from "./common";
+import { vtanh, tanh1, sigmoid1 } from "./simd_math";
 
 const MODE_LEARNED: u32 = 0;
 const MODE_FIXED: u32 = 1;
@@ -55,53 +56,6 @@ const MODE_FIXED: u32 = 1;
   let s = hsum(acc);
   for (let j = n4; j < n; j++) s += ldf(a, j) * ldf(b, j);
   return s;
-}
-
-/**
- * e^x on 4 lanes (Cephes expf: x = n ln2 + r, degree-6 polynomial for e^r, 2^n from the exponent
- * bits); about 1 ulp on [-87, 88], inputs clamped to that range.
- */
-// @ts-ignore: decorator
-@inline function exp4(x0: v128): v128 {
-  const x = f32x4.min(f32x4.max(x0, f32x4.splat(-87.0)), f32x4.splat(88.0));
-  const n = f32x4.floor(f32x4.add(f32x4.mul(x, f32x4.splat(1.44269504088896341)), f32x4.splat(0.5)));
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let y = f32x4.splat(1.9875691500e-4);
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
-  y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(y, r), r), r), f32x4.splat(1.0));
-  const pow2n = i32x4.shl(i32x4.add(v128.trunc_sat<i32>(n), i32x4.splat(127)), 23);
-  return f32x4.mul(y, pow2n);
-}
-
-/**
- * tanh on 4 lanes (Cephes tanhf): an odd polynomial for |x| < 0.625, else 1 - 2 / (e^{2|x|} + 1)
- * with the sign of x; a few ulp everywhere. The scalar tail calls it on a splat so every lane of
- * every width gets bit-identical results. (Mathf.tanh costs ~10x more and dominated the gate.)
- */
-// @ts-ignore: decorator
-@inline function tanh4(x: v128): v128 {
-  const ax = f32x4.abs(x);
-  const z = f32x4.mul(x, x);
-  let p = f32x4.splat(-5.70498872745e-3);
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.06390887954e-2));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-5.37397155531e-2));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
-  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), x), x);
-  const e2 = exp4(f32x4.mul(f32x4.min(ax, f32x4.splat(9.0)), f32x4.splat(2.0)));
-  const bigAbs = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(e2, f32x4.splat(1.0))));
-  const big = v128.or(bigAbs, v128.and(x, i32x4.splat(0x80000000)));
-  return v128.bitselect(small, big, f32x4.lt(ax, f32x4.splat(0.625)));
-}
-
-// @ts-ignore: decorator
-@inline function sigmoidf(x: f32): f32 {
-  return <f32>1 / (<f32>1 + Mathf.exp(-x));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -403,17 +357,17 @@ export function delta_rule_fwd(hdr: usize): void {
         const act = pact + (<usize>(bt * dG) << 2);
         let lv = f32x4.splat(0);
         for (let h = 0; h < dG4; h += 4) {
-          const a = tanh4(ldv(pre, h));
+          const a = vtanh(ldv(pre, h));
           if (pact) stv(act, h, a);
           lv = f32x4.add(lv, f32x4.mul(a, ldv(G2, h)));
         }
         let logit = c2 + hsum(lv);
         for (let h = dG4; h < dG; h++) {
-          const a = f32x4.extract_lane(tanh4(f32x4.splat(ldf(pre, h))), 0);
+          const a = tanh1(ldf(pre, h));
           if (pact) stf(act, h, a);
           logit += a * ldf(G2, h);
         }
-        p = sigmoidf(logit);
+        p = sigmoid1(logit);
         const u = pthr ? ldf(pthr, bt) : thr;
         g = hard ? (p > u ? <f32>1 : <f32>0) : p;
       } else if (mode == MODE_FIXED) {

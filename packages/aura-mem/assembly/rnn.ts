@@ -7,67 +7,14 @@
 // Strategy: time is the outer loop (it is sequential); inside a step the recurrent products are small
 // matrix products over the whole batch, done by one register-blocked f32x4 routine `mmAcc` (2 rows x
 // 16 columns per block, 8 accumulators kept in registers over the contraction); the gate maths is
-// vectorised over the hidden index with a f32x4 exp (Cody-Waite reduction + degree-6 polynomial,
-// ~1-2 ulp) from which sigmoid and tanh are built. Scalar tails (H not a multiple of 4) run the very
+// vectorised over the hidden index with the shared f32x4 sigmoid and tanh (simd_math.ts). Scalar tails (H not a multiple of 4) run the very
 // same vector code on a splatted lane, so tails and bodies round identically.
 
 import { hdrU32 } from "./common";
+import { vsigmoid, vtanh } from "./simd_math";
 
 // ---------------------------------------------------------------------------------------------
 // Elementwise maths on f32x4.
-
-// @ts-ignore: decorator
-@inline const LOG2E: f32 = 1.44269504088896341;
-// ln 2 split in a part exact in few bits and a correction (Cody-Waite).
-// @ts-ignore: decorator
-@inline const LN2_HI: f32 = 0.693359375;
-// @ts-ignore: decorator
-@inline const LN2_LO: f32 = -2.12194440e-4;
-
-/** exp(x) per lane, x clamped to [-87, 88] (result stays a normal, finite f32). */
-// @ts-ignore: decorator
-@inline function exp4(x: v128): v128 {
-  x = f32x4.max(f32x4.min(x, f32x4.splat(88.0)), f32x4.splat(-87.0));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(LN2_LO)));
-  // exp(r) on |r| <= ln2/2: 1 + r + r^2 P(r)
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
-  // 2^n through the exponent bits (n in [-126, 127])
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(p, scale);
-}
-
-/** 1 / (1 + exp(-x)); exp4 clamps, so no overflow for any finite x. */
-// @ts-ignore: decorator
-@inline function sigmoid4(x: v128): v128 {
-  const one = f32x4.splat(1.0);
-  return f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(x))));
-}
-
-/** tanh(x): odd polynomial for |x| < 0.625 (no cancellation near 0), else sign(x) (1 - 2 / (exp(2|x|) + 1)). */
-// @ts-ignore: decorator
-@inline function tanh4(x: v128): v128 {
-  const a = f32x4.abs(x);
-  const one = f32x4.splat(1.0);
-  const e = exp4(f32x4.add(a, a));
-  const big = f32x4.sub(one, f32x4.div(f32x4.splat(2.0), f32x4.add(e, one)));
-  const bigSigned = v128.or(big, v128.and(x, i32x4.splat(0x80000000)));
-  const z = f32x4.mul(x, x);
-  let p = f32x4.splat(-5.70498872745e-3);
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(2.06390887954e-2));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-5.37397155531e-2));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(1.33314422036e-1));
-  p = f32x4.add(f32x4.mul(p, z), f32x4.splat(-3.33332819422e-1));
-  const small = f32x4.add(f32x4.mul(f32x4.mul(p, z), x), x);
-  return v128.bitselect(small, bigSigned, f32x4.lt(a, f32x4.splat(0.625)));
-}
 
 // Load / store either 4 lanes (vec) or one value splatted into every lane (scalar tail): lets the
 // gate maths below be written once for bodies and tails.
@@ -228,10 +175,10 @@ function addRow(dst: usize, src: usize, n: i32): void {
 // @ts-ignore: decorator
 @inline function gruFwd(o: usize, hB: usize, x: usize, g: usize, hp: usize, ho: usize, a: usize, vec: bool): void {
   const one = f32x4.splat(1.0);
-  const r = sigmoid4(f32x4.add(ld(x + o, vec), ld(g + o, vec)));
-  const z = sigmoid4(f32x4.add(ld(x + hB + o, vec), ld(g + hB + o, vec)));
+  const r = vsigmoid(f32x4.add(ld(x + o, vec), ld(g + o, vec)));
+  const z = vsigmoid(f32x4.add(ld(x + hB + o, vec), ld(g + hB + o, vec)));
   const hn = ld(g + 2 * hB + o, vec);
-  const n = tanh4(f32x4.add(ld(x + 2 * hB + o, vec), f32x4.mul(r, hn)));
+  const n = vtanh(f32x4.add(ld(x + 2 * hB + o, vec), f32x4.mul(r, hn)));
   const h = f32x4.add(f32x4.mul(f32x4.sub(one, z), n), f32x4.mul(z, ld(hp + o, vec)));
   st(ho + o, h, vec);
   st(a + o, r, vec);
@@ -243,13 +190,13 @@ function addRow(dst: usize, src: usize, n: i32): void {
 // LSTM forward. x, g: [4H] rows, c: cell state [H] (read c_{t-1}, write c_t), ho: h_t, a: acts [5H].
 // @ts-ignore: decorator
 @inline function lstmFwd(o: usize, hB: usize, x: usize, g: usize, c: usize, ho: usize, a: usize, vec: bool): void {
-  const ig = sigmoid4(f32x4.add(ld(x + o, vec), ld(g + o, vec)));
-  const fg = sigmoid4(f32x4.add(ld(x + hB + o, vec), ld(g + hB + o, vec)));
-  const gg = tanh4(f32x4.add(ld(x + 2 * hB + o, vec), ld(g + 2 * hB + o, vec)));
-  const og = sigmoid4(f32x4.add(ld(x + 3 * hB + o, vec), ld(g + 3 * hB + o, vec)));
+  const ig = vsigmoid(f32x4.add(ld(x + o, vec), ld(g + o, vec)));
+  const fg = vsigmoid(f32x4.add(ld(x + hB + o, vec), ld(g + hB + o, vec)));
+  const gg = vtanh(f32x4.add(ld(x + 2 * hB + o, vec), ld(g + 2 * hB + o, vec)));
+  const og = vsigmoid(f32x4.add(ld(x + 3 * hB + o, vec), ld(g + 3 * hB + o, vec)));
   const cn = f32x4.add(f32x4.mul(fg, ld(c + o, vec)), f32x4.mul(ig, gg));
   st(c + o, cn, vec);
-  st(ho + o, f32x4.mul(og, tanh4(cn)), vec);
+  st(ho + o, f32x4.mul(og, vtanh(cn)), vec);
   st(a + o, ig, vec);
   st(a + hB + o, fg, vec);
   st(a + 2 * hB + o, gg, vec);
@@ -292,7 +239,7 @@ function addRow(dst: usize, src: usize, n: i32): void {
   const fg = ld(a + hB + o, vec);
   const gg = ld(a + 2 * hB + o, vec);
   const og = ld(a + 3 * hB + o, vec);
-  const tc = tanh4(ld(a + 4 * hB + o, vec));
+  const tc = vtanh(ld(a + 4 * hB + o, vec));
   const dog = f32x4.mul(dht, tc);
   const dc = f32x4.add(ld(dcc + o, vec), f32x4.mul(f32x4.mul(dht, og), f32x4.sub(one, f32x4.mul(tc, tc))));
   st(dx + o, f32x4.mul(f32x4.mul(f32x4.mul(dc, gg), ig), f32x4.sub(one, ig)), vec);

@@ -7,6 +7,8 @@
 //   M = a M + g beta k e^T;  m = a m + g beta e  (a = 1 - g (1 - alpha), the write decay)
 //   r = M^T q + m;  action = tanh([h, r] W1 + b1) W2 + b2
 //
+// tanh and sigmoid are the shared SIMD set (simd_math.ts), as in every other kernel.
+//
 // Everything but z and the state is resident: the engine writes the weights once (and again on
 // refresh()) into a layout made for this kernel, and one header whose fields never change, so a step
 // is "copy z, M, m in; aura_step(hdr); copy the outputs out".
@@ -25,9 +27,12 @@
 //   25 E [width]  26 k [dKey]  27 q [dKey]  28 gin [dProj + 2 dVal] = h, e, |e|
 //   29 hin [dProj + dVal] = h, r  30 pre [dGate]  31 a1 [dHidden]  32-33 threshold (f64, so g = 1[f32(p) >
 //   threshold] compares exactly like the TypeScript layer)
-// Returns 0, or 1 when z holds a NaN / Inf (then nothing but E was written: M and m are untouched).
+// Returns 0; 1 when z holds a NaN / Inf, 3 when M or m does (then nothing was written: M and m are
+// untouched); 2 when the inputs were finite but an output (action, p, surprise, the new M or m)
+// overflowed to Inf / NaN (everything was written; the caller refuses the result).
 import { hdrU32, hdrF32 } from "./common";
 import { ld, st, splat, madd, hsum } from "./simd";
+import { vtanh, tanh1, sigmoid1 } from "./simd_math";
 
 // @ts-ignore: decorator
 @inline function ldf(p: usize, i: i32): f32 {
@@ -38,57 +43,14 @@ import { ld, st, splat, madd, hsum } from "./simd";
   store<f32>(p + (<usize>i << 2), x);
 }
 
-/**
- * e^x per lane for x <= 0 (clamped to [-87, 0]): x = n ln2 + r with n = round(x log2 e) and a two-part
- * ln2, then the Taylor polynomial of e^r to degree 7 (|r| <= ln2/2: truncation 5e-9 relative) times
- * 2^n built in the exponent bits.
- */
-// @ts-ignore: decorator
-@inline function vexpNeg(x0: v128): v128 {
-  const x = f32x4.max(f32x4.min(x0, f32x4.splat(0)), f32x4.splat(-87.0));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.4426950408889634)));
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693145751953125)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(1.428606820309417e-6)));
-  let y = f32x4.splat(<f32>(1.0 / 5040.0));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(<f32>(1.0 / 720.0)));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(<f32>(1.0 / 120.0)));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(<f32>(1.0 / 24.0)));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(<f32>(1.0 / 6.0)));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(0.5));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.0));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.0));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return f32x4.mul(y, scale);
-}
-
-/** tanh per lane: sign(x) (1 - e) / (1 + e) with e = e^{-2|x|} (absolute error ~1e-7); NaN -> NaN. */
-// @ts-ignore: decorator
-@inline function vtanh(x: v128): v128 {
-  const ax = f32x4.abs(x);
-  const e = vexpNeg(f32x4.mul(ax, f32x4.splat(-2.0)));
-  const one = f32x4.splat(1.0);
-  const t = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
-  const signed = v128.or(t, v128.and(x, i32x4.splat(0x80000000)));
-  // NaN inputs: keep them NaN (the clamp above would have turned them into a number)
-  return v128.bitselect(signed, x, f32x4.eq(x, x));
-}
-
 /** In-place tanh of n floats at p (the tail runs the same vector maths on single lanes). */
 function tanhArr(p: usize, n: i32): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) st(p + (<usize>i << 2), vtanh(ld(p + (<usize>i << 2))));
   for (; i < n; i++) {
     const q = p + (<usize>i << 2);
-    store<f32>(q, f32x4.extract_lane(vtanh(f32x4.splat(load<f32>(q))), 0));
+    store<f32>(q, tanh1(load<f32>(q)));
   }
-}
-
-/** Logistic function in float64 (never evaluates exp of a positive argument). */
-// @ts-ignore: decorator
-@inline function sigmoid64(x: f64): f64 {
-  if (x >= 0) return 1.0 / (1.0 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1.0 + e);
 }
 
 /**
@@ -159,7 +121,11 @@ function l2norm(src: usize, dst: usize, n: i32): void {
   for (; i < n; i++) stf(dst, i, ldf(src, i) * inv);
 }
 
-/** True when any of the Kp (multiple of 4) floats at z is NaN or +-Inf (exponent bits all ones). */
+/**
+ * True when any of the Kp (multiple of 4) floats at z is NaN or +-Inf (exponent bits all ones). The
+ * host allocates every buffer in whole f32x4 and keeps the padding zero, so M, m and out are checked
+ * with their length rounded up.
+ */
 function hasNonFinite(z: usize, Kp: i32): bool {
   const ex = i32x4.splat(0x7f800000);
   let bad0 = i32x4.splat(0);
@@ -295,6 +261,7 @@ export function aura_step(hdr: usize): i32 {
   const Kp = (K + 3) & ~3;
 
   if (hasNonFinite(z, Kp)) return 1;
+  if (hasNonFinite(M, (dK * dV + 3) & ~3) || hasNonFinite(m, (dV + 3) & ~3)) return 3;
 
   // encoder
   encoderPanels(z, encP, nPanel, Kp, encB, E);
@@ -307,7 +274,7 @@ export function aura_step(hdr: usize): i32 {
   memory.copy(gin, E + (<usize>hOff << 2), <usize>dP << 2);
   tanhArr(gin, dP);
   memory.copy(hin, gin, <usize>dP << 2);
-  const beta = <f32>sigmoid64(<f64>ldf(E, W - 1));
+  const beta = sigmoid1(ldf(E, W - 1));
 
   // e = v - (M^T k + m) into gin[dP ..), |e| into gin[dP + dV ..); surprise = ||e||
   const e = gin + (<usize>dP << 2);
@@ -349,8 +316,7 @@ export function aura_step(hdr: usize): i32 {
   let logit: f32 = hsum(lv);
   for (; u < dG; u++) logit += ldf(pre, u) * ldf(gW2, u);
   logit += gB2;
-  const p64 = sigmoid64(<f64>logit);
-  const p = <f32>p64;
+  const p = sigmoid1(logit);
   const g: f32 = <f64>p > threshold ? 1 : 0;
 
   // write decay where the gate writes, gated delta-rule write, then r = M^T q + m into hin[dP ..)
@@ -411,5 +377,6 @@ export function aura_step(hdr: usize): i32 {
   stf(out, dA, g);
   stf(out, dA + 1, p);
   stf(out, dA + 2, surprise);
+  if (hasNonFinite(out, (dA + 3 + 3) & ~3) || hasNonFinite(M, (dK * dV + 3) & ~3) || hasNonFinite(m, (dV + 3) & ~3)) return 2;
   return 0;
 }

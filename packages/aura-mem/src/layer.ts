@@ -19,6 +19,9 @@ import { SequenceModel, isArm, type ArmName, type ForwardResult, type MemoryStat
 import { armSpec, type ArmOptions } from "./model/arms.js";
 import { loadCheckpoint, saveCheckpoint } from "./io/checkpoint.js";
 import { assignCheckpoint, checkpointArmOptions, checkpointConfig } from "./io/checkpoint_format.js";
+import { createStepEngine, type StepEngine } from "./deploy/step_engine.js";
+import { checkFiniteStep } from "./deploy/weights.js";
+import { WasmError } from "./wasm/runtime.js";
 
 /** Output of {@link AuraMemLayer.forward}. */
 export interface LayerForwardOutput {
@@ -61,6 +64,12 @@ export interface LayerOptions {
   arm?: ArmName;
   /** Arm-specific options (budgets, window, rnnHidden). */
   armOptions?: ArmOptions;
+  /**
+   * Run {@link AuraMemLayer.step} through the fused step engine where it applies (aura arm, WASM
+   * backend; see {@link AuraMemLayer.stepPath}). Default true; false keeps the op composition (the
+   * benchmarks time both side by side).
+   */
+  fusedStep?: boolean;
 }
 
 /** The AURA memory layer (or, with `arm`, any baseline arm behind the same interface). */
@@ -68,6 +77,10 @@ export class AuraMemLayer {
   readonly config: MemoryConfig;
   /** The underlying model: parameters, forward/backward. */
   readonly model: SequenceModel;
+  /** Whether step() may use the fused engine (LayerOptions.fusedStep). */
+  private fusedStep: boolean;
+  /** The fused step engine, built on the first step that uses it (null: not yet). */
+  private engine: StepEngine | null = null;
 
   constructor(config: MemoryConfig | MemoryConfigInit, opts: LayerOptions = {}) {
     this.config = config instanceof MemoryConfig ? config : new MemoryConfig(config);
@@ -75,13 +88,25 @@ export class AuraMemLayer {
     const arm = opts.arm ?? "aura";
     const spec = armSpec(arm, this.config, { matchParams: null, ...opts.armOptions });
     this.model = new SequenceModel(spec, ops);
+    this.fusedStep = opts.fusedStep ?? true;
   }
 
-  /** Wrap an existing (e.g. trained) model. */
-  static fromModel(model: SequenceModel): AuraMemLayer {
+  /** Wrap an existing (e.g. trained) model; its parameters stay shared with it. */
+  static fromModel(model: SequenceModel, opts: Pick<LayerOptions, "fusedStep"> = {}): AuraMemLayer {
     const layer = Object.create(AuraMemLayer.prototype) as AuraMemLayer;
-    Object.assign(layer, { config: model.spec.config, model });
+    Object.assign(layer, { config: model.spec.config, model, fusedStep: opts.fusedStep ?? true, engine: null });
     return layer;
+  }
+
+  /**
+   * Which implementation {@link step} runs: "fused" (one WASM SIMD kernel call per stream,
+   * src/deploy/step_engine.ts) for the aura arm on the WASM backend, else "ops" (the model's op
+   * composition, one kernel call per op). Both compute the same step (tested equal to 1e-5 with
+   * identical write decisions). The fused path is the faster one at every batch measured (1 to 128
+   * streams at dModel 4096: docs/onnx.md, `npm run bench:speed`), so it has no batch limit.
+   */
+  stepPath(): "fused" | "ops" {
+    return this.fusedStep && this.arm === "aura" && this.model.backend === "wasm" ? "fused" : "ops";
   }
 
   /** The arm name ("aura" unless built otherwise). */
@@ -128,9 +153,13 @@ export class AuraMemLayer {
 
   /**
    * One control tick for B streams: read, maybe write, act. Same maths as forward() (tested equal).
+   * On the WASM backend the aura arm runs the fused step engine ({@link stepPath}); it keeps a packed
+   * copy of the weights and re-packs it before a step whenever a parameter was written (write
+   * versions, see `SequenceModel.paramsChanged`), so a step always uses the current parameters.
    * @param zt Float32Array [B*dModel] the backbone feature of this tick.
    * @param state the memory after the previous tick (from initState() or the last step()).
-   * @throws ShapeError / NonFiniteError on bad input; the given state is left untouched.
+   * @throws ShapeError / NonFiniteError on bad input (NaN/Inf in zt or the state, or an overflow
+   *         inside the step); the given state is left untouched.
    */
   step(zt: Float32Array, state: MemoryState): LayerStepOutput {
     if (!state || typeof state !== "object" || !Number.isInteger(state.B)) {
@@ -142,10 +171,26 @@ export class AuraMemLayer {
     if (zt.length !== B * dModel) {
       throw new ShapeError(`zt must have B*dModel = ${B}*${dModel} = ${B * dModel} values, got ${zt.length}`);
     }
+    const engine = this.stepPath() === "fused" ? this.fusedEngine() : null;
+    if (engine) return engine.step(zt, state); // checks zt, state and outputs like the lines below
     checkFinite("zt", zt);
     const fr = this.model.forward(zt, B, 1, { initialState: state, validate: false });
     checkFiniteResult(fr);
     return { action: fr.out, g: fr.g, p: fr.p, surprise: fr.surprise, state: fr.finalState };
+  }
+
+  /** The fused engine, built on first use on a kernel instance of its own; null (one warning) if the kernel module lacks it. */
+  private fusedEngine(): StepEngine | null {
+    if (this.engine) return this.engine;
+    try {
+      this.engine = createStepEngine(this, { kernels: this.model.siblingKernels() ?? undefined });
+    } catch (err) {
+      if (!(err instanceof WasmError)) throw err;
+      console.warn(`aura-mem: fused step unavailable (${err.message}); layer.step runs the op composition`);
+      this.fusedStep = false;
+      return null;
+    }
+    return this.engine;
   }
 
   /** Save parameters (safetensors) and config (JSON) at `path` (.safetensors / .json added). */
@@ -181,14 +226,9 @@ export class AuraMemLayer {
  * caller's state is untouched because the next state is a new object.
  */
 function checkFiniteResult(fr: ForwardResult): void {
-  checkFinite("action (overflow inside the layer: input magnitude too large)", fr.out);
-  checkFinite("p (overflow inside the layer)", fr.p);
-  checkFinite("surprise (overflow inside the layer)", fr.surprise);
+  checkFiniteStep({ action: fr.out, p: fr.p, surprise: fr.surprise, state: fr.finalState });
   const s = fr.finalState;
-  if (s.kind === "fast-weights") {
-    checkFinite("next state M (overflow inside the layer)", s.M);
-    checkFinite("next state m (overflow inside the layer)", s.m);
-  } else if (s.kind === "rnn") {
+  if (s.kind === "rnn") {
     checkFinite("next state h (overflow inside the layer)", s.h);
     if (s.c) checkFinite("next state c (overflow inside the layer)", s.c);
   } else if (s.kind === "kv") {

@@ -1,46 +1,63 @@
 /**
- * Fast batch-1 control step of the `aura` arm: the same inputs and outputs as `AuraMemLayer.step` at
- * batch 1 (tested equal to 1e-5 with identical write decisions over 1,000 steps), computed by one fused
- * WASM SIMD kernel (`aura_step`, assembly/step.ts) on a kernel instance of its own.
+ * Fused control step of the `aura` arm: the same inputs and outputs as the op-composition step of
+ * the model (`SequenceModel.forward` with T = 1; tested equal to 1e-5 with identical write decisions
+ * over 1,000 steps), computed by one fused WASM SIMD kernel (`aura_step`, assembly/step.ts) per
+ * stream on a kernel instance of its own. `AuraMemLayer.step` runs it on the WASM backend; it can
+ * also be driven directly:
  *
  * ```ts
- * const engine = createStepEngine(layer);     // uploads every weight once
+ * const engine = createStepEngine(layer);     // packs every weight once
  * let state = layer.initState(1);
  * for (;;) {
  *   const out = engine.step(zt, state);       // { action, g, p, surprise, state }
  *   state = out.state;
  * }
- * engine.refresh();                           // after the layer's parameters changed (training)
  * ```
  *
  * Every weight lives in the instance's linear memory in a layout made for the kernel (encoder in
  * 32-column panels, the gate's three input matrices stacked); one kernel header with fixed pointers
- * is written at creation. A step validates zt (Float32Array, length, finite: the finiteness check
- * runs inside the kernel before anything is written, and a failure is reported with the index like
- * the layer does) and the state, copies zt, M and m in, calls the kernel once and copies the outputs
- * out. The input state is never mutated; a thrown error changes nothing.
+ * is written at creation.
+ *
+ * Weight contract: the packed copy is never used stale. Before every step the engine checks, for
+ * each parameter tensor, that the model still holds the same array, that its write version
+ * (`writeVersion`, src/model/params.ts: bumped by the optimiser step, assignParams, checkpoint
+ * loading and `SequenceModel.paramsChanged()`) is the one packed, and, as a safety net for writes
+ * that skipped the version, that 16 sampled values per tensor (all of a tensor of <= 16) still have
+ * the packed bits; on any difference it re-packs (~1 ms at dModel 4096) before stepping. A single
+ * hand-written value outside the samples is only seen through the version: call
+ * `model.paramsChanged()` after writing `param.data` yourself.
+ *
+ * A step validates zt (Float32Array, length) and the state, copies zt, M and m of each stream in,
+ * calls the kernel once per stream and copies the outputs out. Finiteness is checked inside the
+ * kernel (inputs before anything is written, outputs after); on a failure the same TypeScript checks
+ * as the op path run to throw the same NonFiniteError (same message). The input state is never
+ * mutated; a thrown error changes nothing the caller holds.
  */
-import { NonFiniteError, ShapeError } from "../errors.js";
-import type { AuraMemLayer } from "../layer.js";
+import { NonFiniteError, ShapeError, checkFinite } from "../errors.js";
 import { Arena, WasmError, kernelFn, loadKernels, type WasmKernels } from "../wasm/runtime.js";
-import { auraWeights, checkAuraState, type AuraDims, type AuraStepResult } from "./weights.js";
+import { auraWeights, checkAuraState, checkFiniteStep, type AuraDims, type AuraLayerView, type AuraStepResult } from "./weights.js";
 import type { MemoryState } from "../model/model.js";
+import { writeVersion } from "../model/params.js";
 
-/** The fast batch-1 step of an aura layer. */
+/** The fused step of an aura layer. */
 export interface StepEngine {
-  /** The layer whose parameters the engine serves. */
-  readonly layer: AuraMemLayer;
+  /** The layer (an `AuraMemLayer`) whose parameters the engine serves. */
+  readonly layer: AuraLayerView;
   /** Dimensions of the step. */
   readonly dims: AuraDims;
   /**
-   * One control tick: same result as `layer.step(zt, state)` at batch 1.
-   * @param zt Float32Array [dModel]
-   * @param state batch-1 state from `layer.initState(1)` or a previous step (not mutated)
-   * @throws ShapeError on a wrong length / type or a state of another shape; NonFiniteError on NaN/Inf in zt.
+   * One control tick for B streams (B = state.B): same result as the op-composition step of
+   * `layer.model` (what `AuraMemLayer.step` runs on the TS backend).
+   * @param zt Float32Array [B*dModel]
+   * @param state state from `layer.initState(B)` or a previous step (not mutated)
+   * @throws ShapeError on a wrong length / type or a state of another shape; NonFiniteError on NaN/Inf
+   *         in zt or the state, or on an overflow inside the step.
    */
   step(zt: Float32Array, state: MemoryState): AuraStepResult;
-  /** Re-upload every weight from the layer (after training or loading new parameters). */
+  /** Re-pack every weight from the layer now (step() also does it by itself when a parameter changed). */
   refresh(): void;
+  /** How many times the weights were packed (1 at creation; + every re-pack). */
+  readonly packs: number;
   /** Bytes of wasm linear memory the engine holds (weights, buffers). */
   readonly wasmBytes: number;
 }
@@ -57,11 +74,25 @@ export interface StepEngineOptions {
 const PANEL = 32;
 const HDR_FIELDS = 34;
 
+/** Sampled values per tensor of the stale-weight safety net. */
+const SAMPLES = 16;
+
+/** What was packed from one parameter tensor: the array, its write version and sampled bits. */
+interface Packed {
+  name: string;
+  data: Float32Array;
+  version: number;
+  /** The values' bits (a view of `data`). */
+  view: Uint32Array;
+  at: Uint32Array;
+  bits: Uint32Array;
+}
+
 /**
  * Build the step engine of an `aura` layer.
  * @throws ConfigError for another arm; WasmError if the kernel module lacks `aura_step` (rebuild).
  */
-export function createStepEngine(layer: AuraMemLayer, opts: StepEngineOptions = {}): StepEngine {
+export function createStepEngine(layer: AuraLayerView, opts: StepEngineOptions = {}): StepEngine {
   const w0 = auraWeights(layer); // ConfigError unless aura
   const d = w0.dims;
   const kernels = opts.kernels ?? loadKernels();
@@ -108,10 +139,32 @@ export function createStepEngine(layer: AuraMemLayer, opts: StepEngineOptions = 
     return f32;
   };
 
+  const P = layer.model.params;
+  let packed: Packed[] = [];
+  let packs = 0;
+  const snapshot = (): Packed[] =>
+    Object.keys(P).map((name) => {
+      const data = P[name]!.data;
+      const n = data.length;
+      const at = n <= SAMPLES ? Uint32Array.from({ length: n }, (_, i) => i) : Uint32Array.from({ length: SAMPLES }, (_, i) => Math.round((i * (n - 1)) / (SAMPLES - 1)));
+      const view = new Uint32Array(data.buffer, data.byteOffset, n);
+      return { name, data, version: writeVersion(data), view, at, bits: Uint32Array.from(at, (i) => view[i]!) };
+    });
+  /** True when a parameter array, its write version or a sampled value differs from what was packed. */
+  const stale = (): boolean => {
+    for (const p of packed) {
+      const cur = P[p.name];
+      if (!cur || cur.data !== p.data || writeVersion(p.data) !== p.version) return true;
+      for (let i = 0; i < p.at.length; i++) if (p.view[p.at[i]!] !== p.bits[i]) return true;
+    }
+    return false;
+  };
+
   const upload = (): void => {
     const w = auraWeights(layer);
+    packed = snapshot();
+    packs++;
     const v = view();
-    // encoder panels [nPanel][Kp][32] and remainder rows [R][Kp]; rows k >= K stay zero
     v.fill(0, at.encP >>> 2, (at.encR >>> 2) + R * Kp);
     for (let p = 0; p < nPanel; p++) {
       const base = (at.encP >>> 2) + p * Kp * PANEL;
@@ -156,6 +209,9 @@ export function createStepEngine(layer: AuraMemLayer, opts: StepEngineOptions = 
     layer,
     dims: d,
     wasmBytes: heapBytes,
+    get packs(): number {
+      return packs;
+    },
     refresh(): void {
       upload(); // ShapeError if a parameter changed size (build a new engine then)
     },
@@ -163,27 +219,45 @@ export function createStepEngine(layer: AuraMemLayer, opts: StepEngineOptions = 
       if (!state || typeof state !== "object" || !Number.isInteger(state.B)) {
         throw new ShapeError("state must be a MemoryState from initState() or step()");
       }
+      const B = state.B;
       if (!(zt instanceof Float32Array)) throw new ShapeError("zt must be a Float32Array [B*dModel]");
-      if (zt.length !== K) throw new ShapeError(`zt must have B*dModel = 1*${K} = ${K} values, got ${zt.length}`);
+      if (zt.length !== B * K) throw new ShapeError(`zt must have B*dModel = ${B}*${K} = ${B * K} values, got ${zt.length}`);
       checkAuraState(state, layer);
-      const v = view();
-      v.set(zt, zOff);
-      v.set(state.M, MOff);
-      v.set(state.m, mOff);
-      const rc = run(at.hdr);
-      if (rc !== 0) {
-        for (let i = 0; i < zt.length; i++) {
-          if (!Number.isFinite(zt[i]!)) throw new NonFiniteError(`zt[${i}] is ${zt[i]}`);
+      if (stale()) upload();
+      const action = new Float32Array(B * dAction);
+      const g = new Float32Array(B);
+      const p = new Float32Array(B);
+      const surprise = new Float32Array(B);
+      const M = new Float32Array(B * nM);
+      const m = new Float32Array(B * dVal);
+      let overflow = false;
+      for (let b = 0; b < B; b++) {
+        const v = view();
+        v.set(B === 1 ? zt : zt.subarray(b * K, (b + 1) * K), zOff);
+        v.set(B === 1 ? state.M : state.M.subarray(b * nM, (b + 1) * nM), MOff);
+        v.set(B === 1 ? state.m : state.m.subarray(b * dVal, (b + 1) * dVal), mOff);
+        const rc = run(at.hdr);
+        if (rc === 1 || rc === 3) {
+          // the op path's checks, in its order, for its exact error (zt first, then the state)
+          checkFinite("zt", zt);
+          layer.model.checkState(state, B, true);
+          throw new NonFiniteError(`internal: aura_step reported a non-finite input (${rc}) the checks did not find`);
         }
-        throw new WasmError(`aura_step returned ${rc}`);
+        if (rc !== 0 && rc !== 2) throw new WasmError(`aura_step returned ${rc}`);
+        overflow ||= rc === 2;
+        action.set(v.subarray(oOff, oOff + dAction), b * dAction);
+        g[b] = v[oOff + dAction]!;
+        p[b] = v[oOff + dAction + 1]!;
+        surprise[b] = v[oOff + dAction + 2]!;
+        M.set(v.subarray(MOff, MOff + nM), b * nM);
+        m.set(v.subarray(mOff, mOff + dVal), b * dVal);
       }
-      return {
-        action: v.slice(oOff, oOff + dAction),
-        g: v.slice(oOff + dAction, oOff + dAction + 1),
-        p: v.slice(oOff + dAction + 1, oOff + dAction + 2),
-        surprise: v.slice(oOff + dAction + 2, oOff + dAction + 3),
-        state: { kind: "fast-weights", B: 1, t: state.t + 1, M: v.slice(MOff, MOff + nM), m: v.slice(mOff, mOff + dVal) },
-      };
+      const out: AuraStepResult = { action, g, p, surprise, state: { kind: "fast-weights", B, t: state.t + 1, M, m } };
+      if (overflow) {
+        checkFiniteStep(out);
+        throw new NonFiniteError("internal: aura_step reported an overflow the checks did not find");
+      }
+      return out;
     },
   };
 }

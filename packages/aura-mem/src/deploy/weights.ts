@@ -3,8 +3,8 @@
  * `createStepEngine`, and the ONNX export, `exportOnnx`): named live views of the layer's parameters
  * with their dimensions and the encoder column layout, which comes from the model
  * (`SequenceModel.enc`, defined once in src/model/model.ts). The maths of a step has one reference,
- * the model's op composition (src/model/model.ts, run by `AuraMemLayer.step`); tests compare the
- * fused kernel and the ONNX graph against it.
+ * the model's op composition (src/model/model.ts, what `AuraMemLayer.step` runs on the TS backend or
+ * with `fusedStep: false`); tests compare the fused kernel and the ONNX graph against it.
  *
  * ```
  * E = W_enc^T z + b_enc = [kRaw (dKey) | qRaw (dKey) | v (dVal) | hPre (dProj) | betaPre (1)]
@@ -15,9 +15,19 @@
  * action = W2^T tanh(W1^T [h, r] + b1) + b2
  * ```
  */
-import { ConfigError, ShapeError } from "../errors.js";
-import type { AuraMemLayer } from "../layer.js";
-import type { MemoryState } from "../model/model.js";
+import { ConfigError, ShapeError, checkFinite } from "../errors.js";
+import type { MemoryConfig } from "../config.js";
+import type { ArmName, MemoryState, SequenceModel } from "../model/model.js";
+
+/**
+ * What the deployment paths read of a layer: an `AuraMemLayer` is one (a structural type, so that the
+ * layer can run the step engine without an import circle).
+ */
+export interface AuraLayerView {
+  readonly arm: ArmName;
+  readonly config: MemoryConfig;
+  readonly model: SequenceModel;
+}
 
 /** Dimensions of the aura step. */
 export interface AuraDims {
@@ -79,8 +89,8 @@ export interface AuraWeights {
  * The parameters of an `aura` layer as named views, with their layout.
  * @throws ConfigError for another arm; ShapeError if a parameter does not have the expected size.
  */
-export function auraWeights(layer: AuraMemLayer): AuraWeights {
-  if (layer.arm !== "aura") throw new ConfigError(`the batch-1 step engine and the ONNX export support the aura arm only, got "${layer.arm}"`);
+export function auraWeights(layer: AuraLayerView): AuraWeights {
+  if (layer.arm !== "aura") throw new ConfigError(`the fused step engine and the ONNX export support the aura arm only, got "${layer.arm}"`);
   const c = layer.config;
   const P = layer.model.params;
   const get = (name: string, n: number): Float32Array => {
@@ -127,27 +137,42 @@ export function auraWeights(layer: AuraMemLayer): AuraWeights {
   };
 }
 
-/** Output of one batch-1 step (the same fields as `AuraMemLayer.step`). */
+/** Output of one fused step for B streams (the same fields as `AuraMemLayer.step`). */
 export interface AuraStepResult {
-  /** [dAction] */
+  /** [B*dAction] */
   action: Float32Array;
-  /** [1] 0/1 */
+  /** [B] 0/1 */
   g: Float32Array;
-  /** [1] */
+  /** [B] */
   p: Float32Array;
-  /** [1] */
+  /** [B] */
   surprise: Float32Array;
   /** The next state (new arrays; the input is not mutated). */
   state: Extract<MemoryState, { kind: "fast-weights" }>;
 }
 
 /**
- * Throw a ShapeError unless `state` is a batch-1 state of the layer's aura arm: the batch-1 rule here,
- * everything else by the model's one validator (`SequenceModel.checkState`).
+ * Throw a ShapeError unless `state` is a state of the layer's aura arm (any batch), by the model's one
+ * validator (`SequenceModel.checkState`, without the finiteness scan: the fused kernel does that).
  */
-export function checkAuraState(state: unknown, layer: AuraMemLayer): asserts state is Extract<MemoryState, { kind: "fast-weights" }> {
+export function checkAuraState(state: unknown, layer: AuraLayerView): asserts state is Extract<MemoryState, { kind: "fast-weights" }> {
   const s = state as Extract<MemoryState, { kind: "fast-weights" }> | null;
   if (!s || typeof s !== "object" || !Number.isInteger(s.B)) throw new ShapeError("state must be a MemoryState from initState() or step()");
-  if (s.B !== 1) throw new ShapeError(`the batch-1 step engine takes a state of batch 1, got batch ${s.B}`);
-  layer.model.checkState(s, 1, false);
+  layer.model.checkState(s, s.B, false);
+}
+
+/**
+ * Finite input can still overflow float32 inside a step (e.g. |z| ~ 1e19 squared in a dot product):
+ * throw a NonFiniteError naming the first non-finite output (action, p, surprise, then the next state
+ * M and m). The one check of a step's outputs for the op path (`AuraMemLayer.step`) and the fused
+ * engine, so both refuse the same result with the same message.
+ */
+export function checkFiniteStep(r: { action: Float32Array; p: Float32Array; surprise: Float32Array; state?: MemoryState }): void {
+  checkFinite("action (overflow inside the layer: input magnitude too large)", r.action);
+  checkFinite("p (overflow inside the layer)", r.p);
+  checkFinite("surprise (overflow inside the layer)", r.surprise);
+  if (r.state?.kind === "fast-weights") {
+    checkFinite("next state M (overflow inside the layer)", r.state.M);
+    checkFinite("next state m (overflow inside the layer)", r.state.m);
+  }
 }

@@ -142,7 +142,8 @@ export function checkpointConfig(config: Record<string, unknown>): MemoryConfig 
 }
 
 /**
- * Copy a checkpoint's parameters into a model built for its arm and config (and its recon-gate tau).
+ * Copy a checkpoint's parameters into a model built for its arm and config (and its recon-gate tau);
+ * marks them written (`SequenceModel.paramsChanged`).
  * @throws FormatError when the checkpoint's parameter names or sizes differ from the model's.
  */
 export function assignCheckpoint(model: SequenceModel, ck: Pick<Checkpoint, "arm" | "params" | "extra">): void {
@@ -156,6 +157,7 @@ export function assignCheckpoint(model: SequenceModel, ck: Pick<Checkpoint, "arm
     if (src.data.length !== p.data.length) throw new FormatError(`checkpoint parameter ${k} has ${src.data.length} values, expected ${p.data.length}`);
     p.data.set(src.data);
   }
+  model.paramsChanged();
   const tau = checkpointArmOptions(ck.extra).tau;
   if (tau !== undefined) model.setTau(tau);
 }

@@ -24,7 +24,8 @@ import { gateCount } from "../ops/rnn/index.js";
 import type { AttentionInputs, AttentionOutput, KvCache } from "../ops/attention/index.js";
 import { checkKvCache, emptyKvCache, kvCacheBytes } from "../ops/attention/index.js";
 import { Rng } from "../util/rng.js";
-import { constant, countParams, glorot, type GradSet, type ParamSet } from "./params.js";
+import { constant, countParams, glorot, markWritten, type GradSet, type ParamSet } from "./params.js";
+import { siblingKernels, type WasmKernels } from "../wasm/runtime.js";
 import { scheduleBatch } from "./schedule.js";
 
 /** Every arm of the benchmark (docs/benchmarks.md). */
@@ -172,6 +173,11 @@ export interface EncLayout {
 export class SequenceModel {
   readonly spec: ArmSpec;
   readonly core: CoreKind;
+  /**
+   * The parameters, updated in place by the optimiser. Whoever writes values here marks them written
+   * ({@link paramsChanged}; the library's writers do: Adam, assignParams, checkpoint loading), so that
+   * copies such as the fused step engine's resident weights are re-made.
+   */
   readonly params: ParamSet;
   /** Width of the core's readout r_t (0 for no-memory). */
   readonly dR: number;
@@ -213,6 +219,23 @@ export class SequenceModel {
   /** The ops backend in use. */
   get backend(): Ops["backend"] {
     return this.ops.backend;
+  }
+
+  /**
+   * Record that parameter values were written in place outside the library's writers (e.g.
+   * `model.params["gate.b2"].data[0] = 3`): copies of the parameters (the fused step engine behind
+   * `AuraMemLayer.step`) see the new write version and re-make themselves before their next use.
+   */
+  paramsChanged(): void {
+    markWritten(this.params);
+  }
+
+  /**
+   * A new kernel instance (its own linear memory) of the module the WASM ops run on, for a user that
+   * owns its heap (the layer's fused step engine); null on the TypeScript backend.
+   */
+  siblingKernels(): WasmKernels | null {
+    return this.ops.kernels ? siblingKernels(this.ops.kernels) : null;
   }
 
   /** Swap the op backend (e.g. TS reference vs WASM) without touching parameters. */

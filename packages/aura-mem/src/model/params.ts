@@ -38,13 +38,36 @@ export function cloneParams(p: ParamSet): ParamSet {
   return out;
 }
 
-/** Copy values of `src` into `dst` in place (same names and shapes). */
+/** Copy values of `src` into `dst` in place (same names and shapes); marks `dst` written ({@link markWritten}). */
 export function assignParams(dst: ParamSet, src: ParamSet): void {
   for (const k of Object.keys(dst)) {
     const s = src[k];
     if (!s || s.data.length !== dst[k]!.data.length) throw new Error(`parameter ${k} missing or resized`);
     dst[k]!.data.set(s.data);
   }
+  markWritten(dst);
+}
+
+// Write versions of parameter tensors, keyed by their value arrays (so views of a model that share
+// its tensors, such as `SequenceModel.withWriteDecay`, share the versions too).
+const writeVersions = new WeakMap<Float32Array, number>();
+let writeClock = 0;
+
+/**
+ * Record that the values of these parameters were written in place. Copies of parameters (the fused
+ * step engine's resident weights, src/deploy/step_engine.ts) compare {@link writeVersion}s and are
+ * re-made when one changed. Every writer in the library calls it (the optimiser step,
+ * {@link assignParams}, checkpoint loading); code that writes `param.data` itself must call it too
+ * (or `SequenceModel.paramsChanged()`).
+ */
+export function markWritten(p: ParamSet): void {
+  const v = ++writeClock;
+  for (const k of Object.keys(p)) writeVersions.set(p[k]!.data, v);
+}
+
+/** Write version of one parameter tensor's values: 0 until {@link markWritten} names it, then strictly increasing. */
+export function writeVersion(data: Float32Array): number {
+  return writeVersions.get(data) ?? 0;
 }
 
 /** Zero gradients for a parameter set. */

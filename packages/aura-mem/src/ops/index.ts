@@ -23,6 +23,8 @@ export interface Ops {
   readonly rnn: RnnOp;
   readonly attention: AttentionOp;
   readonly act: ActivationOp;
+  /** The kernel instance of the WASM ops (absent for the TS reference ops). */
+  readonly kernels?: WasmKernels;
 }
 
 /** The plain TypeScript reference ops. */
@@ -39,6 +41,7 @@ export function wasmOps(kernels: WasmKernels = loadKernels()): Ops {
     rnn: rnnWasm(kernels),
     attention: attentionWasm(kernels),
     act: activationWasm(kernels),
+    kernels,
   };
 }
 

@@ -852,7 +852,8 @@ export class MemoryStore {
   }
 
   /**
-   * One control tick: `layer.step(zt, store.state)`, then persist the new state iff the gate wrote
+   * One control tick: `layer.step(zt, store.state)` (the fused step engine on the WASM backend, see
+   * `AuraMemLayer.stepPath`), then persist the new state iff the gate wrote
    * (g = 1 for any stream) — or every step under policy "every-step". The write is durable when
    * step() returns with `persisted: true`. A failed write does not fail the step: see the class comment.
    * @param zt Float32Array [B*dModel].

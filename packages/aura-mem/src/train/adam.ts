@@ -1,5 +1,5 @@
 /** Adam (Kingma & Ba 2015) with bias correction, and global-norm gradient clipping. */
-import type { GradSet, ParamSet } from "../model/params.js";
+import { markWritten, type GradSet, type ParamSet } from "../model/params.js";
 
 /** Adam hyper-parameters. */
 export interface AdamOptions {
@@ -31,7 +31,7 @@ export class Adam {
     }
   }
 
-  /** One update with gradients `grads` (same names as the parameters), optionally a scaled lr. */
+  /** One update with gradients `grads` (same names as the parameters), optionally a scaled lr; marks the parameters written. */
   step(grads: GradSet, lrScale = 1): void {
     this.t++;
     const lr = (this.lr * lrScale * Math.sqrt(1 - this.b2 ** this.t)) / (1 - this.b1 ** this.t);
@@ -48,6 +48,7 @@ export class Adam {
         p[i] = p[i]! - (lr * m[i]!) / (Math.sqrt(v[i]!) + this.eps);
       }
     }
+    markWritten(this.params);
   }
 }
 

@@ -34,6 +34,7 @@ for (const { name, length } of init.layout) {
 }
 serveJobs<DpStepMessage, DpShardReply>((m) => {
   for (const { name, offset, length } of init.layout) model.params[name]!.data.set(params.subarray(offset, offset + length));
+  model.paramsChanged();
   if (model.spec.arm === "recon-gate") model.setTau(m.tau);
   const r = batchObjective(model, m.batch, init.source, m.opts, m.fwd);
   for (const { name, offset } of init.layout) grads.set(r.grads[name]!, offset);

@@ -26,11 +26,24 @@ export interface WasmKernels {
   readonly memory: WebAssembly.Memory;
   /** First free byte above the module's static data. */
   readonly heapBase: number;
+  /** The compiled module this instance came from ({@link siblingKernels} instantiates it again). */
+  readonly module: WebAssembly.Module;
 }
 
 /** Instantiate the kernel module from its bytes (works in Node and in browsers). */
 export function instantiateKernels(bytes: BufferSource): WasmKernels {
-  const module = new WebAssembly.Module(bytes);
+  return instantiateModule(new WebAssembly.Module(bytes));
+}
+
+/**
+ * A fresh instance (its own linear memory) of the module `k` came from, in any runtime: for a user
+ * that must own its heap, such as the fused step engine beside a model's ops.
+ */
+export function siblingKernels(k: WasmKernels): WasmKernels {
+  return instantiateModule(k.module);
+}
+
+function instantiateModule(module: WebAssembly.Module): WasmKernels {
   const instance = new WebAssembly.Instance(module, {
     env: {
       abort(_msg: number, _file: number, line: number, col: number): never {
@@ -43,7 +56,7 @@ export function instantiateKernels(bytes: BufferSource): WasmKernels {
   if (!memory) throw new WasmError("kernel module exports no memory");
   if (typeof ex._initialize === "function") (ex._initialize as () => void)();
   const heapBase = Number((ex.heapBase as () => number)());
-  return { exports: ex, memory, heapBase };
+  return { exports: ex, memory, heapBase, module };
 }
 
 const compiled = new Map<string, WebAssembly.Module>();
@@ -72,17 +85,7 @@ export function loadKernels(path: string = defaultWasmPath()): WasmKernels {
     mod = new WebAssembly.Module(readFileSync(path));
     compiled.set(path, mod);
   }
-  const instance = new WebAssembly.Instance(mod, {
-    env: {
-      abort(_msg: number, _file: number, line: number, col: number): never {
-        throw new WasmError(`wasm kernel aborted at ${line}:${col}`);
-      },
-    },
-  });
-  const ex = instance.exports as Record<string, unknown>;
-  const memory = ex.memory as WebAssembly.Memory;
-  if (typeof ex._initialize === "function") (ex._initialize as () => void)();
-  return { exports: ex, memory, heapBase: Number((ex.heapBase as () => number)()) };
+  return instantiateModule(mod);
 }
 
 /** True when this runtime validates a module using 128-bit SIMD. */
