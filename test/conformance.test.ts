@@ -95,7 +95,7 @@ const opCases: Case[] = [
               ? { mode: "fixed" as const, g: Float32Array.from(rnd(14, B * T), (x) => (x > 0 ? 1 : 0)) }
               : mode === "recon"
                 ? { mode: "recon" as const, tau: 0.9 }
-                : { mode: "learned" as const, gatePre: rnd(15, B * T * dGate), G1e: rnd(16, dV * dGate, 0.5), G1a: rnd(17, dV * dGate, 0.5), G2: rnd(18, dGate), c2: 0.1, hard: mode === "learned-hard" },
+                : { mode: "learned" as const, gatePre: rnd(15, B * T * dGate), W1e: rnd(16, dV * dGate, 0.5), W1a: rnd(17, dV * dGate, 0.5), w2: rnd(18, dGate), b2: 0.1, hard: mode === "learned-hard" },
         };
         const out = ops.deltaRule.forward(inp, { saveForBackward: true });
         const g = ops.deltaRule.backward(inp, out, { dr: rnd(19, B * T * dV), dp: rnd(20, B * T) });

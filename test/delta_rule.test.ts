@@ -55,10 +55,10 @@ function makeGate(rng: Rng, mode: Mode, B: number, T: number, dV: number, dG: nu
       return {
         mode: "learned",
         gatePre: rng.normals(B * T * dG, 0.5),
-        G1e: rng.normals(dV * dG, 0.4),
-        G1a: rng.normals(dV * dG, 0.4),
-        G2: rng.normals(dG, 0.6),
-        c2: 0.15,
+        W1e: rng.normals(dV * dG, 0.4),
+        W1a: rng.normals(dV * dG, 0.4),
+        w2: rng.normals(dG, 0.6),
+        b2: 0.15,
         hard: mode !== "learned-soft",
         threshold: mode === "learned-hard" ? 0.45 : undefined,
         // the stochastic gate of training: per-step thresholds u ~ U(0, 1), g = [p > u]
@@ -125,17 +125,17 @@ function compareGrads(tag: string, ref: DeltaRuleGrads, got: DeltaRuleGrads, tol
   assertClose(`${tag} dm0`, ref.dInitial.m, got.dInitial.m, tol);
   if (learned) {
     assertClose(`${tag} dGatePre`, ref.dGatePre!, got.dGatePre!, tol);
-    assertClose(`${tag} dG1e`, ref.dG1e!, got.dG1e!, tol);
-    assertClose(`${tag} dG1a`, ref.dG1a!, got.dG1a!, tol);
-    assertClose(`${tag} dG2`, ref.dG2!, got.dG2!, tol);
-    // dc2 = sum over all B*T steps of dL/dlogit: terms of size ~|dGatePre| that largely cancel, so its
+    assertClose(`${tag} dW1e`, ref.dW1e!, got.dW1e!, tol);
+    assertClose(`${tag} dW1a`, ref.dW1a!, got.dW1a!, tol);
+    assertClose(`${tag} dw2`, ref.dw2!, got.dw2!, tol);
+    // db2 = sum over all B*T steps of dL/dlogit: terms of size ~|dGatePre| that largely cancel, so its
     // float32 rounding error scales with the terms, not with the (possibly tiny) sum.
-    const termScale = ref.dGatePre!.reduce((s, x) => s + Math.abs(x), 0) / Math.max(1, ref.dG2!.length);
-    const err = Math.abs(ref.dc2! - got.dc2!);
-    assert.ok(Number.isFinite(got.dc2!) && err <= tol * termScale, `${tag} dc2: ${got.dc2} vs ${ref.dc2} (term scale ${termScale})`);
+    const termScale = ref.dGatePre!.reduce((s, x) => s + Math.abs(x), 0) / Math.max(1, ref.dw2!.length);
+    const err = Math.abs(ref.db2! - got.db2!);
+    assert.ok(Number.isFinite(got.db2!) && err <= tol * termScale, `${tag} db2: ${got.db2} vs ${ref.db2} (term scale ${termScale})`);
   } else {
     assert.equal(got.dGatePre, undefined);
-    assert.equal(got.dc2, undefined);
+    assert.equal(got.db2, undefined);
   }
 }
 
@@ -243,7 +243,7 @@ describe("delta rule naive backward vs finite differences", () => {
         ["m0", init.m, grads.dInitial.m],
       ];
       if (inp.gate.mode === "learned") {
-        targets.push(["gatePre", inp.gate.gatePre, grads.dGatePre!], ["G1e", inp.gate.G1e, grads.dG1e!], ["G1a", inp.gate.G1a, grads.dG1a!], ["G2", inp.gate.G2, grads.dG2!]);
+        targets.push(["gatePre", inp.gate.gatePre, grads.dGatePre!], ["W1e", inp.gate.W1e, grads.dW1e!], ["W1a", inp.gate.W1a, grads.dW1a!], ["w2", inp.gate.w2, grads.dw2!]);
       }
       for (const [name, x, dx] of targets) {
         const idx = sampleIdx(x.length, 10, name.length);
@@ -254,14 +254,14 @@ describe("delta rule naive backward vs finite differences", () => {
       }
       if (inp.gate.mode === "learned") {
         const gate = inp.gate;
-        const c0 = gate.c2;
+        const c0 = gate.b2;
         const h = 1e-2;
-        gate.c2 = c0 + h;
+        gate.b2 = c0 + h;
         const lp = loss();
-        gate.c2 = c0 - h;
+        gate.b2 = c0 - h;
         const lm = loss();
-        gate.c2 = c0;
-        assertClose("dc2", [(lp - lm) / (2 * h)], [grads.dc2!], 2e-2, 2e-3);
+        gate.b2 = c0;
+        assertClose("db2", [(lp - lm) / (2 * h)], [grads.db2!], 2e-2, 2e-3);
       }
     });
   }
@@ -295,7 +295,7 @@ function tfjsGrads(inp: DeltaRuleInputs, init: DeltaRuleState, cr: Float32Array,
   const steps = gate.mode === "learned" && gate.thresholds ? tf.unstack(tf.tensor(gate.thresholds, [B, T]), 1).map(steAt) : null;
   const reconStep = tf.customGrad(((x: tf.Tensor) => ({ value: tf.cast(tf.greater(x, tau), "float32"), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as GradFn);
 
-  const loss = (k: tf.Tensor, q: tf.Tensor, v: tf.Tensor, beta: tf.Tensor, M0: tf.Tensor, m0: tf.Tensor, gatePre: tf.Tensor, G1e: tf.Tensor, G1a: tf.Tensor, G2: tf.Tensor, c2: tf.Tensor) => {
+  const loss = (k: tf.Tensor, q: tf.Tensor, v: tf.Tensor, beta: tf.Tensor, M0: tf.Tensor, m0: tf.Tensor, gatePre: tf.Tensor, W1e: tf.Tensor, W1a: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor) => {
     const ks = tf.unstack(k.reshape([B, T, dK]), 1);
     const qs = tf.unstack(q.reshape([B, T, dK]), 1);
     const vs = tf.unstack(v.reshape([B, T, dV]), 1);
@@ -314,8 +314,8 @@ function tfjsGrads(inp: DeltaRuleInputs, init: DeltaRuleState, cr: Float32Array,
       let p: tf.Tensor;
       let g: tf.Tensor;
       if (gate.mode === "learned") {
-        const a = tf.tanh(tf.add(tf.add(gps[t]!, tf.matMul(e, G1e.reshape([dV, dG]))), tf.matMul(tf.abs(e), G1a.reshape([dV, dG]))));
-        p = tf.sigmoid(tf.add(tf.matMul(a, G2.reshape([dG, 1])).reshape([B]), c2));
+        const a = tf.tanh(tf.add(tf.add(gps[t]!, tf.matMul(e, W1e.reshape([dV, dG]))), tf.matMul(tf.abs(e), W1a.reshape([dV, dG]))));
+        p = tf.sigmoid(tf.add(tf.matMul(a, w2.reshape([dG, 1])).reshape([B]), b2));
         g = gate.hard ? ((steps ? steps[t]! : ste)(p) as tf.Tensor) : p;
       } else if (gate.mode === "fixed") {
         p = g = gFixed[t]!;
@@ -332,7 +332,7 @@ function tfjsGrads(inp: DeltaRuleInputs, init: DeltaRuleState, cr: Float32Array,
       if (gate.mode === "learned") L = tf.add(L, tf.sum(tf.mul(cps[t]!, p)));
     }
     // Non-learned modes: keep the unused gate arguments in the graph (zero gradient) for tf.grads.
-    if (gate.mode !== "learned") for (const x of [gatePre, G1e, G1a, G2, c2]) L = tf.add(L, tf.mul(0, tf.sum(x)));
+    if (gate.mode !== "learned") for (const x of [gatePre, W1e, W1a, w2, b2]) L = tf.add(L, tf.mul(0, tf.sum(x)));
     L = tf.add(L, tf.sum(tf.mul(tf.tensor(cF.M, [B, dK, dV]), M)));
     return tf.add(L, tf.sum(tf.mul(tf.tensor(cF.m, [B, dV]), m)));
   };
@@ -346,10 +346,10 @@ function tfjsGrads(inp: DeltaRuleInputs, init: DeltaRuleState, cr: Float32Array,
       tf.tensor(init.M),
       tf.tensor(init.m),
       tf.tensor(lg ? lg.gatePre : new Float32Array(B * T)),
-      tf.tensor(lg ? lg.G1e : new Float32Array(dV)),
-      tf.tensor(lg ? lg.G1a : new Float32Array(dV)),
-      tf.tensor(lg ? lg.G2 : new Float32Array(1)),
-      tf.scalar(lg ? lg.c2 : 0),
+      tf.tensor(lg ? lg.W1e : new Float32Array(dV)),
+      tf.tensor(lg ? lg.W1a : new Float32Array(dV)),
+      tf.tensor(lg ? lg.w2 : new Float32Array(1)),
+      tf.scalar(lg ? lg.b2 : 0),
     ];
     const grads = tf.grads(loss as (...a: tf.Tensor[]) => tf.Tensor)(args);
     return grads.map((x) => x.dataSync() as Float32Array);
@@ -367,7 +367,7 @@ describe("delta rule backward vs tfjs autodiff", () => {
       const init = makeState(rng, B, dK, dV);
       const up = upstream(rng, inp);
       const learned = inp.gate.mode === "learned";
-      const [dk, dq, dv, dbeta, dM0, dm0, dGatePre, dG1e, dG1a, dG2, dc2] = tfjsGrads(inp, init, up.dr, up.dp, up.dFinal);
+      const [dk, dq, dv, dbeta, dM0, dm0, dGatePre, dW1e, dW1a, dw2, db2] = tfjsGrads(inp, init, up.dr, up.dp, up.dFinal);
       for (const [name, op] of [["naive", naive], ["wasm", wasm]] as [string, DeltaRuleOp][]) {
         const out = op.forward(inp, { initialState: init, saveForBackward: true });
         const g = op.backward(inp, out, up);
@@ -380,10 +380,10 @@ describe("delta rule backward vs tfjs autodiff", () => {
         assertClose(`${tag} dm0`, dm0!, g.dInitial.m, 1e-4, 1e-5);
         if (learned) {
           assertClose(`${tag} dGatePre`, dGatePre!, g.dGatePre!, 1e-4, 1e-5);
-          assertClose(`${tag} dG1e`, dG1e!, g.dG1e!, 1e-4, 1e-5);
-          assertClose(`${tag} dG1a`, dG1a!, g.dG1a!, 1e-4, 1e-5);
-          assertClose(`${tag} dG2`, dG2!, g.dG2!, 1e-4, 1e-5);
-          assertClose(`${tag} dc2`, dc2!, [g.dc2!], 1e-4, 1e-5);
+          assertClose(`${tag} dW1e`, dW1e!, g.dW1e!, 1e-4, 1e-5);
+          assertClose(`${tag} dW1a`, dW1a!, g.dW1a!, 1e-4, 1e-5);
+          assertClose(`${tag} dw2`, dw2!, g.dw2!, 1e-4, 1e-5);
+          assertClose(`${tag} db2`, db2!, [g.db2!], 1e-4, 1e-5);
         }
       }
     });
@@ -549,7 +549,7 @@ describe("delta rule identities", () => {
       const b = op.forward(inp, { initialState: { M: new Float32Array(2 * 4 * 5), m: new Float32Array(2 * 5) } });
       assert.deepEqual(a.r, b.r);
       const g = op.backward(inp, a, { dr: new Float32Array(2 * 9 * 5) });
-      assert.ok(g.dk.every((x) => x === 0) && g.dG1e!.every((x) => x === 0) && g.dc2 === 0);
+      assert.ok(g.dk.every((x) => x === 0) && g.dW1e!.every((x) => x === 0) && g.db2 === 0);
     }
   });
 });
@@ -564,9 +564,9 @@ describe("delta rule validation", () => {
     ["v", (i) => ({ ...i, v: new Float32Array(3) })],
     ["beta", (i) => ({ ...i, beta: new Float32Array(i.beta.length * 2) })],
     ["gate.gatePre", (i) => ({ ...i, gate: { ...(i.gate as Extract<GateSpec, { mode: "learned" }>), gatePre: new Float32Array(1) } })],
-    ["gate.G1e", (i) => ({ ...i, gate: { ...(i.gate as Extract<GateSpec, { mode: "learned" }>), G1e: new Float32Array(5 * 5) } })],
-    ["gate.G1a", (i) => ({ ...i, gate: { ...(i.gate as Extract<GateSpec, { mode: "learned" }>), G1a: Array.from({ length: 30 }) as unknown as Float32Array } })],
-    ["gate.G2", (i) => ({ ...i, gate: { ...(i.gate as Extract<GateSpec, { mode: "learned" }>), G2: new Float32Array(7) } })],
+    ["gate.W1e", (i) => ({ ...i, gate: { ...(i.gate as Extract<GateSpec, { mode: "learned" }>), W1e: new Float32Array(5 * 5) } })],
+    ["gate.W1a", (i) => ({ ...i, gate: { ...(i.gate as Extract<GateSpec, { mode: "learned" }>), W1a: Array.from({ length: 30 }) as unknown as Float32Array } })],
+    ["gate.w2", (i) => ({ ...i, gate: { ...(i.gate as Extract<GateSpec, { mode: "learned" }>), w2: new Float32Array(7) } })],
   ];
   for (const op of [naive, wasm]) {
     test(`${op === naive ? "naive" : "wasm"}: wrong lengths throw ShapeError naming the field`, () => {

@@ -189,9 +189,9 @@ const MODE_FIXED: u32 = 1;
 }
 
 /**
- * Learned-gate pre-activation pre[h] = gatePre[h] + sum_j e_j G1e[j,h] + |e_j| G1a[j,h] (h contiguous),
- * as pre[h] = gatePre[h] + sum_j e_j Gs[j,h] with Gs = Gp = G1e + G1a where e_j >= 0 and
- * Gs = Gm = G1e - G1a where e_j < 0: one multiply-add per (j, h) instead of two. Groups of 16 h (four
+ * Learned-gate pre-activation pre[h] = gatePre[h] + sum_j e_j W1e[j,h] + |e_j| W1a[j,h] (h contiguous),
+ * as pre[h] = gatePre[h] + sum_j e_j Gs[j,h] with Gs = Gp = W1e + W1a where e_j >= 0 and
+ * Gs = Gm = W1e - W1a where e_j < 0: one multiply-add per (j, h) instead of two. Groups of 16 h (four
  * accumulator chains), then single f32x4 blocks, then a scalar tail.
  */
 // @ts-ignore: decorator
@@ -248,10 +248,10 @@ const MODE_FIXED: u32 = 1;
 /**
  * Forward over all rows and steps. Header (u32 unless noted):
  *  0 B, 1 T, 2 dK, 3 dV, 4 dGate, 5 mode (0 learned, 1 fixed, 2 recon), 6 hard, 7 C (0: no checkpoints),
- *  8 k, 9 q, 10 v, 11 beta, 12 gatePre (learned) | g (fixed), 13 G1e, 14 G1a, 15 G2, 16 M0 (0: zeros),
+ *  8 k, 9 q, 10 v, 11 beta, 12 gatePre (learned) | g (fixed), 13 W1e, 14 W1a, 15 w2, 16 M0 (0: zeros),
  *  17 m0 (0: zeros), 18 r, 19 e, 20 p, 21 g, 22 surprise, 23 M final (also the working state),
  *  24 m final, 25 checkpoints [B, ceil(T/C), dK, dV], 26 act [B, T, dGate] (0: none),
- *  27 scratch (pad4(dV) + pad4(dK) + pad4(dGate) + 2 pad4(dV * dGate) floats), 28 c2 (f32),
+ *  27 scratch (pad4(dV) + pad4(dK) + pad4(dGate) + 2 pad4(dV * dGate) floats), 28 b2 (f32),
  *  29 threshold (f32), 30 tau (f32), 31 per-step thresholds [B, T] of the hard gate (0: use 29),
  *  32 write decay alpha (f32, 1 = none): at a step with gate g, M and m are scaled by 1 - g (1 - alpha)
  *     before the rank-1 write (the surprise e and the gate read the state before the decay).
@@ -270,9 +270,9 @@ export function delta_rule_fwd(hdr: usize): void {
   const pv = <usize>hdrU32(hdr, 10);
   const pbeta = <usize>hdrU32(hdr, 11);
   const pgate = <usize>hdrU32(hdr, 12);
-  const G1e = <usize>hdrU32(hdr, 13);
-  const G1a = <usize>hdrU32(hdr, 14);
-  const G2 = <usize>hdrU32(hdr, 15);
+  const W1e = <usize>hdrU32(hdr, 13);
+  const W1a = <usize>hdrU32(hdr, 14);
+  const w2 = <usize>hdrU32(hdr, 15);
   const pM0 = <usize>hdrU32(hdr, 16);
   const pm0 = <usize>hdrU32(hdr, 17);
   const pr = <usize>hdrU32(hdr, 18);
@@ -285,7 +285,7 @@ export function delta_rule_fwd(hdr: usize): void {
   const pck = <usize>hdrU32(hdr, 25);
   const pact = <usize>hdrU32(hdr, 26);
   const scr = <usize>hdrU32(hdr, 27);
-  const c2 = hdrF32(hdr, 28);
+  const b2 = hdrF32(hdr, 28);
   const thr = hdrF32(hdr, 29);
   const tau = hdrF32(hdr, 30);
   const pthr = <usize>hdrU32(hdr, 31);
@@ -294,8 +294,8 @@ export function delta_rule_fwd(hdr: usize): void {
   const vhat = scr; // dV
   const wk = vhat + (<usize>((dV + 3) & ~3) << 2); // w k (dK)
   const pre = wk + (<usize>((dK + 3) & ~3) << 2); // gate pre-activation (dGate)
-  const Gp = pre + (<usize>((dG + 3) & ~3) << 2); // G1e + G1a [dV, dGate]
-  const Gm = Gp + (<usize>((dV * dG + 3) & ~3) << 2); // G1e - G1a [dV, dGate]
+  const Gp = pre + (<usize>((dG + 3) & ~3) << 2); // W1e + W1a [dV, dGate]
+  const Gm = Gp + (<usize>((dV * dG + 3) & ~3) << 2); // W1e - W1a [dV, dGate]
   const S = dK * dV;
   const nC = C > 0 ? (T + C - 1) / C : 0;
   const dG4 = dG & ~3;
@@ -304,14 +304,14 @@ export function delta_rule_fwd(hdr: usize): void {
     const n = dV * dG;
     let x = 0;
     for (; x + 4 <= n; x += 4) {
-      const ge = ldv(G1e, x);
-      const ga = ldv(G1a, x);
+      const ge = ldv(W1e, x);
+      const ga = ldv(W1a, x);
       stv(Gp, x, f32x4.add(ge, ga));
       stv(Gm, x, f32x4.sub(ge, ga));
     }
     for (; x < n; x++) {
-      stf(Gp, x, ldf(G1e, x) + ldf(G1a, x));
-      stf(Gm, x, ldf(G1e, x) - ldf(G1a, x));
+      stf(Gp, x, ldf(W1e, x) + ldf(W1a, x));
+      stf(Gm, x, ldf(W1e, x) - ldf(W1a, x));
     }
   }
 
@@ -359,13 +359,13 @@ export function delta_rule_fwd(hdr: usize): void {
         for (let h = 0; h < dG4; h += 4) {
           const a = vtanh(ldv(pre, h));
           if (pact) stv(act, h, a);
-          lv = f32x4.add(lv, f32x4.mul(a, ldv(G2, h)));
+          lv = f32x4.add(lv, f32x4.mul(a, ldv(w2, h)));
         }
-        let logit = c2 + hsum(lv);
+        let logit = b2 + hsum(lv);
         for (let h = dG4; h < dG; h++) {
           const a = tanh1(ldf(pre, h));
           if (pact) stf(act, h, a);
-          logit += a * ldf(G2, h);
+          logit += a * ldf(w2, h);
         }
         p = sigmoid1(logit);
         const u = pthr ? ldf(pthr, bt) : thr;
@@ -540,7 +540,7 @@ export function delta_rule_fwd(hdr: usize): void {
 }
 
 /**
- * de[j] += sum_h (G1e[j,h] + sign(e_j) G1a[j,h]) dpre[h], with the gate weights transposed to
+ * de[j] += sum_h (W1e[j,h] + sign(e_j) W1a[j,h]) dpre[h], with the gate weights transposed to
  * [dGate, dV] (GeT, GaT) so that columns j are contiguous: groups of 8 columns, rows h inner.
  */
 // @ts-ignore: decorator
@@ -595,25 +595,25 @@ export function delta_rule_fwd(hdr: usize): void {
 }
 
 /**
- * dG1e[j,h] += sum_t e[t,j] dpre[t,h] and dG1a[j,h] += sum_t |e[t,j]| dpre[t,h] over the T steps of
+ * dW1e[j,h] += sum_t e[t,j] dpre[t,h] and dW1a[j,h] += sum_t |e[t,j]| dpre[t,h] over the T steps of
  * one batch row (e: [T, dV], dpre: [T, dGate]); eight accumulator chains per group of 16 h.
  */
 // @ts-ignore: decorator
-@inline function gateWeightGrads(dG1e: usize, dG1a: usize, e: usize, dpre: usize, T: i32, dV: i32, dG: i32): void {
+@inline function gateWeightGrads(dW1e: usize, dW1a: usize, e: usize, dpre: usize, T: i32, dV: i32, dG: i32): void {
   const se = <usize>dV << 2;
   const sg = <usize>dG << 2;
   for (let j = 0; j < dV; j++) {
     const o = j * dG;
     let h = 0;
     for (; h + 16 <= dG; h += 16) {
-      let e0 = ldv(dG1e, o + h);
-      let e1 = ldv(dG1e, o + h + 4);
-      let e2 = ldv(dG1e, o + h + 8);
-      let e3 = ldv(dG1e, o + h + 12);
-      let a0 = ldv(dG1a, o + h);
-      let a1 = ldv(dG1a, o + h + 4);
-      let a2 = ldv(dG1a, o + h + 8);
-      let a3 = ldv(dG1a, o + h + 12);
+      let e0 = ldv(dW1e, o + h);
+      let e1 = ldv(dW1e, o + h + 4);
+      let e2 = ldv(dW1e, o + h + 8);
+      let e3 = ldv(dW1e, o + h + 12);
+      let a0 = ldv(dW1a, o + h);
+      let a1 = ldv(dW1a, o + h + 4);
+      let a2 = ldv(dW1a, o + h + 8);
+      let a3 = ldv(dW1a, o + h + 12);
       let pe = e + (<usize>j << 2);
       let pg = dpre + (<usize>h << 2);
       for (let t = 0; t < T; t++) {
@@ -634,18 +634,18 @@ export function delta_rule_fwd(hdr: usize): void {
         pe += se;
         pg += sg;
       }
-      stv(dG1e, o + h, e0);
-      stv(dG1e, o + h + 4, e1);
-      stv(dG1e, o + h + 8, e2);
-      stv(dG1e, o + h + 12, e3);
-      stv(dG1a, o + h, a0);
-      stv(dG1a, o + h + 4, a1);
-      stv(dG1a, o + h + 8, a2);
-      stv(dG1a, o + h + 12, a3);
+      stv(dW1e, o + h, e0);
+      stv(dW1e, o + h + 4, e1);
+      stv(dW1e, o + h + 8, e2);
+      stv(dW1e, o + h + 12, e3);
+      stv(dW1a, o + h, a0);
+      stv(dW1a, o + h + 4, a1);
+      stv(dW1a, o + h + 8, a2);
+      stv(dW1a, o + h + 12, a3);
     }
     for (; h + 4 <= dG; h += 4) {
-      let e0 = ldv(dG1e, o + h);
-      let a0 = ldv(dG1a, o + h);
+      let e0 = ldv(dW1e, o + h);
+      let a0 = ldv(dW1a, o + h);
       let pe = e + (<usize>j << 2);
       let pg = dpre + (<usize>h << 2);
       for (let t = 0; t < T; t++) {
@@ -656,30 +656,30 @@ export function delta_rule_fwd(hdr: usize): void {
         pe += se;
         pg += sg;
       }
-      stv(dG1e, o + h, e0);
-      stv(dG1a, o + h, a0);
+      stv(dW1e, o + h, e0);
+      stv(dW1a, o + h, a0);
     }
     for (; h < dG; h++) {
-      let ae: f32 = ldf(dG1e, o + h);
-      let aa: f32 = ldf(dG1a, o + h);
+      let ae: f32 = ldf(dW1e, o + h);
+      let aa: f32 = ldf(dW1a, o + h);
       for (let t = 0; t < T; t++) {
         const x = ldf(e, t * dV + j);
         const g = ldf(dpre, t * dG + h);
         ae += x * g;
         aa += Mathf.abs(x) * g;
       }
-      stf(dG1e, o + h, ae);
-      stf(dG1a, o + h, aa);
+      stf(dW1e, o + h, ae);
+      stf(dW1a, o + h, aa);
     }
   }
 }
 
 /**
  * Backward (BPTT) over all rows. Header (u32):
- *  0 B, 1 T, 2 dK, 3 dV, 4 dGate, 5 mode, 6 C, 7 k, 8 q, 9 beta, 10 e, 11 g, 12 p, 13 act, 14 G1e,
- *  15 G1a, 16 G2, 17 checkpoints, 18 dr, 19 dp (0: none), 20 dFinal.M (0: none), 21 dFinal.m (0: none),
+ *  0 B, 1 T, 2 dK, 3 dV, 4 dGate, 5 mode, 6 C, 7 k, 8 q, 9 beta, 10 e, 11 g, 12 p, 13 act, 14 W1e,
+ *  15 W1a, 16 w2, 17 checkpoints, 18 dr, 19 dp (0: none), 20 dFinal.M (0: none), 21 dFinal.m (0: none),
  *  22 dk, 23 dq, 24 dv, 25 dbeta, 26 dM0 (also the working dM), 27 dm0 (also the working dm),
- *  28 dGatePre, 29 dG1e (zeroed), 30 dG1a (zeroed), 31 dG2 (zeroed), 32 dc2 (1 float),
+ *  28 dGatePre, 29 dW1e (zeroed), 30 dW1a (zeroed), 31 dw2 (zeroed), 32 db2 (1 float),
  *  33 states (min(C, T) * dK * dV floats),
  *  34 scratch (2 pad4(dV) + pad4(dK) + pad4(dGate) + 2 pad4(dGate * dV) floats).
  */
@@ -698,9 +698,9 @@ export function delta_rule_bwd(hdr: usize): void {
   const pg = <usize>hdrU32(hdr, 11);
   const pp = <usize>hdrU32(hdr, 12);
   const pact = <usize>hdrU32(hdr, 13);
-  const G1e = <usize>hdrU32(hdr, 14);
-  const G1a = <usize>hdrU32(hdr, 15);
-  const G2 = <usize>hdrU32(hdr, 16);
+  const W1e = <usize>hdrU32(hdr, 14);
+  const W1a = <usize>hdrU32(hdr, 15);
+  const w2 = <usize>hdrU32(hdr, 16);
   const pck = <usize>hdrU32(hdr, 17);
   const pdr = <usize>hdrU32(hdr, 18);
   const pdp = <usize>hdrU32(hdr, 19);
@@ -713,9 +713,9 @@ export function delta_rule_bwd(hdr: usize): void {
   const pdM = <usize>hdrU32(hdr, 26);
   const pdm = <usize>hdrU32(hdr, 27);
   const pdGate = <usize>hdrU32(hdr, 28);
-  const dG1e = <usize>hdrU32(hdr, 29);
-  const dG1a = <usize>hdrU32(hdr, 30);
-  const dG2 = <usize>hdrU32(hdr, 31);
+  const dW1e = <usize>hdrU32(hdr, 29);
+  const dW1a = <usize>hdrU32(hdr, 30);
+  const dw2 = <usize>hdrU32(hdr, 31);
   const pdc2 = <usize>hdrU32(hdr, 32);
   const states = <usize>hdrU32(hdr, 33);
   const scr = <usize>hdrU32(hdr, 34);
@@ -724,18 +724,18 @@ export function delta_rule_bwd(hdr: usize): void {
   const de = z + (<usize>((dV + 3) & ~3) << 2); // dV
   const u = de + (<usize>((dV + 3) & ~3) << 2); // dM' e (dK)
   const dpre = u + (<usize>((dK + 3) & ~3) << 2); // dGate
-  const GeT = dpre + (<usize>((dG + 3) & ~3) << 2); // G1e^T [dGate, dV]
-  const GaT = GeT + (<usize>((dG * dV + 3) & ~3) << 2); // G1a^T [dGate, dV]
+  const GeT = dpre + (<usize>((dG + 3) & ~3) << 2); // W1e^T [dGate, dV]
+  const GaT = GeT + (<usize>((dG * dV + 3) & ~3) << 2); // W1a^T [dGate, dV]
   const S = dK * dV;
   const nC = (T + C - 1) / C;
   const learned = mode == MODE_LEARNED;
-  let dc2: f64 = 0; // a sum over all B*T steps with cancellation: accumulate in f64
+  let db2: f64 = 0; // a sum over all B*T steps with cancellation: accumulate in f64
 
   if (learned) {
     for (let j = 0; j < dV; j++) {
       for (let h = 0; h < dG; h++) {
-        stf(GeT, h * dV + j, ldf(G1e, j * dG + h));
-        stf(GaT, h * dV + j, ldf(G1a, j * dG + h));
+        stf(GeT, h * dV + j, ldf(W1e, j * dG + h));
+        stf(GaT, h * dV + j, ldf(W1a, j * dG + h));
       }
     }
   }
@@ -786,7 +786,7 @@ export function delta_rule_bwd(hdr: usize): void {
         if (learned) {
           const p = ldf(pp, bt);
           const dlogit = (dw * beta + (pdp ? ldf(pdp, bt) : <f32>0)) * p * (<f32>1 - p);
-          dc2 += <f64>dlogit;
+          db2 += <f64>dlogit;
           const act = pact + (<usize>(bt * dG) << 2);
           const dgp = pdGate + (<usize>(bt * dG) << 2);
           const dl = f32x4.splat(dlogit);
@@ -794,15 +794,15 @@ export function delta_rule_bwd(hdr: usize): void {
           let h = 0;
           for (; h + 4 <= dG; h += 4) {
             const a = ldv(act, h);
-            stv(dG2, h, f32x4.add(ldv(dG2, h), f32x4.mul(dl, a)));
-            const dh = f32x4.mul(f32x4.mul(dl, ldv(G2, h)), f32x4.sub(one, f32x4.mul(a, a)));
+            stv(dw2, h, f32x4.add(ldv(dw2, h), f32x4.mul(dl, a)));
+            const dh = f32x4.mul(f32x4.mul(dl, ldv(w2, h)), f32x4.sub(one, f32x4.mul(a, a)));
             stv(dpre, h, dh);
             stv(dgp, h, dh);
           }
           for (; h < dG; h++) {
             const a = ldf(act, h);
-            stf(dG2, h, ldf(dG2, h) + dlogit * a);
-            const dh = dlogit * ldf(G2, h) * (<f32>1 - a * a);
+            stf(dw2, h, ldf(dw2, h) + dlogit * a);
+            const dh = dlogit * ldf(w2, h) * (<f32>1 - a * a);
             stf(dpre, h, dh);
             stf(dgp, h, dh);
           }
@@ -819,7 +819,7 @@ export function delta_rule_bwd(hdr: usize): void {
       }
     }
     // Gate weight gradients of this row in one register-blocked pass over its T steps.
-    if (learned) gateWeightGrads(dG1e, dG1a, pe + (<usize>(b * T * dV) << 2), pdGate + (<usize>(b * T * dG) << 2), T, dV, dG);
+    if (learned) gateWeightGrads(dW1e, dW1a, pe + (<usize>(b * T * dV) << 2), pdGate + (<usize>(b * T * dG) << 2), T, dV, dG);
   }
-  stf(pdc2, 0, <f32>dc2);
+  stf(pdc2, 0, <f32>db2);
 }

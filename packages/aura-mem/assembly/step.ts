@@ -3,7 +3,7 @@
 //
 //   E = z W_enc + b_enc = [kRaw | qRaw | v | hPre | betaPre];  k, q = l2norm (eps 1e-6);  h = tanh(hPre)
 //   beta = sigmoid(betaPre);  e = v - (M^T k + m);  surprise = ||e||
-//   p = sigmoid(w2 . tanh([h, e, |e|] G1 + b1) + b2);  g = 1[p > threshold]
+//   p = sigmoid(w2 . tanh([h, e, |e|] gateW1 + b1) + b2);  g = 1[p > threshold]
 //   M = a M + g beta k e^T;  m = a m + g beta e  (a = 1 - g (1 - alpha), the write decay)
 //   r = M^T q + m;  action = tanh([h, r] W1 + b1) W2 + b2
 //
@@ -20,8 +20,8 @@
 //
 // Header (u32 fields unless marked f32):
 //   0 K (dModel)  1 dKey  2 dVal  3 dProj  4 dGate  5 dHidden  6 dAction  7 width  8 nPanel
-//   9 encPanels  10 encRows  11 encB [width]  12 G1 [dProj + 2 dVal, dGate] (rows: h, e, |e|)
-//   13 gB1 [dGate]  14 gW2 [dGate]  15 gB2 (f32)  16 hW1 [dProj + dVal, dHidden]  17 hB1 [dHidden]
+//   9 encPanels  10 encRows  11 encB [width]  12 gateW1 [dProj + 2 dVal, dGate] (rows: h, e, |e|)
+//   13 gateB1 [dGate]  14 gateW2 [dGate]  15 gateB2 (f32)  16 hW1 [dProj + dVal, dHidden]  17 hB1 [dHidden]
 //   18 hW2 [dHidden, dAction]  19 hB2 [dAction]  20 write decay alpha (f32; M, m *= alpha where g = 1)  21 z [Kp]  22 M [dKey, dVal]
 //   (read and updated in place)  23 m [dVal] (in place)  24 out [dAction + 3] = action, g, p, surprise
 //   25 E [width]  26 k [dKey]  27 q [dKey]  28 gin [dProj + 2 dVal] = h, e, |e|
@@ -237,10 +237,10 @@ export function aura_step(hdr: usize): i32 {
   const encP = <usize>hdrU32(hdr, 9);
   const encR = <usize>hdrU32(hdr, 10);
   const encB = <usize>hdrU32(hdr, 11);
-  const G1 = <usize>hdrU32(hdr, 12);
-  const gB1 = <usize>hdrU32(hdr, 13);
-  const gW2 = <usize>hdrU32(hdr, 14);
-  const gB2 = hdrF32(hdr, 15);
+  const gateW1 = <usize>hdrU32(hdr, 12);
+  const gateB1 = <usize>hdrU32(hdr, 13);
+  const gateW2 = <usize>hdrU32(hdr, 14);
+  const gateB2 = hdrF32(hdr, 15);
   const hW1 = <usize>hdrU32(hdr, 16);
   const hB1 = <usize>hdrU32(hdr, 17);
   const hW2 = <usize>hdrU32(hdr, 18);
@@ -308,14 +308,14 @@ export function aura_step(hdr: usize): i32 {
   const surprise = Mathf.sqrt(ss);
 
   // write gate
-  matvec(gin, dP + 2 * dV, G1, dG, gB1, pre);
+  matvec(gin, dP + 2 * dV, gateW1, dG, gateB1, pre);
   tanhArr(pre, dG);
   let lv = f32x4.splat(0);
   let u = 0;
-  for (; u + 4 <= dG; u += 4) lv = madd(lv, ld(pre + (<usize>u << 2)), ld(gW2 + (<usize>u << 2)));
+  for (; u + 4 <= dG; u += 4) lv = madd(lv, ld(pre + (<usize>u << 2)), ld(gateW2 + (<usize>u << 2)));
   let logit: f32 = hsum(lv);
-  for (; u < dG; u++) logit += ldf(pre, u) * ldf(gW2, u);
-  logit += gB2;
+  for (; u < dG; u++) logit += ldf(pre, u) * ldf(gateW2, u);
+  logit += gateB2;
   const p = sigmoid1(logit);
   const g: f32 = <f64>p > threshold ? 1 : 0;
 

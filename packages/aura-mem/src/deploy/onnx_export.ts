@@ -118,17 +118,17 @@ export function auraStepGraph(w: AuraWeights): {
     nodes.push({ op, inputs, outputs, attrs });
   };
   // Gate first layer on [h, e, |e|] as one matrix [dProj + 2 dVal, dGate].
-  const G1 = new Float32Array((dProj + 2 * dVal) * dGate);
-  G1.set(w.gW1h, 0);
-  G1.set(w.gW1e, dProj * dGate);
-  G1.set(w.gW1a, (dProj + dVal) * dGate);
+  const gateW1 = new Float32Array((dProj + 2 * dVal) * dGate);
+  gateW1.set(w.gateW1h, 0);
+  gateW1.set(w.gateW1e, dProj * dGate);
+  gateW1.set(w.gateW1a, (dProj + dVal) * dGate);
   const initializers: TensorSpec[] = [
     f32Tensor("enc.W", [dModel, width], w.encW),
     f32Tensor("enc.b", [width], w.encB),
-    f32Tensor("gate.W1", [dProj + 2 * dVal, dGate], G1),
-    f32Tensor("gate.b1", [dGate], w.gB1),
-    f32Tensor("gate.w2", [dGate, 1], w.gW2),
-    f32Tensor("gate.b2", [1], w.gB2),
+    f32Tensor("gate.W1", [dProj + 2 * dVal, dGate], gateW1),
+    f32Tensor("gate.b1", [dGate], w.gateB1),
+    f32Tensor("gate.w2", [dGate, 1], w.gateW2),
+    f32Tensor("gate.b2", [1], w.gateB2),
     f32Tensor("head.W1", [dProj + dVal, dHidden], w.hW1),
     f32Tensor("head.b1", [dHidden], w.hB1),
     f32Tensor("head.W2", [dHidden, dAction], w.hW2),

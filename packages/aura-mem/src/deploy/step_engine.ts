@@ -110,9 +110,9 @@ export function createStepEngine(layer: AuraLayerView, opts: StepEngineOptions =
     encP: arena.allocBytes(nPanel * Kp * PANEL * 4),
     encR: arena.allocBytes(R * Kp * 4),
     encB: arena.allocBytes(pad4(W) * 4),
-    G1: arena.allocBytes(pad4((dProj + 2 * dVal) * dGate) * 4),
-    gB1: arena.allocBytes(pad4(dGate) * 4),
-    gW2: arena.allocBytes(pad4(dGate) * 4),
+    gateW1: arena.allocBytes(pad4((dProj + 2 * dVal) * dGate) * 4),
+    gateB1: arena.allocBytes(pad4(dGate) * 4),
+    gateW2: arena.allocBytes(pad4(dGate) * 4),
     hW1: arena.allocBytes(pad4((dProj + dVal) * dHidden) * 4),
     hB1: arena.allocBytes(pad4(dHidden) * 4),
     hW2: arena.allocBytes(pad4(dHidden * dAction) * 4),
@@ -180,19 +180,19 @@ export function createStepEngine(layer: AuraLayerView, opts: StepEngineOptions =
     }
     v.fill(0, (at.z >>> 2) + K, (at.z >>> 2) + Kp);
     v.set(w.encB, at.encB >>> 2);
-    v.set(w.gW1h, at.G1 >>> 2);
-    v.set(w.gW1e, (at.G1 >>> 2) + dProj * dGate);
-    v.set(w.gW1a, (at.G1 >>> 2) + (dProj + dVal) * dGate);
-    v.set(w.gB1, at.gB1 >>> 2);
-    v.set(w.gW2, at.gW2 >>> 2);
+    v.set(w.gateW1h, at.gateW1 >>> 2);
+    v.set(w.gateW1e, (at.gateW1 >>> 2) + dProj * dGate);
+    v.set(w.gateW1a, (at.gateW1 >>> 2) + (dProj + dVal) * dGate);
+    v.set(w.gateB1, at.gateB1 >>> 2);
+    v.set(w.gateW2, at.gateW2 >>> 2);
     v.set(w.hW1, at.hW1 >>> 2);
     v.set(w.hB1, at.hB1 >>> 2);
     v.set(w.hW2, at.hW2 >>> 2);
     v.set(w.hB2, at.hB2 >>> 2);
     const u = new Uint32Array(kernels.memory.buffer, at.hdr, HDR_FIELDS);
     const hf = new Float32Array(kernels.memory.buffer, at.hdr, HDR_FIELDS);
-    u.set([K, dKey, dVal, dProj, dGate, dHidden, dAction, W, nPanel, at.encP, at.encR, at.encB, at.G1, at.gB1, at.gW2, 0]);
-    hf[15] = w.gB2[0]!;
+    u.set([K, dKey, dVal, dProj, dGate, dHidden, dAction, W, nPanel, at.encP, at.encR, at.encB, at.gateW1, at.gateB1, at.gateW2, 0]);
+    hf[15] = w.gateB2[0]!;
     u.set([at.hW1, at.hB1, at.hW2, at.hB2, 0, at.z, at.M, at.m, at.out, at.E, at.k, at.q, at.gin, at.hin, at.pre, at.a1], 16);
     hf[20] = d.decay;
     new Float64Array(kernels.memory.buffer, at.hdr + 128, 1)[0] = d.threshold;

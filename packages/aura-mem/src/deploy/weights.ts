@@ -64,17 +64,17 @@ export interface AuraWeights {
   /** [width] */
   readonly encB: Float32Array;
   /** [dProj, dGate] */
-  readonly gW1h: Float32Array;
+  readonly gateW1h: Float32Array;
   /** [dGate] */
-  readonly gB1: Float32Array;
+  readonly gateB1: Float32Array;
   /** [dVal, dGate] */
-  readonly gW1e: Float32Array;
+  readonly gateW1e: Float32Array;
   /** [dVal, dGate] */
-  readonly gW1a: Float32Array;
+  readonly gateW1a: Float32Array;
   /** [dGate] */
-  readonly gW2: Float32Array;
+  readonly gateW2: Float32Array;
   /** [1] */
-  readonly gB2: Float32Array;
+  readonly gateB2: Float32Array;
   /** [dProj + dVal, dHidden] */
   readonly hW1: Float32Array;
   /** [dHidden] */
@@ -124,12 +124,12 @@ export function auraWeights(layer: AuraLayerView): AuraWeights {
     enc,
     encW: get("enc.W", c.dModel * width),
     encB: get("enc.b", width),
-    gW1h: get("gate.W1h", c.dProj * c.dGate),
-    gB1: get("gate.b1", c.dGate),
-    gW1e: get("gate.W1e", c.dVal * c.dGate),
-    gW1a: get("gate.W1a", c.dVal * c.dGate),
-    gW2: get("gate.w2", c.dGate),
-    gB2: get("gate.b2", 1),
+    gateW1h: get("gate.W1h", c.dProj * c.dGate),
+    gateB1: get("gate.b1", c.dGate),
+    gateW1e: get("gate.W1e", c.dVal * c.dGate),
+    gateW1a: get("gate.W1a", c.dVal * c.dGate),
+    gateW2: get("gate.w2", c.dGate),
+    gateB2: get("gate.b2", 1),
     hW1: get("head.W1", (c.dProj + c.dVal) * dHidden),
     hB1: get("head.b1", dHidden),
     hW2: get("head.W2", dHidden * c.dAction),

@@ -488,10 +488,10 @@ export class SequenceModel {
         grads["gate.W1h"] = gb.dW;
         grads["gate.b1"] = gb.db;
         // observation-only gate: the surprise weights are held at zero
-        grads["gate.W1e"] = c.gateSurprise ? gd.dG1e! : new Float32Array(gd.dG1e!.length);
-        grads["gate.W1a"] = c.gateSurprise ? gd.dG1a! : new Float32Array(gd.dG1a!.length);
-        grads["gate.w2"] = gd.dG2!;
-        grads["gate.b2"] = new Float32Array([gd.dc2!]);
+        grads["gate.W1e"] = c.gateSurprise ? gd.dW1e! : new Float32Array(gd.dW1e!.length);
+        grads["gate.W1a"] = c.gateSurprise ? gd.dW1a! : new Float32Array(gd.dW1a!.length);
+        grads["gate.w2"] = gd.dw2!;
+        grads["gate.b2"] = new Float32Array([gd.db2!]);
         for (let i = 0; i < dh.length; i++) dh[i] = dh[i]! + gb.dx![i]!;
       } else if (this.spec.arm === "aura") {
         // gate overridden (swap evaluation): no gradient reaches the gate parameters
@@ -675,10 +675,10 @@ export class SequenceModel {
     return {
       mode: "learned",
       gatePre,
-      G1e: P["gate.W1e"]!.data,
-      G1a: P["gate.W1a"]!.data,
-      G2: P["gate.w2"]!.data,
-      c2: P["gate.b2"]!.data[0]!,
+      W1e: P["gate.W1e"]!.data,
+      W1a: P["gate.W1a"]!.data,
+      w2: P["gate.w2"]!.data,
+      b2: P["gate.b2"]!.data[0]!,
       hard: (opts.gateMode ?? "hard") === "hard",
       threshold: c.gateThreshold,
       ...(opts.gateThresholds ? { thresholds: opts.gateThresholds } : {}),

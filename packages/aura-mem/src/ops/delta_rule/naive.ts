@@ -67,12 +67,12 @@ export const deltaRuleNaive: DeltaRuleOp = {
         let p: number;
         let g: number;
         if (gate.mode === "learned") {
-          let logit = gate.c2;
+          let logit = gate.b2;
           for (let h = 0; h < dG; h++) {
             let pre = gate.gatePre[bt * dG + h]!;
-            for (let j = 0; j < dV; j++) pre += e[j]! * gate.G1e[j * dG + h]! + Math.abs(e[j]!) * gate.G1a[j * dG + h]!;
+            for (let j = 0; j < dV; j++) pre += e[j]! * gate.W1e[j * dG + h]! + Math.abs(e[j]!) * gate.W1a[j * dG + h]!;
             a[h] = Math.tanh(pre);
-            logit += a[h]! * gate.G2[h]!;
+            logit += a[h]! * gate.w2[h]!;
             if (act) act[bt * dG + h] = a[h]!;
           }
           p = sigmoid(logit);
@@ -131,10 +131,10 @@ export const deltaRuleNaive: DeltaRuleOp = {
     const dm0 = new Float32Array(B * dV);
     const learned = gate.mode === "learned" ? gate : null;
     const dGatePre = learned ? new Float32Array(B * T * dG) : undefined;
-    const dG1e = learned ? new Float64Array(dV * dG) : null;
-    const dG1a = learned ? new Float64Array(dV * dG) : null;
-    const dG2 = learned ? new Float64Array(dG) : null;
-    let dc2 = 0;
+    const dW1e = learned ? new Float64Array(dV * dG) : null;
+    const dW1a = learned ? new Float64Array(dV * dG) : null;
+    const dw2 = learned ? new Float64Array(dG) : null;
+    let db2 = 0;
 
     const states = new Float64Array(T * dK * dV); // pre-write M of every step of one row
     const mStates = new Float64Array(T * dV); // pre-write m of every step of one row (the decay's gradient)
@@ -208,11 +208,11 @@ export const deltaRuleNaive: DeltaRuleOp = {
           const p = out.p[bt]!;
           // dL/dg = dw beta + da da/dg, a = 1 - g (1 - alpha)
           const dlogit = (dw * beta[bt]! - da * (1 - decay) + (dp ? dp[bt]! : 0)) * p * (1 - p);
-          dc2 += dlogit;
+          db2 += dlogit;
           for (let h = 0; h < dG; h++) {
             const a = saved.act![bt * dG + h]!;
-            dG2![h] += dlogit * a;
-            dpre[h] = dlogit * learned.G2[h]! * (1 - a * a);
+            dw2![h] += dlogit * a;
+            dpre[h] = dlogit * learned.w2[h]! * (1 - a * a);
             dGatePre![bt * dG + h] = dpre[h]!;
           }
           for (let j = 0; j < dV; j++) {
@@ -220,9 +220,9 @@ export const deltaRuleNaive: DeltaRuleOp = {
             const sgn = ej > 0 ? 1 : ej < 0 ? -1 : 0;
             let s = 0;
             for (let h = 0; h < dG; h++) {
-              dG1e![j * dG + h] += ej * dpre[h]!;
-              dG1a![j * dG + h] += Math.abs(ej) * dpre[h]!;
-              s += (learned.G1e[j * dG + h]! + sgn * learned.G1a[j * dG + h]!) * dpre[h]!;
+              dW1e![j * dG + h] += ej * dpre[h]!;
+              dW1a![j * dG + h] += Math.abs(ej) * dpre[h]!;
+              s += (learned.W1e[j * dG + h]! + sgn * learned.W1a[j * dG + h]!) * dpre[h]!;
             }
             de[j] += s;
           }
@@ -253,10 +253,10 @@ export const deltaRuleNaive: DeltaRuleOp = {
     const res: DeltaRuleGrads = { dk, dq, dv, dbeta, dInitial: { M: dM0, m: dm0 } };
     if (learned) {
       res.dGatePre = dGatePre;
-      res.dG1e = Float32Array.from(dG1e!);
-      res.dG1a = Float32Array.from(dG1a!);
-      res.dG2 = Float32Array.from(dG2!);
-      res.dc2 = dc2;
+      res.dW1e = Float32Array.from(dW1e!);
+      res.dW1a = Float32Array.from(dW1a!);
+      res.dw2 = Float32Array.from(dw2!);
+      res.db2 = db2;
     }
     return res;
   },

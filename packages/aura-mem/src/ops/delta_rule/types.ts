@@ -9,8 +9,8 @@
  * ```
  * vhat_j = sum_i M[i,j] k_i + m_j          inner prediction from the pre-write state
  * e_j    = v_j - vhat_j                    surprise vector;  surprise = ||e||_2
- * gate   'learned': a_h = tanh(gatePre[b,t,h] + sum_j e_j G1e[j,h] + sum_j |e_j| G1a[j,h])
- *                   p = sigmoid(sum_h a_h G2[h] + c2);  g = hard ? [p > threshold] : p
+ * gate   'learned': a_h = tanh(gatePre[b,t,h] + sum_j e_j W1e[j,h] + sum_j |e_j| W1a[j,h])
+ *                   p = sigmoid(sum_h a_h w2[h] + b2);  g = hard ? [p > threshold] : p
  *        'fixed'  : g = p = gIn[b,t]
  *        'recon'  : g = p = [surprise > tau]
  * write  M[i,j] += g beta k_i e_j ;  m_j += g beta e_j    (one SGD step on ||M^T k + m - v||^2 / 2)
@@ -21,7 +21,7 @@
  * is the read-out of the pre-write state.
  *
  * Layouts (row-major Float32Array): sequences `[B, T, D]` (index `(b*T + t)*D + d`), per-step
- * scalars `[B, T]`, state `M [B, dK, dV]` and `m [B, dV]`, gate weights `G1e, G1a [dV, dGate]`.
+ * scalars `[B, T]`, state `M [B, dK, dV]` and `m [B, dV]`, gate weights `W1e, W1a [dV, dGate]`.
  *
  * Errors: every entry point validates shapes first ({@link ShapeError} naming the field and the
  * expected shape, {@link ConfigError} for bad dimensions, gate mode or gate constants) and never
@@ -44,7 +44,7 @@ export const DELTA_RULE_DEFAULT_THRESHOLD = 0.5;
  * How the write gate `g in [0, 1]` of each step is produced.
  *
  * - `learned`: a small MLP of the surprise vector plus a per-step pre-activation from the policy,
- *   `p = sigmoid(tanh(gatePre + e G1e + |e| G1a) G2 + c2)`; `hard` makes `g = [p > threshold]`
+ *   `p = sigmoid(tanh(gatePre + e W1e + |e| W1a) w2 + b2)`; `hard` makes `g = [p > threshold]`
  *   (trained with the straight-through estimator), otherwise `g = p`. Gradients flow into every
  *   gate input and parameter, and through `e` into `k`, `v` and the state.
  * - `fixed`: `g` is given per step (e.g. all ones = always write, or a 0/1 schedule). No gradient
@@ -54,17 +54,22 @@ export const DELTA_RULE_DEFAULT_THRESHOLD = 0.5;
  */
 export type GateSpec =
   | {
+      /**
+       * The write gate's MLP. Field names are the model's parameter names without the `gate.` prefix
+       * (`gate.W1e`, `gate.W1a`, `gate.w2`, `gate.b2`; `gatePre` = h `gate.W1h` + `gate.b1`), as in
+       * checkpoints, the fused step engine (`gateW1` = [W1h; W1e; W1a]) and the ONNX graph.
+       */
       mode: "learned";
       /** [B*T*dGate] per-step pre-activation (e.g. a projection of the action/observation). */
       gatePre: Float32Array;
       /** [dV*dGate] weights applied to the surprise vector e. */
-      G1e: Float32Array;
+      W1e: Float32Array;
       /** [dV*dGate] weights applied to |e| (elementwise absolute value). */
-      G1a: Float32Array;
+      W1a: Float32Array;
       /** [dGate] output weights. */
-      G2: Float32Array;
+      w2: Float32Array;
       /** Output bias (finite). */
-      c2: number;
+      b2: number;
       /** true: g = [p > threshold] with a straight-through backward; false: g = p. */
       hard: boolean;
       /** Threshold of the hard gate, in [0, 1]; default {@link DELTA_RULE_DEFAULT_THRESHOLD}. */
@@ -186,13 +191,13 @@ export interface DeltaRuleGrads {
   /** [B*T*dGate] ('learned' only) */
   dGatePre?: Float32Array;
   /** [dV*dGate] ('learned' only) */
-  dG1e?: Float32Array;
+  dW1e?: Float32Array;
   /** [dV*dGate] ('learned' only) */
-  dG1a?: Float32Array;
+  dW1a?: Float32Array;
   /** [dGate] ('learned' only) */
-  dG2?: Float32Array;
+  dw2?: Float32Array;
   /** ('learned' only) */
-  dc2?: number;
+  db2?: number;
 }
 
 /** Upstream gradients given to {@link DeltaRuleOp.backward}. */
@@ -236,7 +241,7 @@ export interface DeltaRuleDims {
 
 /**
  * Validate shapes and gate constants of a forward call (and the initial state when given).
- * @throws ConfigError for bad dimensions, an unknown gate mode or a non-finite c2/tau/threshold
+ * @throws ConfigError for bad dimensions, an unknown gate mode or a non-finite b2/tau/threshold
  * @throws ShapeError naming the first array with the wrong type or length
  */
 export function validateDeltaRuleInputs(inp: DeltaRuleInputs, initialState?: DeltaRuleState): DeltaRuleDims {
@@ -256,10 +261,10 @@ export function validateDeltaRuleInputs(inp: DeltaRuleInputs, initialState?: Del
   switch (gate.mode) {
     case "learned":
       checkF32("gate.gatePre", gate.gatePre, B * T * dGate, `[B*T*dGate] = [${B}*${T}*${dGate}]`);
-      checkF32("gate.G1e", gate.G1e, dV * dGate, `[dV*dGate] = [${dV}*${dGate}]`);
-      checkF32("gate.G1a", gate.G1a, dV * dGate, `[dV*dGate] = [${dV}*${dGate}]`);
-      checkF32("gate.G2", gate.G2, dGate, `[dGate] = [${dGate}]`);
-      if (typeof gate.c2 !== "number" || !Number.isFinite(gate.c2)) throw new ConfigError(`gate.c2 must be a finite number, got ${String(gate.c2)}`);
+      checkF32("gate.W1e", gate.W1e, dV * dGate, `[dV*dGate] = [${dV}*${dGate}]`);
+      checkF32("gate.W1a", gate.W1a, dV * dGate, `[dV*dGate] = [${dV}*${dGate}]`);
+      checkF32("gate.w2", gate.w2, dGate, `[dGate] = [${dGate}]`);
+      if (typeof gate.b2 !== "number" || !Number.isFinite(gate.b2)) throw new ConfigError(`gate.b2 must be a finite number, got ${String(gate.b2)}`);
       if (typeof gate.hard !== "boolean") throw new ConfigError(`gate.hard must be a boolean, got ${String(gate.hard)}`);
       if (gate.threshold !== undefined && (typeof gate.threshold !== "number" || !(gate.threshold >= 0 && gate.threshold <= 1))) {
         throw new ConfigError(`gate.threshold must be a number in [0, 1], got ${String(gate.threshold)}`);

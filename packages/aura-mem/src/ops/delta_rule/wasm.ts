@@ -98,7 +98,7 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
             B, T, dK, dV, dG, MODE[gate.mode], learned && learned.hard ? 1 : 0, save ? C : 0,
             pk, pq, pv, pbeta, pGate, pG1e, pG1a, pG2, pM0, pm0,
             pr, pe, pp, pg, ps, pMf, pmf, pck, pact, pscr,
-            learned ? learned.c2 : 0,
+            learned ? learned.b2 : 0,
             learned ? learned.threshold ?? DELTA_RULE_DEFAULT_THRESHOLD : 0,
             gate.mode === "recon" ? gate.tau : 0,
             pthr,
@@ -113,9 +113,9 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
         f.set(inp.beta, pbeta >>> 2);
         if (learned) {
           f.set(learned.gatePre, pGate >>> 2);
-          f.set(learned.G1e, pG1e >>> 2);
-          f.set(learned.G1a, pG1a >>> 2);
-          f.set(learned.G2, pG2 >>> 2);
+          f.set(learned.W1e, pG1e >>> 2);
+          f.set(learned.W1a, pG1a >>> 2);
+          f.set(learned.w2, pG2 >>> 2);
           if (learned.thresholds) f.set(learned.thresholds, pthr >>> 2);
         } else if (gate.mode === "fixed") {
           f.set(gate.g, pGate >>> 2);
@@ -200,9 +200,9 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
         f.set(out.p, pp >>> 2);
         if (learned) {
           f.set(saved.act!, pact >>> 2);
-          f.set(learned.G1e, pG1e >>> 2);
-          f.set(learned.G1a, pG1a >>> 2);
-          f.set(learned.G2, pG2 >>> 2);
+          f.set(learned.W1e, pG1e >>> 2);
+          f.set(learned.W1a, pG1a >>> 2);
+          f.set(learned.w2, pG2 >>> 2);
           f.fill(0, pdG1e >>> 2, (pdG1e >>> 2) + dV * dG);
           f.fill(0, pdG1a >>> 2, (pdG1a >>> 2) + dV * dG);
           f.fill(0, pdG2 >>> 2, (pdG2 >>> 2) + dG);
@@ -224,10 +224,10 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
         };
         if (learned) {
           res.dGatePre = copyOut(f, pdGate, B * T * dG);
-          res.dG1e = copyOut(f, pdG1e, dV * dG);
-          res.dG1a = copyOut(f, pdG1a, dV * dG);
-          res.dG2 = copyOut(f, pdG2, dG);
-          res.dc2 = f[pdc2 >>> 2]!;
+          res.dW1e = copyOut(f, pdG1e, dV * dG);
+          res.dW1a = copyOut(f, pdG1a, dV * dG);
+          res.dw2 = copyOut(f, pdG2, dG);
+          res.db2 = f[pdc2 >>> 2]!;
         }
         return res;
       } finally {
