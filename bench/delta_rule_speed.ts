@@ -25,7 +25,7 @@ function inputs(B: number, T: number, d: number, mode: "learned" | "fixed", seed
   const rng = new Rng(seed);
   const gate: GateSpec =
     mode === "learned"
-      ? { mode: "learned", gatePre: rng.normals(B * T * d, 0.5), G1e: rng.normals(d * d, 0.2), G1a: rng.normals(d * d, 0.2), G2: rng.normals(d, 0.5), c2: 0, hard: true }
+      ? { mode: "learned", gatePre: rng.normals(B * T * d, 0.5), W1e: rng.normals(d * d, 0.2), W1a: rng.normals(d * d, 0.2), w2: rng.normals(d, 0.5), b2: 0, hard: true }
       : { mode: "fixed", g: new Float32Array(B * T).fill(1) };
   return {
     B, T, dK: d, dV: d, dGate: mode === "learned" ? d : 0,

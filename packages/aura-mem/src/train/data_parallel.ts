@@ -17,7 +17,7 @@
  * MSE) are not separable: their combined gradient uses per-shard MSEs and is an approximation
  * (`exact: false`).
  *
- * Workers. The entry is `dp_worker` next to this file, started by the project's worker pool
+ * Workers. The entry is `data_parallel_worker` next to this file, started by the project's worker pool
  * (src/util/worker_pool.ts: compiled .js, or the .ts source under tsx).
  */
 import { ConfigError } from "../errors.js";
@@ -224,7 +224,7 @@ export interface ParamSlot {
 }
 
 /** What a worker needs to rebuild the model (sent as workerData). */
-export interface DpWorkerInit {
+export interface DataParallelWorkerInit {
   spec: { arm: string; config: Record<string, unknown>; rnnHidden: number; window: number; writeRate: number; tau: number };
   backend: Backend | "auto";
   source: { kind: "discrete" | "continuous"; dAction: number };
@@ -234,7 +234,7 @@ export interface DpWorkerInit {
 }
 
 /** main -> worker: compute one shard (a job of the worker pool). */
-export interface DpStepMessage {
+export interface DataParallelStepMessage {
   tau: number;
   batch: EpisodeBatch;
   opts: ObjectiveOptions;
@@ -242,7 +242,7 @@ export interface DpStepMessage {
 }
 
 /** worker -> main: the shard's scalars (its gradients are in the worker's shared buffer). */
-export interface DpShardReply {
+export interface DataParallelShardReply {
   loss: number;
   taskLoss: number;
   meanP: number;
@@ -272,7 +272,7 @@ function transferables(b: EpisodeBatch): ArrayBuffer[] {
 
 /**
  * A pool of gradient workers bound to one model (the project's worker pool, src/util/worker_pool.ts,
- * one `dp_worker` per shard). `objective()` pushes the model's current parameters (and recon-gate
+ * one `data_parallel_worker` per shard). `objective()` pushes the model's current parameters (and recon-gate
  * tau) to the workers, splits the batch, and returns the combined full-batch objective.
  */
 export class DataParallelTrainer {
@@ -283,7 +283,7 @@ export class DataParallelTrainer {
   private constructor(
     readonly model: SequenceModel,
     private readonly source: Pick<TrainSource, "kind" | "dAction">,
-    private readonly pools: WorkerPool<DpStepMessage, DpShardReply>[],
+    private readonly pools: WorkerPool<DataParallelStepMessage, DataParallelShardReply>[],
     private readonly layout: ParamSlot[],
     params: SharedArrayBuffer,
     grads: SharedArrayBuffer[],
@@ -309,12 +309,12 @@ export class DataParallelTrainer {
     const params = new SharedArrayBuffer(total * 4);
     const s = model.spec;
     // one single-worker pool per shard: each worker has its own workerData (its gradient buffer)
-    const pools: WorkerPool<DpStepMessage, DpShardReply>[] = [];
+    const pools: WorkerPool<DataParallelStepMessage, DataParallelShardReply>[] = [];
     const grads: SharedArrayBuffer[] = [];
     for (let w = 0; w < opts.workers; w++) {
       const g = new SharedArrayBuffer(total * 4);
       grads.push(g);
-      const init: DpWorkerInit = {
+      const init: DataParallelWorkerInit = {
         spec: { arm: s.arm, config: { ...s.config.toJSON() }, rnnHidden: s.rnnHidden, window: s.window, writeRate: s.writeRate, tau: model.tau },
         backend: opts.backend ?? "auto",
         source: { kind: source.kind, dAction: source.dAction },
@@ -323,7 +323,7 @@ export class DataParallelTrainer {
         grads: g,
       };
       pools.push(
-        new WorkerPool<DpStepMessage, DpShardReply>({ near: import.meta.url, name: "dp_worker", workerData: init }, 1, {
+        new WorkerPool<DataParallelStepMessage, DataParallelShardReply>({ near: import.meta.url, name: "data_parallel_worker", workerData: init }, 1, {
           describeError: (_job, m) => `data-parallel worker: ${m}`,
         }),
       );
@@ -351,7 +351,7 @@ export class DataParallelTrainer {
       plans.map((p, s) => {
         const [r0, r1] = p.rows;
         const shard = sliceBatch(batch, r0, r1);
-        const msg: DpStepMessage = {
+        const msg: DataParallelStepMessage = {
           tau: this.model.tau,
           batch: shard,
           opts: shardObjectiveOptions(o, p),

@@ -10,9 +10,9 @@ import { SequenceModel, isArm } from "../model/model.js";
 import { createOps } from "../ops/index.js";
 import { batchObjective } from "./train.js";
 import { serveJobs } from "../util/worker_pool.js";
-import type { DpShardReply, DpStepMessage, DpWorkerInit } from "./data_parallel.js";
+import type { DataParallelShardReply, DataParallelStepMessage, DataParallelWorkerInit } from "./data_parallel.js";
 
-const init = workerData as DpWorkerInit;
+const init = workerData as DataParallelWorkerInit;
 if (!isArm(init.spec.arm)) throw new Error(`unknown arm ${init.spec.arm}`);
 const ops = createOps(init.backend, () => undefined);
 const model = new SequenceModel(
@@ -32,7 +32,7 @@ for (const { name, length } of init.layout) {
   const p = model.params[name];
   if (!p || p.data.length !== length) throw new Error(`parameter ${name} has ${p?.data.length} values in the worker, ${length} in the main thread`);
 }
-serveJobs<DpStepMessage, DpShardReply>((m) => {
+serveJobs<DataParallelStepMessage, DataParallelShardReply>((m) => {
   for (const { name, offset, length } of init.layout) model.params[name]!.data.set(params.subarray(offset, offset + length));
   model.paramsChanged();
   if (model.spec.arm === "recon-gate") model.setTau(m.tau);
