@@ -36,6 +36,9 @@ test("planJobs: AURA first, ablations added, bad names rejected", () => {
   assert.equal(planJobs({ ...tiny(), writeDecay: {} }).length, 2 * (7 + 2), "no no-decay variant without a decay");
   // the task's write decay goes to every job; the model keeps always-write and no-decay at 1
   assert.ok(jobs.every((j) => j.writeDecay === 0.8));
+  // the stream recipe's deployment threshold on ess (trained at 0.5, runJob); 0.5 where the task has none
+  assert.ok(jobs.every((j) => j.gateThreshold === 0.7));
+  assert.ok(planJobs({ ...tiny(), gateThreshold: {} }).every((j) => j.gateThreshold === 0.5));
   assert.equal(jobs[0]!.arm, "aura");
   assert.ok(jobs.some((j) => j.variant === "no-ib") && jobs.some((j) => j.variant === "no-sparsity"));
   assert.throws(() => planJobs({ ...tiny(), tasks: ["nope"] }), ConfigError);
@@ -84,6 +87,8 @@ test("runBench + report: results.json has the documented shape and budget matchi
     assert.ok(t.arms["aura:no-decay"].horizons["256"].fixed, "the no-decay ablation has the panel");
     const decayOf = (arm: string, variant = "default") => results.find((r) => r.arm === arm && r.variant === variant)!.writeDecay;
     assert.deepEqual([decayOf("aura"), decayOf("random"), decayOf("recon-gate"), decayOf("always-write"), decayOf("aura", "no-decay")], [0.8, 0.8, 0.8, 1, 1]);
+    const thresholdOf = (arm: string) => results.find((r) => r.arm === arm && r.variant === "default")!.gateThreshold;
+    assert.deepEqual([thresholdOf("aura"), thresholdOf("always-write")], [0.7, null]);
     assert.equal(t.arms["gru"], undefined);
     assert.equal(t.arms["random"].horizons, undefined, "not in the panel");
     assert.ok(existsSync(join(dir, "horizon_ess-easy.svg")));

@@ -39,3 +39,32 @@ test("training options are validated", () => {
   assert.throws(() => trainOptions({ stpes: 3 } as never), ConfigError);
   assert.throws(() => trainOptions({ targetWriteRate: 2 }), ConfigError);
 });
+
+test("trainGateThreshold: the gate is trained at one threshold and the model keeps its config's for evaluation", async () => {
+  assert.throws(() => trainOptions({ trainGateThreshold: 1.5 }), ConfigError);
+  assert.throws(() => trainOptions({ trainGateThreshold: -0.1 }), ConfigError);
+  assert.equal(trainOptions({}).trainGateThreshold, null);
+  const task = await createTask("ess-easy", { seed: 0, dModel: 64, valEpisodes: 64, testEpisodes: 64 });
+  const make = (gateThreshold: number) =>
+    new SequenceModel(armSpec("aura", new MemoryConfig({ dModel: 64, dAction: task.dAction, actionKind: "discrete", seed: 0, gateThreshold })), createOps("wasm"));
+  const opts = { steps: 80, batchSize: 16, evalEvery: 40, softWarmupSteps: 10, seed: 0 };
+  // trained at 0.5 with the config's threshold 0.5, and trained at 0.5 through the option with a config of 0.8:
+  // the same training run step for step, so the same parameters
+  const plain = make(0.5);
+  train(plain, task, opts);
+  const split = make(0.8);
+  const r = train(split, task, { ...opts, trainGateThreshold: 0.5 });
+  for (const k of Object.keys(plain.params)) assert.deepEqual(split.params[k]!.data, plain.params[k]!.data, `parameter ${k} differs`);
+  assert.equal(split.spec.config.gateThreshold, 0.8, "the trained model keeps its deployment threshold");
+  // without the option the config's threshold is trained with: another run
+  const own = make(0.8);
+  train(own, task, opts);
+  assert.ok(Object.keys(plain.params).some((k) => own.params[k]!.data.some((x, i) => x !== plain.params[k]!.data[i])), "training at 0.8 gave the same parameters as at 0.5");
+  // the returned validation is the model as deployed (threshold 0.8), not the training view (0.5)
+  const spec = { metric: "accuracy" as const, dAction: task.dAction, metricScale: 1 };
+  const valSet = task.evalSet("val", 64);
+  const at8 = evaluate(split, valSet, spec);
+  const at5 = evaluate(split.withGateThreshold(0.5), valSet, spec);
+  assert.equal(r.val.writesPerEpisode, at8.writesPerEpisode);
+  assert.ok(at8.writesPerEpisode < at5.writesPerEpisode, `a higher threshold must write less: ${at8.writesPerEpisode} vs ${at5.writesPerEpisode}`);
+});

@@ -18,6 +18,9 @@ import type { StreamKind } from "./results.js";
 export type Variant = "default" | "no-ib" | "no-sparsity" | "no-decay";
 
 
+/** The gate threshold every arm is trained with (the MemoryConfig default). */
+export const DEFAULT_GATE_THRESHOLD = 0.5;
+
 /** A training + evaluation job. */
 export interface JobSpec {
   id: number;
@@ -34,9 +37,14 @@ export interface JobSpec {
   dModel: number;
   pushtPath: string;
   backend: Backend | "auto";
-  train: Omit<TrainOptions, "onStep" | "seed" | "reconWriteRate">;
+  train: Omit<TrainOptions, "onStep" | "seed" | "reconWriteRate" | "trainGateThreshold">;
   /** Write decay alpha of the gated fast-weight arms (MemoryConfig.writeDecay; always-write runs without, SequenceModel.writeDecay). */
   writeDecay: number;
+  /**
+   * Deployment threshold on p of AURA's learned gate (MemoryConfig.gateThreshold). Every arm is trained
+   * at {@link DEFAULT_GATE_THRESHOLD} (TrainOptions.trainGateThreshold) whatever this is.
+   */
+  gateThreshold: number;
   /**
    * Horizon-generalisation panel (ess tasks): after training at the task's horizon T, evaluate the same
    * model on longer streams of the same task at these N (> T), both stream kinds; null = none.
@@ -90,6 +98,8 @@ export interface JobResult {
   tau: number | null;
   /** Write decay alpha the arm's memory ran with (MemoryConfig.writeDecay). */
   writeDecay: number;
+  /** Threshold on p the learned gate ran with at evaluation (MemoryConfig.gateThreshold; trained at 0.5); null for other arms. */
+  gateThreshold: number | null;
   /** Horizon panel: "<N>" -> stream kind -> test metrics (N = T is the test set itself); null if not run. */
   horizons: Record<string, Record<StreamKind, HorizonPoint>> | null;
 }
@@ -146,6 +156,7 @@ export async function runJob(
     actionKind: task.kind,
     seed: job.seed,
     writeDecay: job.variant === "no-decay" ? 1 : job.writeDecay,
+    gateThreshold: job.gateThreshold,
   });
   const rate = job.writeRate ?? 0.1;
   const spec = armSpec(job.arm, config, { writeRate: rate });
@@ -154,6 +165,7 @@ export async function runJob(
     ...job.train,
     seed: job.seed,
     reconWriteRate: job.arm === "recon-gate" ? Math.max(rate, 1e-3) : null,
+    trainGateThreshold: DEFAULT_GATE_THRESHOLD,
     onStep: onProgress ? (i) => onProgress(i.step, i.steps, i.loss) : undefined,
   };
   if (job.variant === "no-ib") trainOpts.lambdaIB = 0;
@@ -232,6 +244,7 @@ export async function runJob(
     writeRate: job.writeRate,
     tau: job.arm === "recon-gate" ? model.tau : null,
     writeDecay: model.writeDecay,
+    gateThreshold: job.arm === "aura" ? model.spec.config.gateThreshold : null,
     horizons,
   };
 }

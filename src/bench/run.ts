@@ -4,7 +4,8 @@
  */
 import { availableParallelism } from "node:os";
 import { ConfigError } from "aura-mem/errors";
-import { STREAM_WRITE_DECAY } from "aura-mem/config";
+import { STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
+import { DEFAULT_GATE_THRESHOLD } from "./jobs.js";
 import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
 import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
 import { DEFAULT_TRAIN, type TrainOptions } from "aura-mem/train/train";
@@ -14,6 +15,8 @@ import { runJob, TaskCache, taskKey, type HorizonPanelSpec, type JobResult, type
 
 /** Write decay of the gated fast-weight arms per task: the event-stream tasks run with the stream recipe. */
 export const RECIPE_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": STREAM_WRITE_DECAY, "ess-hard": STREAM_WRITE_DECAY };
+/** Deployment write threshold of AURA's learned gate per task (trained at 0.5): the event-stream tasks run with the stream recipe's. */
+export const RECIPE_GATE_THRESHOLD: Readonly<Record<string, number>> = { "ess-easy": STREAM_GATE_THRESHOLD, "ess-hard": STREAM_GATE_THRESHOLD };
 
 /** Arms whose write budget is taken from AURA's measured write rate. */
 export const BUDGET_MATCHED: readonly ArmName[] = ["random", "periodic", "recon-gate"];
@@ -31,6 +34,8 @@ export interface BenchOptions {
   pushtWindow: number | null;
   /** Write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) per task; absent = 1 (none). */
   writeDecay: Record<string, number>;
+  /** Deployment threshold on p of AURA's learned gate per task (MemoryConfig.gateThreshold; trained at 0.5); absent = 0.5. */
+  gateThreshold: Record<string, number>;
   /** AURA ablation variants to run on `ablationTasks` (no-decay only with writeDecay < 1). */
   ablations: Exclude<Variant, "default">[];
   /** Run the AURA ablation variants on these tasks. */
@@ -67,6 +72,7 @@ export function quickOptions(): BenchOptions {
     // the write decay's ablation (no-ib / no-sparsity are in --full: the quick run has no room for them)
     ablations: ["no-decay"],
     writeDecay: { ...RECIPE_WRITE_DECAY },
+    gateThreshold: { ...RECIPE_GATE_THRESHOLD },
     // horizon panel: N in {T, 8T, 64T, 512T} (65,536 steps on ess-hard) for aura (and its no-decay
     // ablation), always-write, gru and kv-window; lstm and kv-cache are in --full (kv-cache is O(N^2))
     panel: { multiples: [8, 64, 512], arms: ["aura", "always-write", "gru", "kv-window"], extra: [], stepsPerPoint: 32768, maxSteps: {} },
@@ -130,6 +136,7 @@ export function planJobs(o: BenchOptions): JobSpec[] {
             backend: o.backend,
             train: { ...o.train, steps: o.stepsByTask[task] ?? o.train.steps },
             writeDecay: o.writeDecay[task] ?? 1,
+            gateThreshold: o.gateThreshold[task] ?? DEFAULT_GATE_THRESHOLD,
             panel: panelFor(o, task, horizon, arm, variant),
           });
         }

@@ -28,6 +28,7 @@ interface TrainCli {
   stochasticGate: boolean;
   gateSurprise: boolean;
   writeDecay: number;
+  gateThreshold: number;
   writeRate: number;
   valFraction: number;
   patience: number;
@@ -58,7 +59,7 @@ export async function trainCommand(o: TrainCli): Promise<void> {
     source = await createTask(o.task!, { seed: o.seed, dModel: o.dmodel, pushtPath: resolve(o.pushtPath) });
     dModel = source.dModel;
   }
-  const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise, writeDecay: o.writeDecay });
+  const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise, writeDecay: o.writeDecay, gateThreshold: o.gateThreshold });
   const model = new SequenceModel(armSpec(o.arm, config, { writeRate: o.writeRate, matchParams: null }), ops);
   console.log(`training ${o.arm} (${model.paramCount().toLocaleString("en-US")} parameters, ${model.memoryBytes(1)} state bytes at batch 1)`);
   const r = train(model, source, {
@@ -75,6 +76,7 @@ export async function trainCommand(o: TrainCli): Promise<void> {
     patience: o.patience,
     evalEvery: o.evalEvery,
     reconWriteRate: o.arm === "recon-gate" ? o.writeRate : null,
+    trainGateThreshold: 0.5,
     onStep: (s) => {
       if (s.val !== undefined) console.log(`step ${s.step}/${s.steps} loss ${s.loss.toFixed(4)} val ${s.val.toFixed(4)} mean p ${s.meanP.toFixed(3)}`);
     },

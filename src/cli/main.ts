@@ -56,6 +56,7 @@ program
   .option("--target-rate <x>", "target write rate rho of the sparsity hinge (writes per step)", numArg("target-rate"))
   .option("--no-ablation", "skip the AURA ablation variants (quick: no-decay; --full: also lambda_IB = 0, lambda_w = 0)")
   .option("--write-decay <x>", "write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) on every task (default: 0.8 on ess-easy / ess-hard, 1 = none elsewhere)", numArg("write-decay"))
+  .option("--gate-threshold <p>", "deployment write threshold on p of AURA's gate on every task, trained at 0.5 (default: 0.7 on ess-easy / ess-hard, 0.5 elsewhere)", numArg("gate-threshold"))
   .option("--no-horizons", "skip the horizon-generalisation panel (ess tasks evaluated at 8T, 64T, 512T)")
   .option("--horizon-arms <list>", "arms that get the horizon panel (default: aura, always-write, gru, lstm, kv-window; --full: all)", listArg)
   .option("--dmodel <n>", "backbone feature width of the synthetic tasks", intArg("dmodel"))
@@ -76,6 +77,7 @@ program
       workers: o.workers ?? base.workers,
       ablationTasks: o.ablation === false ? [] : base.ablationTasks,
       writeDecay: o.writeDecay !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.writeDecay])) : base.writeDecay,
+      gateThreshold: o.gateThreshold !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.gateThreshold])) : base.gateThreshold,
       panel: o.horizons === false ? { ...base.panel, multiples: [], extra: [] } : { ...base.panel, arms: (o.horizonArms ?? base.panel.arms) as ArmName[] },
       stepsByTask: o.steps !== undefined ? {} : base.stepsByTask,
       train: {
@@ -183,6 +185,7 @@ program
   .option("--stochastic-gate", "sample the hard gate in training, g ~ Bernoulli(p) (straight-through)", DEFAULT_TRAIN.stochasticGate)
   .option("--no-gate-surprise", "the write gate reads the observation only (not the surprise e, |e|)")
   .option("--write-decay <x>", "write decay alpha of the memory: M <- alpha M + beta k e^T where the gate writes (1 = none; 0.8 for one long event stream, docs/method.md)", numArg("write-decay"), 1)
+  .option("--gate-threshold <p>", "write threshold on p the trained gate runs with (stored in the checkpoint); it is trained at 0.5 (0.7 for one long event stream, docs/method.md)", numArg("gate-threshold"), 0.5)
   .option("--write-rate <x>", "write budget of random / periodic / recon-gate arms (writes per step)", numArg("write-rate"), 0.1)
   .option("--val-fraction <x>", "validation split of --data (by episode)", numArg("val-fraction"), 0.2)
   .option("--patience <n>", "early stopping: validations without improvement (0 = off)", intArg("patience"), 5)

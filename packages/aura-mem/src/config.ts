@@ -73,6 +73,15 @@ export const DEFAULT_WRITE_DECAY = 1;
  * (mbar: 0.27 vs 0.78 accuracy), see docs/method.md, "Horizon".
  */
 export const STREAM_WRITE_DECAY = 0.8;
+/**
+ * The deployment write threshold on p of the same stream recipe: the gate is trained at 0.5
+ * (`TrainOptions.trainGateThreshold`) and runs with g = 1[p > 0.7]. On ess-hard the trained gate's
+ * false writes (novel distractors, queries) lie close to the threshold while its events mostly lie
+ * above logit 1 (p = 0.73), so a higher deployment threshold removes most false writes for a few
+ * missed events; over one long stream each false write costs the goal, each missed event costs it too
+ * (docs/method.md, "Horizon"). Not a default (MemoryConfig.gateThreshold stays 0.5).
+ */
+export const STREAM_GATE_THRESHOLD = 0.7;
 
 /** Validated, immutable layer configuration. @throws ConfigError on a missing, unknown or out-of-range key. */
 export class MemoryConfig {

@@ -252,7 +252,20 @@ export class SequenceModel {
    * @throws ConfigError unless alpha is in (0, 1].
    */
   withWriteDecay(alpha: number): SequenceModel {
-    const m = new SequenceModel({ ...this.spec, config: this.spec.config.with({ writeDecay: alpha }), tau: this.tauValue }, this.ops);
+    return this.view({ writeDecay: alpha });
+  }
+
+  /**
+   * The same model with another write threshold on p (MemoryConfig.gateThreshold), sharing this model's
+   * parameter arrays (train()'s `trainGateThreshold`: trained at one threshold, deployed at another).
+   * @throws ConfigError unless the threshold is in [0, 1].
+   */
+  withGateThreshold(threshold: number): SequenceModel {
+    return this.view({ gateThreshold: threshold });
+  }
+
+  private view(patch: { writeDecay?: number; gateThreshold?: number }): SequenceModel {
+    const m = new SequenceModel({ ...this.spec, config: this.spec.config.with(patch), tau: this.tauValue }, this.ops);
     for (const k of Object.keys(this.params)) m.params[k] = this.params[k]!;
     return m;
   }

@@ -89,6 +89,17 @@ export interface TrainOptions {
    * backward (docs/method.md, "Horizon"). The parameters are shared: only the maths of training differs.
    */
   trainWriteDecay: number | null;
+  /**
+   * Write threshold on p the learned gate is trained with (its hard straight-through gate g = 1[p > t]),
+   * null = the model's own (MemoryConfig.gateThreshold). With a number t, training runs on a view at t
+   * sharing the parameters, and the model keeps its config's threshold for evaluation and deployment
+   * (checkpoints, `layer.step`, the step engine and ONNX all read the config). The stream recipe trains at
+   * 0.5 and deploys at STREAM_GATE_THRESHOLD (src/config.ts): a higher deployment threshold drops the
+   * near-threshold false writes that accumulate over a long stream (docs/method.md, "Horizon"); training
+   * at the higher threshold itself left ess-hard's gate dense (0.95: 31 writes per 128-step episode).
+   * In [0, 1] or null. Default null.
+   */
+  trainGateThreshold: number | null;
   /** recon-gate: write rate the threshold tau is calibrated to (quantile of ||e||), null = keep tau. */
   reconWriteRate: number | null;
   /** Called after every step. */
@@ -114,6 +125,7 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, "onStep"> = {
   evalBatchSize: 64,
   streamWindows: 1,
   trainWriteDecay: 1,
+  trainGateThreshold: null,
   reconWriteRate: null,
 };
 
@@ -186,6 +198,9 @@ export function trainOptions(o: Partial<TrainOptions> = {}): TrainOptions {
   pos("evalBatchSize");
   if (out.trainWriteDecay !== null && !(typeof out.trainWriteDecay === "number" && out.trainWriteDecay > 0 && out.trainWriteDecay <= 1)) {
     throw new ConfigError(`training option trainWriteDecay must be in (0, 1] or null, got ${String(out.trainWriteDecay)}`);
+  }
+  if (out.trainGateThreshold !== null && !(typeof out.trainGateThreshold === "number" && out.trainGateThreshold >= 0 && out.trainGateThreshold <= 1)) {
+    throw new ConfigError(`training option trainGateThreshold must be in [0, 1] or null, got ${String(out.trainGateThreshold)}`);
   }
   if (typeof out.stochasticGate !== "boolean") throw new ConfigError(`training option stochasticGate must be a boolean, got ${String(out.stochasticGate)}`);
   if (!Number.isInteger(out.streamWindows) || out.streamWindows < 1) {
@@ -399,11 +414,15 @@ export function memoryTraining<O extends MemoryObjective>(
 
 /**
  * The model a trainer runs its steps on: `deployed` itself, or a view with `o.trainWriteDecay` as its
- * write decay sharing `deployed`'s parameters (train() and data-parallel training alike). Call
- * {@link endTrainingView} afterwards.
+ * write decay and `o.trainGateThreshold` as its gate threshold, sharing `deployed`'s parameters
+ * (train() and data-parallel training alike). Call {@link endTrainingView} afterwards.
  */
-export function trainingView(deployed: SequenceModel, o: Pick<TrainOptions, "trainWriteDecay">): SequenceModel {
-  return o.trainWriteDecay === null || o.trainWriteDecay === deployed.spec.config.writeDecay ? deployed : deployed.withWriteDecay(o.trainWriteDecay);
+export function trainingView(deployed: SequenceModel, o: Pick<TrainOptions, "trainWriteDecay"> & Partial<Pick<TrainOptions, "trainGateThreshold">>): SequenceModel {
+  const c = deployed.spec.config;
+  let m = o.trainWriteDecay === null || o.trainWriteDecay === c.writeDecay ? deployed : deployed.withWriteDecay(o.trainWriteDecay);
+  const t = o.trainGateThreshold ?? null;
+  if (t !== null && t !== c.gateThreshold) m = m.withGateThreshold(t);
+  return m;
 }
 
 /** Hand what training calibrated on a view (recon-gate's threshold) back to the deployed model. */
