@@ -5,14 +5,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { probeHugeObservations, runSoak } from "../src/bench/soak.js";
+import { competenceCheck, probeHugeObservations, runSoak, type SoakWindow } from "../src/bench/soak.js";
 import { ConfigError } from "aura-mem/errors";
 
 test("soak on a task stream scores every window; without a task the competence check is n/a", async () => {
-  const r = await runSoak({ steps: 6000, warmup: 600, sampleEvery: 2000, dModel: 16, task: "ess-hard", taskSeed: 1, backend: "wasm" });
+  const r = await runSoak({ steps: 6000, warmup: 600, sampleEvery: 1500, dModel: 16, task: "ess-hard", taskSeed: 1, backend: "wasm" });
   assert.equal(r.task, "ess-hard");
   const post = r.windows.slice(1);
-  assert.ok(post.length >= 2);
+  assert.ok(post.length >= 3);
   for (const w of post) {
     assert.ok(w.queries > 0, "queries in every window");
     assert.ok(w.accuracy !== null && w.accuracy >= 0 && w.accuracy <= 1);
@@ -34,4 +34,21 @@ test("huge-observation probe: a step the layer refuses (overflow) keeps the stat
   assert.equal(rows[0]!.rejected, 0, "a 1e2 observation is computed");
   assert.ok(rows[1]!.rejected >= 1, "a 1e30 observation overflows inside the layer and is refused");
   assert.equal(rows[1]!.poisoned, 0, "the refused step left the state as it was");
+});
+
+test("competence check: a flat noisy run passes whichever window is best; a decline in accuracy or a climb in P(write|distractor) fails", () => {
+  const win = (accuracy: number, pWriteDistractor: number): SoakWindow => ({
+    from: 0, to: 0, medianNormM: 1, maxNormM: 1, maxNormBias: 1, writeRate: 0.1, actionStd: 1, poisoned: 0, hugeEvents: 0, rssMB: null,
+    accuracy, queries: 10_000, distractors: 20_000, pWriteEvent: 0.99, pWriteDistractor,
+  });
+  // flat with scatter, the first window the best (what the old first-vs-last check failed on)
+  const flatAcc = [0.995, 0.99, 0.992, 0.988, 0.994, 0.989, 0.993, 0.99, 0.991];
+  const flatPd = [0.002, 0.0026, 0.0019, 0.0024, 0.0021, 0.0025, 0.0018, 0.0023, 0.0022];
+  assert.equal(competenceCheck("ess-hard", flatAcc.map((a, i) => win(a, flatPd[i]!))).status, "PASS");
+  // accuracy falling by 0.004 per window
+  assert.equal(competenceCheck("ess-hard", flatAcc.map((a, i) => win(a - 0.004 * i, flatPd[i]!))).status, "FAIL");
+  // the false-write rate climbing
+  assert.equal(competenceCheck("ess-hard", flatAcc.map((a, i) => win(a, flatPd[i]! + 0.001 * i))).status, "FAIL");
+  assert.equal(competenceCheck("ess-hard", [win(0.99, 0.002), win(0.98, 0.003)]).status, "n/a", "two windows are no trend");
+  assert.equal(competenceCheck(null, flatAcc.map((a) => win(a, 0.002))).status, "n/a");
 });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { meanCi95, wilson95, t95, Z95 } from "../src/bench/stats.js";
+import { meanCi95, slopeCi95, wilson95, t95, Z95 } from "../src/bench/stats.js";
 import { ConfigError, NonFiniteError } from "aura-mem/errors";
 
 const near = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
@@ -82,4 +82,16 @@ test("wilson95 known values", () => {
   assert.throws(() => wilson95(1, 0), ConfigError);
   assert.throws(() => wilson95(11, 10), ConfigError);
   assert.throws(() => wilson95(1.5, 10), ConfigError);
+});
+
+test("slopeCi95: an exact line has its slope and a zero-width interval; scatter widens it; n < 3 and NaN are refused", () => {
+  const line = slopeCi95([1, 3, 5, 7]);
+  assert.ok(Math.abs(line.slope - 2) < 1e-12);
+  assert.ok(Math.abs(line.ci95[0] - 2) < 1e-9 && Math.abs(line.ci95[1] - 2) < 1e-9);
+  // y = [0, 1, 0, 1]: slope 0.2, residuals -0.2, 0.6, -0.6, 0.2 (SSE 0.8, s^2 = 0.4), sxx = 5
+  const noisy = slopeCi95([0, 1, 0, 1]);
+  assert.ok(Math.abs(noisy.slope - 0.2) < 1e-12);
+  assert.ok(Math.abs(noisy.ci95[1] - noisy.slope - t95(2) * Math.sqrt(0.4 / 5)) < 1e-12);
+  assert.throws(() => slopeCi95([1, 2]));
+  assert.throws(() => slopeCi95([1, NaN, 2]));
 });

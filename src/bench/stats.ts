@@ -70,6 +70,44 @@ export function meanCi95(xs: readonly number[]): MeanCi {
   return { mean, ci95: [mean - half, mean + half], n };
 }
 
+/** Least-squares slope of a series against its index, with a 95% interval: {@link slopeCi95}. */
+export interface SlopeCi {
+  /** Change per step of the index. */
+  slope: number;
+  ci95: [number, number];
+  n: number;
+}
+
+/**
+ * Ordinary least-squares slope of `ys` against x = 0..n-1 and its two-sided 95% Student-t interval,
+ * slope +- t_{0.975, n-2} * s / sqrt(sum (x - mean x)^2), with s the residual standard deviation
+ * (n - 2 denominator): a trend test over windows that uses the windows' own scatter. Needs n >= 3
+ * (ConfigError); NaN/Inf -> NonFiniteError.
+ */
+export function slopeCi95(ys: readonly number[]): SlopeCi {
+  const n = ys.length;
+  if (n < 3) throw new ConfigError(`slopeCi95: need at least 3 values, got ${n}`);
+  for (let i = 0; i < n; i++) if (typeof ys[i] !== "number" || !Number.isFinite(ys[i]!)) throw new NonFiniteError(`slopeCi95: ys[${i}] is ${ys[i]}`);
+  const xm = (n - 1) / 2;
+  let ym = 0;
+  for (const y of ys) ym += y;
+  ym /= n;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = 0; i < n; i++) {
+    sxx += (i - xm) * (i - xm);
+    sxy += (i - xm) * (ys[i]! - ym);
+  }
+  const slope = sxy / sxx;
+  let sse = 0;
+  for (let i = 0; i < n; i++) {
+    const r = ys[i]! - (ym + slope * (i - xm));
+    sse += r * r;
+  }
+  const half = t95(n - 2) * Math.sqrt(sse / (n - 2) / sxx);
+  return { slope, ci95: [slope - half, slope + half], n };
+}
+
 export interface ProportionCi {
   p: number;
   ci95: [number, number];
