@@ -224,8 +224,9 @@ export interface PlanStatus {
 }
 
 /**
- * Which jobs of a plan are done. The ETA takes seconds per training step of the done jobs of the same
- * task and arm (else the same task, else any), times the remaining jobs' steps, over `workers`.
+ * Which jobs of a plan are done. The ETA takes the seconds per training step of the stored jobs (of
+ * any plan) of the same task and arm (else the same task, else any), times the remaining jobs' steps,
+ * over `workers`.
  */
 export async function planStatus(keyed: readonly KeyedJob[], store: JobStore, workers: number): Promise<PlanStatus> {
   const rows: PlanStatus["rows"] = [];
@@ -233,15 +234,22 @@ export async function planStatus(keyed: readonly KeyedJob[], store: JobStore, wo
     const s = await store.get(k.key);
     rows.push({ k, done: s !== null, seconds: s?.seconds ?? null });
   }
-  const perStep = (f: (k: KeyedJob) => boolean): number | null => {
-    const xs = rows.filter((r) => r.done && r.seconds !== null && f(r.k)).map((r) => r.seconds! / Math.max(1, r.k.job.train.steps));
+  // seconds per step of every job in the store (this plan's or earlier ones)
+  const measured: { task: string; arm: string; perStep: number }[] = [];
+  for (const name of existsSync(store.dir) ? readdirSync(store.dir) : []) {
+    if (!/^[0-9a-f]{32}\.json$/.test(name)) continue;
+    const s = await store.get(name.slice(0, -5)).catch(() => null);
+    if (s && typeof s.seconds === "number") measured.push({ task: s.job.task, arm: s.job.arm, perStep: s.seconds / Math.max(1, s.job.train.steps) });
+  }
+  const perStep = (f: (m: { task: string; arm: string }) => boolean): number | null => {
+    const xs = measured.filter(f).map((m) => m.perStep);
     return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
   };
   let eta: number | null = 0;
   for (const r of rows) {
     if (r.done) continue;
     const j = r.k.job;
-    const s = perStep((k) => k.job.task === j.task && k.job.arm === j.arm) ?? perStep((k) => k.job.task === j.task) ?? perStep(() => true);
+    const s = perStep((m) => m.task === j.task && m.arm === j.arm) ?? perStep((m) => m.task === j.task) ?? perStep(() => true);
     if (s === null) {
       eta = null;
       break;

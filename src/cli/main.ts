@@ -120,7 +120,7 @@ program
         console.log(`${String(j.id).padStart(5)}  ${r.k.key}  ${name.padEnd(34)} ${j.train.steps} steps  ${r.done ? `done (${r.seconds!.toFixed(1)} s)` : r.k.dependsOn ? `to run after ${r.k.dependsOn.slice(0, 8)}` : "to run"}`);
       }
       console.log(`\n${st.total} jobs, ${st.done} done, ${st.total - st.done} to run; code version ${keyed[0]?.fields.codeVersion}; store ${store!.dir}`);
-      console.log(`ETA ${fmtDuration(st.etaSeconds)}${o.queue ? " on one worker (divide by the workers)" : ` on ${Math.max(1, opts.workers)} worker(s)`}${st.etaSeconds === null && st.done < st.total ? " (no job of this plan's tasks is measured yet)" : ""}`);
+      console.log(`ETA ${fmtDuration(st.etaSeconds)}${o.queue ? " on one worker (divide by the workers)" : ` on ${Math.max(1, opts.workers)} worker(s)`}${st.etaSeconds === null && st.done < st.total ? " (nothing measured in this store yet)" : ""}`);
       return;
     }
     if (o.queue) {
