@@ -68,9 +68,27 @@ export interface QueueSettings {
 export const DEFAULT_QUEUE_SETTINGS: QueueSettings = { attempts: 3, backoffMs: 5000 };
 
 /** A Redis client for BullMQ and for the results hash (commands wait for a reconnect instead of failing). */
-export function connect(url: string): Redis {
+export function connect(url: string, log: (m: string) => void): Redis {
   if (!/^rediss?:\/\//.test(url)) throw new ConfigError(`--queue must be a redis:// URL (redis://host:port/db), got "${url}"`);
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+  const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+  // one line per outage, not one per reconnection attempt
+  let down = false;
+  redis.on("error", (e: Error) => {
+    if (!down) log(`Redis ${url.replace(/\/\/[^@/]*@/, "//")} unreachable (${e.message}); retrying until it is back`);
+    down = true;
+  });
+  redis.on("ready", () => {
+    if (down) log("Redis is back");
+    down = false;
+  });
+  return redis;
+}
+
+/** An 'error' listener that logs all but connection errors (connect() reports those once per outage). */
+function otherErrors(who: string, log: (m: string) => void): (err: Error) => void {
+  return (err) => {
+    if (!/ECONNREFUSED|ECONNRESET|EPIPE|Connection is closed/.test(err.message)) log(`${who} error: ${err.message}`);
+  };
 }
 
 /** Warn when Redis is not set up for a queue (maxmemory-policy noeviction, AOF on); CONFIG may be disabled. */
@@ -158,7 +176,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   process.env["AURA_QUEUE_URL"] = o.url;
   if (o.store) process.env["AURA_WORKER_STORE"] = o.store;
   else delete process.env["AURA_WORKER_STORE"];
-  const conn = connect(o.url);
+  const conn = connect(o.url, o.log);
   await checkRedisConfig(conn, (m) => o.log(`warning: ${m}`));
   const queue = new Queue(QUEUE_NAME, { connection: conn });
   const worker = new Worker(QUEUE_NAME, processor, {
@@ -192,8 +210,9 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   );
   worker.on("failed", (job, err) => o.log(`failed ${tag(job)} attempt ${job?.attemptsMade ?? "?"}: ${err.message}`));
   worker.on("stalled", (id) => o.log(`stalled ${id}: its worker stopped renewing the lock; it goes back to the queue`));
-  worker.on("error", (err) => o.log(`worker error: ${err.message}`));
-  release.on("error", (err) => o.log(`release worker error: ${err.message}`));
+  worker.on("error", otherErrors("worker", o.log));
+  release.on("error", otherErrors("release worker", o.log));
+  queue.on("error", otherErrors("queue", o.log));
   o.log(`aura worker ${hostname()} pid ${process.pid}: code version ${version}, concurrency ${o.concurrency}, lock ${o.lockDurationMs} ms, queue ${QUEUE_NAME}`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
@@ -237,9 +256,11 @@ const LIVE = new Set(["waiting", "active", "delayed", "prioritized", "waiting-ch
  */
 export async function runQueued(keyed: readonly KeyedJob[], store: JobStore, o: CoordinatorOptions): Promise<void> {
   const version = keyed[0]?.fields.codeVersion ?? codeVersion();
-  const conn = connect(o.url);
+  const conn = connect(o.url, o.log);
   const queue = new Queue(QUEUE_NAME, { connection: conn });
   const flows = new FlowProducer({ connection: conn });
+  queue.on("error", otherErrors("queue", o.log));
+  flows.on("error", otherErrors("flow producer", o.log));
   try {
     await checkRedisConfig(conn, (m) => o.log(`warning: ${m}`));
     const byKey = new Map(keyed.map((k) => [k.key, k]));

@@ -22,7 +22,11 @@ let redis: Redis | null = null;
 function client(): Redis {
   const url = process.env["AURA_QUEUE_URL"];
   if (!url) throw new Error("AURA_QUEUE_URL is not set (the processor runs under aura worker)");
-  redis ??= new Redis(url, { maxRetriesPerRequest: null });
+  if (!redis) {
+    redis = new Redis(url, { maxRetriesPerRequest: null });
+    // commands wait for the reconnection; the worker logs the outage
+    redis.on("error", () => undefined);
+  }
   return redis;
 }
 
