@@ -139,8 +139,19 @@ testNeeding(REDIS, "queue: a worker SIGKILLed mid-job; another worker retries it
     const coord = aura(["bench", ...PLAN, "--queue", redis.url, "--store", join(tmp, "kw-store"), "--out", join(tmp, "kw"), "--poll", "300", "--backoff", "200"]);
     await waitFor("worker 1 to start a job", () => / start [0-9a-f]{32} /.test(w1.out()));
     const killed = / start ([0-9a-f]{32}) /.exec(w1.out())![1]!;
+    const children = spawnSync("ps", ["-o", "pid=", "--ppid", String(w1.p.pid)], { encoding: "utf8" }).stdout.trim().split(/\s+/).filter(Boolean);
+    assert.ok(children.length >= 1, "the job runs in a child process");
     w1.p.kill("SIGKILL");
     await w1.exited;
+    // its sandboxed child stops training at the next step (gone, or a zombie waiting to be reaped)
+    const alive = (pid: string): boolean => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+      } catch {
+        return false;
+      }
+    };
+    await waitFor("the killed worker's child to exit", () => !children.some(alive), 30_000);
     assert.equal(count(w1.out(), "done", killed), 0, "killed mid-job");
     const w2 = aura(["worker", "--queue", redis.url, ...FAST]);
     assert.equal(await coord.exited, 0, coord.out());
@@ -191,11 +202,19 @@ testNeeding(REDIS, "queue: Redis restarted mid-sweep (AOF) and the coordinator S
   }
 });
 
-testNeeding(REDIS, "queue: malformed and foreign jobs are failed with a clear error; the worker goes on", { timeout: 300_000 }, async () => {
+testNeeding(REDIS, "queue: a worker of another code version refuses the job, --resume retries it; malformed and foreign jobs fail with a clear error and the worker goes on", { timeout: 300_000 }, async () => {
   const redis = await newRedis("foreign");
   const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(QUEUE_NAME, { connection: conn });
   try {
+    // a worker of another code version refuses the plan's job; the coordinator names it and exits
+    const stale = aura(["worker", "--queue", redis.url, ...FAST], { AURA_CODE_VERSION: "0.0.0+000000000000" });
+    const args = ["bench", ...PLAN, "--arms", "always-write", "--queue", redis.url, "--store", join(tmp, "fj-store"), "--out", join(tmp, "fj"), "--poll", "300"];
+    const c0 = aura(args);
+    assert.equal(await c0.exited, 2, c0.out());
+    assert.match(c0.out(), /1 job\(s\) failed after every attempt; fix the cause and run again with --resume:\n {2}[0-9a-f]{32} \(always-write ess-easy s0\): job [0-9a-f]{32} \(always-write ess-easy s0\) was planned with code version 0\.\d+\.\d+\+[0-9a-f]{12}, this worker runs 0\.0\.0\+000000000000: refused/);
+    stale.p.kill("SIGTERM");
+    await stale.exited;
     const w = aura(["worker", "--queue", redis.url, ...FAST]);
     const opts = { attempts: 3, backoff: { type: "fixed", delay: 100 } };
     const k = keyJobs(planJobs({ ...quickOptions(), tasks: ["ess-easy"], arms: ["always-write"], seeds: [5], ablationTasks: [], stepsByTask: {}, train: { ...quickOptions().train, steps: 5 } }))[0]!;
@@ -203,7 +222,7 @@ testNeeding(REDIS, "queue: malformed and foreign jobs are failed with a clear er
     await queue.add("train", { hello: "world" }, { ...opts, jobId: "garbage" });
     await queue.add("train", { ...good, codeVersion: "0.0.1+0123456789ab" }, { ...opts, jobId: "foreign" });
     await queue.add("train", { ...good, job: { ...good.job, seed: 6 } }, { ...opts, jobId: "tampered" });
-    await waitFor("the three jobs to fail", async () => (await queue.getJobCounts("failed")).failed === 3, 120_000);
+    await waitFor("the three jobs (and the refused one) to be failed", async () => (await queue.getJobCounts("failed")).failed === 4, 120_000);
     const why = async (id: string) => {
       const j = (await queue.getJob(id))!;
       return { reason: j.failedReason, attempts: j.attemptsMade };
@@ -215,9 +234,10 @@ testNeeding(REDIS, "queue: malformed and foreign jobs are failed with a clear er
     assert.match(f.reason, /was planned with code version 0\.0\.1\+0123456789ab, this worker runs 0\.\d+\.\d+\+[0-9a-f]{12}: refused/);
     assert.equal(f.attempts, 1);
     assert.match((await why("tampered")).reason, /is not the hash of its options/);
-    // the same worker then runs a real plan
-    const c = aura(["bench", ...PLAN, "--arms", "always-write", "--queue", redis.url, "--store", join(tmp, "fj-store"), "--out", join(tmp, "fj"), "--poll", "300"]);
+    // the same worker then runs the refused job, which --resume retries
+    const c = aura([...args, "--resume"]);
     assert.equal(await c.exited, 0, c.out());
+    assert.match(c.out(), /plan of 1 jobs: 0 done, 0 enqueued now, 1 failed before and retried/);
     assert.match(w.out(), /done [0-9a-f]{32} \(always-write ess-easy s0\)/);
     assert.equal(w.p.exitCode, null, "the worker is still running");
     w.p.kill("SIGTERM");

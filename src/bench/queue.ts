@@ -163,6 +163,8 @@ export interface WorkerOptions {
   stalledIntervalMs: number;
   /** Also write each result into this store folder (a shared file system), besides Redis. */
   store: string | null;
+  /** The Push-T zarr store on this machine (null: the path the coordinator planned with). */
+  pushtPath: string | null;
   log(line: string): void;
 }
 
@@ -176,6 +178,8 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   process.env["AURA_QUEUE_URL"] = o.url;
   if (o.store) process.env["AURA_WORKER_STORE"] = o.store;
   else delete process.env["AURA_WORKER_STORE"];
+  if (o.pushtPath) process.env["AURA_PUSHT_PATH"] = o.pushtPath;
+  else delete process.env["AURA_PUSHT_PATH"];
   const conn = connect(o.url, o.log);
   await checkRedisConfig(conn, (m) => o.log(`warning: ${m}`));
   const queue = new Queue(QUEUE_NAME, { connection: conn });

@@ -36,6 +36,8 @@ export default async function process_(job: SandboxedJob): Promise<{ key: string
   const r = client();
   if (await r.hexists(RESULTS_HASH, d.key)) return { key: d.key, skipped: true, seconds: 0 };
   const spec = { ...d.job };
+  // the Push-T data on this machine (aura worker --pusht-path); not part of the key
+  if (process.env["AURA_PUSHT_PATH"]) spec.pushtPath = process.env["AURA_PUSHT_PATH"];
   if (d.dependsOn) {
     const text = await r.hget(RESULTS_HASH, d.dependsOn);
     // a retryable error: the flow adds this job only after AURA completed, so this is a lost result
@@ -44,7 +46,10 @@ export default async function process_(job: SandboxedJob): Promise<{ key: string
   }
   const t0 = Date.now();
   ops ??= createOps(spec.backend);
-  const result = await runJob(spec, cache, ops);
+  // training blocks the event loop, so 'disconnect' fires only after it: look at the channel every step
+  const result = await runJob(spec, cache, ops, () => {
+    if (process.send && !process.connected) process.exit(1);
+  });
   const seconds = (Date.now() - t0) / 1000;
   const stored: StoredJob = {
     format: STORE_FORMAT,

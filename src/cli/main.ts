@@ -230,6 +230,7 @@ program
   .option("--lock-duration <ms>", "a job's lock, renewed every half of it while the job runs; a dead worker's job is retried once it expires", intArg("lock-duration"), 60000)
   .option("--stalled-interval <ms>", "how often this worker looks for jobs whose worker died", intArg("stalled-interval"), 30000)
   .option("--store <dir>", "also write each result into this store folder (a shared file system); Redis always gets it")
+  .option("--pusht-path <path>", "Push-T zarr store on this machine (default: the coordinator's path)")
   .action(async (o) => {
     const { runWorker } = await import("../bench/queue.js");
     await runWorker({
@@ -238,6 +239,7 @@ program
       lockDurationMs: o.lockDuration,
       stalledIntervalMs: o.stalledInterval,
       store: o.store ? resolve(o.store) : null,
+      pushtPath: o.pushtPath ? resolve(o.pushtPath) : null,
       log: (m) => console.log(`${new Date().toISOString()} ${m}`),
     });
   });
