@@ -255,7 +255,7 @@ const LIVE = new Set(["waiting", "active", "delayed", "prioritized", "waiting-ch
 /**
  * Enqueue every job of the plan that is neither done (in `store` or in Redis) nor queued, wait until
  * all are done, and copy their results into `store`. Idempotent: run it again (`--resume`) after a
- * crash and it reattaches; jobs that failed for good are retried once more. Throws, naming each failed
+ * crash and it reattaches; jobs that failed for good are retried, their attempts reset. Throws, naming each failed
  * job and its error, when jobs failed and nothing else can run.
  */
 export async function runQueued(keyed: readonly KeyedJob[], store: JobStore, o: CoordinatorOptions): Promise<void> {
@@ -285,9 +285,9 @@ export async function runQueued(keyed: readonly KeyedJob[], store: JobStore, o: 
         done.add(k.key);
       }
     };
-    /** Add a job that is neither done nor in the queue. */
-    const add = async (k: KeyedJob): Promise<void> => {
-      if (k.dependsOn && !done.has(k.dependsOn)) return; // its AURA job's flow (or this function, once AURA is done) adds it
+    /** Add a job that is neither done nor in the queue (false: it waits for its AURA job). */
+    const add = async (k: KeyedJob): Promise<boolean> => {
+      if (k.dependsOn && !done.has(k.dependsOn)) return false; // its AURA job's flow (or this function, once AURA is done) adds it
       const waiting = (dependents.get(k.key) ?? []).filter((d) => !done.has(d.key));
       if (waiting.length) {
         await flows.add({
@@ -300,6 +300,7 @@ export async function runQueued(keyed: readonly KeyedJob[], store: JobStore, o: 
       } else {
         await queue.add("train", trainData(k, version), jobOpts(k.key, o.settings));
       }
+      return true;
     };
     const states = async (): Promise<Map<string, string>> => {
       const open = keyed.filter((k) => !done.has(k.key));
@@ -314,13 +315,10 @@ export async function runQueued(keyed: readonly KeyedJob[], store: JobStore, o: 
       if (state === "failed") {
         const job = await queue.getJob(key);
         if (job) {
-          await job.retry("failed");
+          await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
           retried++;
         }
-      } else if (!LIVE.has(state)) {
-        await add(byKey.get(key)!);
-        added++;
-      }
+      } else if (!LIVE.has(state) && (await add(byKey.get(key)!))) added++;
     }
     o.log(`plan of ${keyed.length} jobs: ${done.size} done, ${added} enqueued now, ${retried} failed before and retried; code version ${version}`);
 
