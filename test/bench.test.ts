@@ -126,7 +126,7 @@ test("runBench + report: results.json has the documented shape and budget matchi
 test("CLI: every command has --help, bad options fail clearly", () => {
   const cli = join(process.cwd(), "dist", "src", "cli", "main.js");
   assert.ok(existsSync(cli), "run npm run build first");
-  for (const cmd of [[], ["bench"], ["bench-speed"], ["train"], ["eval"], ["info"]]) {
+  for (const cmd of [[], ["bench"], ["worker"], ["bench-speed"], ["train"], ["eval"], ["info"]]) {
     const r = spawnSync(process.execPath, [cli, ...cmd, "--help"], { encoding: "utf8" });
     assert.equal(r.status, 0, `aura ${cmd.join(" ")} --help: ${r.stderr}`);
     assert.match(r.stdout, /Usage: aura/);

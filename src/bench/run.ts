@@ -12,6 +12,7 @@ import { DEFAULT_TRAIN, type TrainOptions } from "aura-mem/train/train";
 import type { Backend } from "aura-mem/ops/index";
 import { WorkerPool } from "aura-mem/util/worker_pool";
 import { runJob, TaskCache, taskKey, type HorizonPanelSpec, type JobResult, type JobSpec, type Variant } from "./jobs.js";
+import { codeVersion, jobKey, keyFields, type JobStore, type KeyedJob } from "./store.js";
 
 /** Write decay of the gated fast-weight arms per task: the event-stream tasks run with the stream recipe. */
 export const RECIPE_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": STREAM_WRITE_DECAY, "ess-hard": STREAM_WRITE_DECAY };
@@ -179,11 +180,44 @@ function auraKey(j: { task: string; horizon: number | null; seed: number }): str
 }
 
 /**
+ * The store keys of a plan: AURA and every independent job first, then each budget-matched job with
+ * the key of the AURA job (same task, horizon and seed) it takes its write rate from.
+ */
+export function keyJobs(jobs: readonly JobSpec[], version = codeVersion()): KeyedJob[] {
+  const auraKeys = new Map<string, string>();
+  const keyed = new Map<number, KeyedJob>();
+  for (const job of jobs) {
+    if (BUDGET_MATCHED.includes(job.arm)) continue;
+    const fields = keyFields(job, null, version);
+    const k: KeyedJob = { job, key: jobKey(fields), dependsOn: null, fields };
+    keyed.set(job.id, k);
+    if (job.arm === "aura" && job.variant === "default") auraKeys.set(auraKey(job), k.key);
+  }
+  for (const job of jobs) {
+    if (!BUDGET_MATCHED.includes(job.arm)) continue;
+    const dep = auraKeys.get(auraKey(job));
+    if (!dep) throw new ConfigError(`internal: no AURA job for budget-matched job ${job.id}`);
+    const fields = keyFields(job, dep, version);
+    keyed.set(job.id, { job, key: jobKey(fields), dependsOn: dep, fields });
+  }
+  return jobs.map((j) => keyed.get(j.id)!);
+}
+
+/** Where a run keeps its results (absent: in memory only, as before the store). */
+export interface BenchStoreOptions {
+  store?: JobStore;
+  /** Written into each stored result ("local" by default). */
+  ranBy?: string;
+}
+
+/**
  * Run all jobs. Budget-matched jobs wait for the AURA job of the same task/horizon/seed and take its
  * measured test write rate.
  */
-export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise<JobResult[]> {
+export async function runBench(o: BenchOptions, hooks: BenchHooks = {}, storeOpts: BenchStoreOptions = {}): Promise<JobResult[]> {
   const jobs = planJobs(o);
+  const store = storeOpts.store;
+  const keyed = store ? new Map(keyJobs(jobs).map((k) => [k.job.id, k])) : null;
   const results: JobResult[] = [];
   const auraRate = new Map<string, number>();
   const pending = [...jobs];
@@ -200,11 +234,25 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise
     if (job.arm === "aura" && job.variant === "default") auraRate.set(auraKey(job), r.test.writeRate);
     hooks.onDone?.(job, r);
   };
+  // jobs whose result is in the store are done: take their results (in plan order, so AURA's rate is known first)
+  if (store && keyed) {
+    for (const job of [...pending]) {
+      const s = await store.get(keyed.get(job.id)!.key);
+      if (!s) continue;
+      pending.splice(pending.indexOf(job), 1);
+      if (BUDGET_MATCHED.includes(job.arm)) job.writeRate = s.result.writeRate;
+      record(job, { ...s.result, id: job.id });
+    }
+  }
+  const startedAt = new Map<number, number>();
 
   // the project's worker pool (src/util/worker_pool.ts); workers = 0 runs the jobs in this thread
   const cache = new TaskCache();
   const pool = new WorkerPool<JobSpec, JobResult, BenchProgress>({ near: import.meta.url, name: "worker" }, o.workers <= 0 ? 0 : Math.max(1, Math.min(o.workers, jobs.length)), {
-    onStart: (job) => hooks.onStart?.(job),
+    onStart: (job) => {
+      startedAt.set(job.id, Date.now());
+      hooks.onStart?.(job);
+    },
     onProgress: (job, p) => hooks.onProgress?.(job, p.step, p.steps, p.loss),
     onWarn: (m) => hooks.onWarn?.(m),
     describeError: (job, m) => `job ${job.id} (${job.arm} on ${job.task}, seed ${job.seed}) failed: ${m}`,
@@ -223,12 +271,20 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}): Promise
         for (let j = take(); j; j = take()) {
           const job = j;
           running++;
-          pool.submit(job).then((r) => {
-            running--;
-            record(job, r);
-            launch();
-            settle();
-          }, reject);
+          pool
+            .submit(job)
+            .then(async (r) => {
+              if (store && keyed) {
+                const k = keyed.get(job.id)!;
+                const seconds = (Date.now() - (startedAt.get(job.id) ?? Date.now())) / 1000;
+                await store.put({ format: 1, key: k.key, job: k.fields, result: r, seconds, ranBy: storeOpts.ranBy ?? "local", at: new Date().toISOString() });
+              }
+              running--;
+              record(job, r);
+              launch();
+              settle();
+            })
+            .catch(reject);
         }
       };
       launch();

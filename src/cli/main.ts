@@ -14,6 +14,8 @@ import { join, resolve } from "node:path";
 import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
 import { taskNames } from "../tasks/index.js";
 import { fullOptions, quickOptions, runBench, type BenchOptions } from "../bench/run.js";
+import type { JobResult } from "../bench/jobs.js";
+import type { JobStore } from "../bench/store.js";
 import { writeReport, aggregate, taskTable } from "../bench/report.js";
 import { AuraError } from "aura-mem/errors";
 import { DEFAULT_TRAIN } from "aura-mem/train/train";
@@ -64,6 +66,14 @@ program
   .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"))
   .addOption(new Option("--backend <name>", "op backend").choices(["auto", "wasm", "ts"]).default("auto"))
   .option("--out <dir>", "output directory (default results/<timestamp>)")
+  .option("--store <dir>", "job store: one <key>.json per finished job; jobs already there are not run again", "results/store")
+  .option("--no-store", "keep results in memory only (every job runs)")
+  .option("--resume", "go on with a sweep that stopped (a crash, a SIGKILL, a reboot): only jobs without a stored result run; with --queue, reattach to the queued jobs", false)
+  .option("--plan", "print the plan's jobs, how many are done in the store and an ETA; run nothing", false)
+  .option("--queue <url>", "run the jobs on BullMQ workers (aura worker) through Redis, e.g. redis://host:6379/0 (docs/distributed.md)")
+  .option("--attempts <n>", "--queue: tries per job before it is failed", intArg("attempts"), 3)
+  .option("--backoff <ms>", "--queue: delay before the first retry, doubling after each", intArg("backoff"), 5000)
+  .option("--poll <ms>", "--queue: how often progress is read from Redis", intArg("poll"), 2000)
   .action(async (o) => {
     const base: BenchOptions = o.full ? fullOptions() : quickOptions();
     const opts: BenchOptions = {
@@ -98,10 +108,27 @@ program
         opts.tasks = opts.tasks.filter((t) => t !== "pusht");
       }
     }
-    const { planJobs } = await import("../bench/run.js");
+    const { planJobs, keyJobs } = await import("../bench/run.js");
+    const { JobStore, planStatus, fmtDuration } = await import("../bench/store.js");
     const total = planJobs(opts).length; // validates tasks / arms / seeds before anything starts
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-    const outDir = resolve(o.out ?? join("results", stamp));
+    if ((o.plan || o.queue || o.resume) && o.store === false) throw new AuraError("--plan, --queue and --resume need the job store (drop --no-store)");
+    const store = o.store === false ? undefined : new JobStore(resolve(o.store));
+    if (o.plan) {
+      const keyed = keyJobs(planJobs(opts));
+      const st = await planStatus(keyed, store!, o.queue ? 1 : Math.max(1, opts.workers));
+      for (const r of st.rows) {
+        const j = r.k.job;
+        const name = `${j.arm}${j.variant !== "default" ? ":" + j.variant : ""} ${j.task}${j.horizon ? "@" + j.horizon : ""} s${j.seed}`;
+        console.log(`${String(j.id).padStart(5)}  ${r.k.key}  ${name.padEnd(34)} ${j.train.steps} steps  ${r.done ? `done (${r.seconds!.toFixed(1)} s)` : r.k.dependsOn ? `to run after ${r.k.dependsOn.slice(0, 8)}` : "to run"}`);
+      }
+      console.log(`\n${st.total} jobs, ${st.done} done, ${st.total - st.done} to run; code version ${keyed[0]?.fields.codeVersion}; store ${store!.dir}`);
+      console.log(`ETA ${fmtDuration(st.etaSeconds)}${o.queue ? " on one worker (divide by the workers)" : ` on ${Math.max(1, opts.workers)} worker(s)`}${st.etaSeconds === null && st.done < st.total ? " (nothing measured in this store yet)" : ""}`);
+      return;
+    }
+    if (o.queue) {
+      await queuedBench(o, opts, store!);
+      return;
+    }
     const started = Date.now();
     const multibar = new cliProgress.MultiBar(
       {
@@ -136,25 +163,87 @@ program
       onWarn(m) {
         multibar.log(m + "\n");
       },
-    });
+    }, { store });
     multibar.stop();
-    const meta = {
-      mode: o.full ? "full" : "quick",
-      tasks: opts.tasks,
-      arms: opts.arms,
-      seeds: opts.seeds,
-      dModel: opts.dModel,
-      train: opts.train,
-      backend: opts.backend,
-      workers: opts.workers,
-      wallSeconds: (Date.now() - started) / 1000,
-      node: process.version,
-      date: new Date().toISOString(),
-    };
-    const files = await writeReport(outDir, results, meta);
-    const agg = aggregate(results, meta);
-    for (const [task, t] of Object.entries(agg.tasks)) console.log("\n" + taskTable(task, t));
-    console.log(`\nwall time ${meta.wallSeconds.toFixed(0)} s; wrote:\n${files.map((f) => "  " + f).join("\n")}`);
+    await report(o, opts, results, started, opts.workers);
+  });
+
+/** Write results.json, summary.md and the figures of a finished plan, and print the tables. */
+async function report(o: { full?: boolean; out?: string }, opts: BenchOptions, results: JobResult[], started: number, workers: number | string): Promise<void> {
+  const stamp = new Date(started).toISOString().replace(/[:.]/g, "-");
+  const outDir = resolve(o.out ?? join("results", stamp));
+  const meta = {
+    mode: o.full ? "full" : "quick",
+    tasks: opts.tasks,
+    arms: opts.arms,
+    seeds: opts.seeds,
+    dModel: opts.dModel,
+    train: opts.train,
+    backend: opts.backend,
+    workers,
+    wallSeconds: (Date.now() - started) / 1000,
+    node: process.version,
+    date: new Date().toISOString(),
+  };
+  const files = await writeReport(outDir, results, meta);
+  const agg = aggregate(results, meta);
+  for (const [task, t] of Object.entries(agg.tasks)) console.log("\n" + taskTable(task, t));
+  console.log(`\nwall time ${meta.wallSeconds.toFixed(0)} s; wrote:\n${files.map((f) => "  " + f).join("\n")}`);
+}
+
+/** `aura bench --queue`: enqueue the plan on BullMQ, wait with one progress bar, then report as a local run. */
+async function queuedBench(o: { full?: boolean; out?: string; queue: string; attempts: number; backoff: number; poll: number }, opts: BenchOptions, store: JobStore): Promise<void> {
+  const { planJobs, keyJobs } = await import("../bench/run.js");
+  const { runQueued, collect } = await import("../bench/queue.js");
+  const { fmtDuration } = await import("../bench/store.js");
+  const keyed = keyJobs(planJobs(opts));
+  const started = Date.now();
+  const bar = new cliProgress.SingleBar(
+    { format: "bench (queue) |{bar}| {value}/{total} done | {failed} failed | {running} running | ETA {eta_text}", hideCursor: true, noTTYOutput: true, notTTYSchedule: 10000 },
+    cliProgress.Presets.shades_classic,
+  );
+  let first: { t: number; done: number } | null = null;
+  bar.start(keyed.length, 0, { failed: 0, running: 0, eta_text: "unknown" });
+  try {
+    await runQueued(keyed, store, {
+      url: o.queue,
+      settings: { attempts: o.attempts, backoffMs: o.backoff },
+      pollMs: o.poll,
+      log: (m) => console.error(m),
+      onProgress(p) {
+        const now = Date.now();
+        first ??= { t: now, done: p.done };
+        const rate = (p.done - first.done) / Math.max(1e-3, (now - first.t) / 1000);
+        bar.update(p.done, { failed: p.failed, running: p.running, eta_text: rate > 0 ? fmtDuration((p.total - p.done) / rate) : "unknown" });
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+  const results = (await collect(keyed, store)).map((s) => s.result);
+  await report(o, opts, results, started, `queue ${o.queue.replace(/\/\/[^@/]*@/, "//")}`);
+}
+
+program
+  .command("worker")
+  .description("run `aura bench --queue` jobs from Redis (BullMQ) until SIGINT/SIGTERM; start one per machine (docs/distributed.md)")
+  .requiredOption("--queue <url>", "Redis of the sweep, e.g. redis://host:6379/0")
+  .option("--concurrency <n>", "jobs at once, each in its own child process (training uses one core per job)", intArg("concurrency"), 1)
+  .option("--lock-duration <ms>", "a job's lock, renewed every half of it while the job runs; a dead worker's job is retried once it expires", intArg("lock-duration"), 60000)
+  .option("--stalled-interval <ms>", "how often this worker looks for jobs whose worker died", intArg("stalled-interval"), 30000)
+  .option("--store <dir>", "also write each result into this store folder (a shared file system); Redis always gets it")
+  .option("--pusht-path <path>", "Push-T zarr store on this machine (default: the coordinator's path)")
+  .action(async (o) => {
+    const { runWorker } = await import("../bench/queue.js");
+    await runWorker({
+      url: o.queue,
+      concurrency: o.concurrency,
+      lockDurationMs: o.lockDuration,
+      stalledIntervalMs: o.stalledInterval,
+      store: o.store ? resolve(o.store) : null,
+      pushtPath: o.pushtPath ? resolve(o.pushtPath) : null,
+      log: (m) => console.log(`${new Date().toISOString()} ${m}`),
+    });
   });
 
 program
