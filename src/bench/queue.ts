@@ -71,12 +71,15 @@ export const DEFAULT_QUEUE_SETTINGS: QueueSettings = { attempts: 3, backoffMs: 5
 export function connect(url: string, log: (m: string) => void): Redis {
   if (!/^rediss?:\/\//.test(url)) throw new ConfigError(`--queue must be a redis:// URL (redis://host:port/db), got "${url}"`);
   const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
-  // one line per outage, not one per reconnection attempt
+  // one line per outage, not one per reconnection attempt; a lost connection counts even when Redis is back
+  // before the first reconnection attempt fails (a quick restart): 'reconnecting' fires on every outage
   let down = false;
-  redis.on("error", (e: Error) => {
-    if (!down) log(`Redis ${url.replace(/\/\/[^@/]*@/, "//")} unreachable (${e.message}); retrying until it is back`);
+  const lost = (why: string): void => {
+    if (!down) log(`Redis ${url.replace(/\/\/[^@/]*@/, "//")} unreachable (${why}); retrying until it is back`);
     down = true;
-  });
+  };
+  redis.on("error", (e: Error) => lost(e.message));
+  redis.on("reconnecting", () => lost("connection lost"));
   redis.on("ready", () => {
     if (down) log("Redis is back");
     down = false;
