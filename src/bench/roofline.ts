@@ -98,6 +98,13 @@ export interface ProfiledOps {
   records: Map<string, OpRecord>;
   /** Time and count an arbitrary piece of work (Adam) under `name`. */
   time<R>(name: string, cost: C.Cost, f: () => R): R;
+  /**
+   * Run `f` as phase `name` (model.forward, the IB term, model.backward): its wall time goes to
+   * `phases[name].ms` and the time of the ops it calls to `phases[name].opsMs`, so the glue of a phase
+   * (its time outside the ops) is the difference. Phases do not nest.
+   */
+  phase<R>(name: string, f: () => R): R;
+  phases: Map<string, { ms: number; opsMs: number }>;
   reset(): void;
 }
 
@@ -108,7 +115,23 @@ export interface ProfiledOps {
  */
 export function profiledOps(inner: Ops, names: ReadonlyMap<Float32Array, string>): ProfiledOps {
   const records = new Map<string, OpRecord>();
+  const phases = new Map<string, { ms: number; opsMs: number }>();
+  let current: { ms: number; opsMs: number } | null = null;
+  const phase = <R>(name: string, f: () => R): R => {
+    const ph = phases.get(name) ?? { ms: 0, opsMs: 0 };
+    phases.set(name, ph);
+    const prev = current;
+    current = ph;
+    const t0 = performance.now();
+    try {
+      return f();
+    } finally {
+      ph.ms += performance.now() - t0;
+      current = prev;
+    }
+  };
   const add = (name: string, ms: number, c: C.Cost): void => {
+    if (current) current.opsMs += ms;
     const r = records.get(name) ?? { calls: 0, ms: 0, flops: 0, bytes: 0 };
     r.calls++;
     r.ms += ms;
@@ -164,7 +187,17 @@ export function profiledOps(inner: Ops, names: ReadonlyMap<Float32Array, string>
     sigmoidBackward: (y, dy) => time("activation bwd", C.activationBackwardCost(y.length), () => a.sigmoidBackward(y, dy)),
   };
   const ops: Ops = { ...inner, dense, deltaRule, rnn, attention, act };
-  return { ops, records, time, reset: () => records.clear() };
+  return {
+    ops,
+    records,
+    time,
+    phase,
+    phases,
+    reset: () => {
+      records.clear();
+      phases.clear();
+    },
+  };
 }
 
 /** One row of the roofline table. */
@@ -187,8 +220,18 @@ export interface RooflineRow {
   pctStep: number;
 }
 
-/** Rows per step from records accumulated over `steps` steps of mean `stepMs`; an "other" row and a "whole step" row last. */
-export function rooflineRows(records: ReadonlyMap<string, OpRecord>, steps: number, stepMs: number, lim: MachineLimits): RooflineRow[] {
+/**
+ * Rows per step from records accumulated over `steps` steps of mean `stepMs`, then the glue: one
+ * "glue in <phase>" row per phase (phase time minus its ops), "other" (the rest of the step outside
+ * ops and phases), and a "whole step" row last.
+ */
+export function rooflineRows(
+  records: ReadonlyMap<string, OpRecord>,
+  steps: number,
+  stepMs: number,
+  lim: MachineLimits,
+  phases: ReadonlyMap<string, { ms: number; opsMs: number }> = new Map(),
+): RooflineRow[] {
   const row = (op: string, calls: number, ms: number, flops: number, bytes: number): RooflineRow => {
     const gflops = ms > 0 ? flops / (ms * 1e6) : 0;
     const intensity = bytes > 0 ? flops / bytes : 0;
@@ -210,7 +253,13 @@ export function rooflineRows(records: ReadonlyMap<string, OpRecord>, steps: numb
   const opsMs = rows.reduce((s, r) => s + r.ms, 0);
   const flops = rows.reduce((s, r) => s + r.flops, 0);
   const bytes = rows.reduce((s, r) => s + r.bytes, 0);
-  rows.push(row("other (copies, concat, loss, IB glue)", 0, Math.max(0, stepMs - opsMs), 0, 0));
+  let glueMs = 0;
+  for (const [name, ph] of phases) {
+    const ms = Math.max(0, (ph.ms - ph.opsMs) / steps);
+    glueMs += ms;
+    rows.push(row(`glue in ${name} (TS loops, copies)`, 0, ms, 0, 0));
+  }
+  rows.push(row("other (loss, objective, allocation)", 0, Math.max(0, stepMs - opsMs - glueMs), 0, 0));
   rows.push(row("**whole step**", rows.reduce((s, r) => s + r.calls, 0), stepMs, flops, bytes));
   return rows;
 }

@@ -67,6 +67,20 @@ function weightNames(model: SequenceModel): Map<Float32Array, string> {
   return new Map(Object.entries(model.params).map(([k, p]) => [p.data, k]));
 }
 
+/** Time the model's forward, IB term and backward as phases of `prof` (instance methods wrapped). */
+function phaseModel(model: SequenceModel, prof: ProfiledOps): void {
+  const m = model as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const [method, phase] of [
+    ["forward", "forward"],
+    ["actionDivergence", "IB term"],
+    ["actionUtility", "utility term"],
+    ["backward", "backward"],
+  ] as const) {
+    const f = m[method]!.bind(model);
+    m[method] = (...a: unknown[]) => prof.phase(phase, () => f(...a));
+  }
+}
+
 /** One training step on profiled ops, Adam timed beside them. */
 function profiledStep(model: SequenceModel, adam: Adam, batch: EpisodeBatch, prof: ProfiledOps): void {
   const { grads } = batchObjective(model, batch, { kind: "discrete", dAction: 8 }, DEFAULT_TRAIN, { gateMode: "hard", scheduleSeeds: Array.from({ length: batch.B }, (_, i) => i) });
@@ -172,6 +186,7 @@ export async function runSpeedBench(o: { quick?: boolean; out?: string; json?: s
       const prof2 = profiledOps(wasm, names);
       const model = new SequenceModel(armSpec(arm as ArmName, config, { writeRate: 0.1 }), prof2.ops);
       for (const [w, n] of weightNames(model)) names.set(w, n);
+      phaseModel(model, prof2);
       const adam = new Adam(model.params);
       const steps = arm === "aura" ? reps : 1;
       profiledStep(model, adam, batch, prof2); // warm-up
@@ -183,7 +198,7 @@ export async function runSpeedBench(o: { quick?: boolean; out?: string; json?: s
         xs.push(performance.now() - t0);
       }
       const meanMs = xs.reduce((a, b) => a + b, 0) / xs.length;
-      const rows = rooflineRows(prof2.records, steps, meanMs, lim);
+      const rows = rooflineRows(prof2.records, steps, meanMs, lim, prof2.phases);
       const flops = rows[rows.length - 1]!.flops;
       const ms = timings[arm]!;
       const gflops = flops / (ms * 1e6);
@@ -202,7 +217,7 @@ export async function runSpeedBench(o: { quick?: boolean; out?: string; json?: s
     emit("");
     emit(
       `AURA step (B=${B}, T=${T}, dModel=${dModel}), mean of ${reps} profiled steps; FLOPs and bytes (minimum traffic) counted from the shapes (src/bench/flops.ts); ` +
-        `dense calls named by their weight; "other" = the step minus the timed ops.`,
+        `dense calls named by their weight; "glue in <phase>" = time in model.forward / the IB term / model.backward outside the ops, "other" = the rest of the step.`,
     );
     emit("");
     for (const l of rooflineTable(auraRows)) emit(l);
