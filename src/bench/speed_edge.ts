@@ -20,7 +20,7 @@ import { Adam, clipGlobalNorm } from "aura-mem/train/adam";
 import { batchObjective, DEFAULT_TRAIN } from "aura-mem/train/train";
 import { Rng } from "aura-mem/util/rng";
 import { timeMs } from "./timing.js";
-import type { SpeedFigures } from "./speed.js";
+import type { SpeedFigures } from "./speed_figures.js";
 
 /** A KV-cache of L entries (random contents, timing only) with capacity `cap` >= L: fills a block, then tiles it. */
 export function syntheticKvCache(L: number, cap: number, dK: number, dV: number, rng: Rng): KvCache {

@@ -18,7 +18,7 @@ import type { MemoryState } from "aura-mem/model/model";
 import { createStepEngine } from "aura-mem/deploy/step_engine";
 import { exportOnnx, ONNX_OPSET } from "aura-mem/deploy/onnx_export";
 import { loadOrt, ortStepper, maxDiff, type OrtStepper } from "./onnx_parity.js";
-import type { SpeedFigures } from "./speed.js";
+import type { SpeedFigures } from "./speed_figures.js";
 
 interface Impl {
   name: string;
