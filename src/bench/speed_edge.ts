@@ -20,6 +20,7 @@ import { Adam, clipGlobalNorm } from "aura-mem/train/adam";
 import { batchObjective, DEFAULT_TRAIN } from "aura-mem/train/train";
 import { Rng } from "aura-mem/util/rng";
 import { timeMs } from "./timing.js";
+import type { SpeedFigures } from "./speed_figures.js";
 
 /** A KV-cache of L entries (random contents, timing only) with capacity `cap` >= L: fills a block, then tiles it. */
 export function syntheticKvCache(L: number, cap: number, dK: number, dV: number, rng: Rng): KvCache {
@@ -43,7 +44,7 @@ function fmtBytes(b: number): string {
 }
 
 /** (a) AURA vs kv-cache batch-1 step() at dModel 4096 over past lengths. */
-async function stepVsHorizon(quick: boolean): Promise<string[]> {
+async function stepVsHorizon(quick: boolean, _fig?: SpeedFigures): Promise<string[]> {
   const L0: string[] = [];
   const ops = wasmOps();
   const cfg = new MemoryConfig({ dModel: 4096, dKey: 32, dVal: 32, dAction: 7 });
@@ -86,7 +87,7 @@ async function stepVsHorizon(quick: boolean): Promise<string[]> {
 }
 
 /** (b) Training throughput: in-thread vs 1 and 2 data-parallel workers, AURA on ess-hard. */
-async function trainThroughput(quick: boolean): Promise<string[]> {
+async function trainThroughput(quick: boolean, fig?: SpeedFigures): Promise<string[]> {
   const { DataParallelTrainer } = await import("aura-mem/train/data_parallel");
   const out: string[] = [];
   const B = 64;
@@ -134,6 +135,10 @@ async function trainThroughput(quick: boolean): Promise<string[]> {
     }
   }
   const one = rows[1]!.ms;
+  if (fig) {
+    const bestMs = Math.min(rows[1]!.ms, rows[2]!.ms);
+    fig.dataParallel = { inProcessMs: rows[0]!.ms, oneWorkerMs: rows[1]!.ms, twoWorkersMs: rows[2]!.ms, bestMs, speedup: rows[0]!.ms / bestMs };
+  }
   out.push(`## Training throughput, data-parallel worker threads: AURA on ess-hard, B=${B}, T=${T}, dModel=${dModel}, median of ${steps} steps`);
   out.push("");
   out.push(
@@ -148,12 +153,12 @@ async function trainThroughput(quick: boolean): Promise<string[]> {
 }
 
 /** Extra sections of `aura bench-speed` for the edge work: markdown lines to print. */
-export async function speedEdgeSections(o: { quick?: boolean }): Promise<string[]> {
+export async function speedEdgeSections(o: { quick?: boolean }, fig?: SpeedFigures): Promise<string[]> {
   const quick = o.quick ?? false;
   const lines: string[] = [];
   for (const section of [stepVsHorizon, trainThroughput]) {
     try {
-      lines.push(...(await section(quick)));
+      lines.push(...(await section(quick, fig)));
     } catch (err) {
       lines.push(`(edge section ${section.name} failed: ${(err as Error).message})`, "");
     }

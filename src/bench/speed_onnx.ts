@@ -18,6 +18,7 @@ import type { MemoryState } from "aura-mem/model/model";
 import { createStepEngine } from "aura-mem/deploy/step_engine";
 import { exportOnnx, ONNX_OPSET } from "aura-mem/deploy/onnx_export";
 import { loadOrt, ortStepper, maxDiff, type OrtStepper } from "./onnx_parity.js";
+import type { SpeedFigures } from "./speed_figures.js";
 
 interface Impl {
   name: string;
@@ -32,7 +33,7 @@ function stats(xs: number[]): { median: number; min: number } {
 }
 
 /** Extra sections of `aura bench-speed` for the onnx work: markdown lines to print. */
-export async function speedOnnxSections(o: { quick?: boolean; dModel?: number }): Promise<string[]> {
+export async function speedOnnxSections(o: { quick?: boolean; dModel?: number }, fig?: SpeedFigures): Promise<string[]> {
   const dModel = o.dModel ?? 4096;
   const rounds = o.quick ? 6 : 20;
   const chunk = o.quick ? 100 : 200;
@@ -135,6 +136,10 @@ export async function speedOnnxSections(o: { quick?: boolean; dModel?: number })
 
   const res = impls.map((im) => ({ name: im.name, ...stats(im.samples) }));
   const eng = res[2]!.median;
+  if (fig) {
+    fig.stepEngineUs = eng;
+    if (res.length > 3) fig.onnxruntimeUs = Math.min(...res.slice(3).map((x) => x.median));
+  }
   lines.push(`## Batch-1 aura step at dModel=${dModel} (d_k = d_v = 32, 7 actions): layer.step (op path, fused path) vs fused step engine vs onnxruntime-node`);
   lines.push("");
   lines.push(`Median and min µs per step over ${rounds} interleaved rounds x ${chunk} timed steps (after ${warm} untimed steps per round).`);

@@ -248,12 +248,13 @@ program
 
 program
   .command("bench-speed")
-  .description("timing benchmark: training step per arm (WASM vs TS reference vs tfjs-wasm) and batch-1 step() of aura vs kv-cache")
+  .description("timing benchmark: training step per arm (WASM vs TS reference vs tfjs-wasm), batch-1 step() of aura vs kv-cache, and the roofline (SIMD peak, bandwidth, per-op GFLOP/s)")
   .option("--quick", "fewer repetitions", false)
   .option("--out <file>", "also write the tables as markdown to this file")
+  .option("--json <file>", "also write every figure as JSON to this file (peakGflops, trainStep, tfjsStepMs, dataParallel, stepEngineUs, onnxruntimeUs, roofline, ...)")
   .action(async (o) => {
     const { runSpeedBench } = await import("../bench/speed.js");
-    await runSpeedBench({ quick: o.quick, out: o.out });
+    await runSpeedBench({ quick: o.quick, out: o.out, json: o.json });
   });
 
 program

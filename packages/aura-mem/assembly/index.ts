@@ -7,3 +7,4 @@ export * from "./rnn";
 export * from "./attention";
 export * from "./activation";
 export * from "./step";
+export * from "./roofline";
