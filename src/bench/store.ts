@@ -9,11 +9,12 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FormatError } from "aura-mem/errors";
+import { writeFileAtomic as writeLibraryFileAtomic } from "aura-mem/io/safetensors";
 import type { JobResult, JobSpec } from "./jobs.js";
 
 /** Format of a store file. */
@@ -134,30 +135,10 @@ export function codeVersion(): string {
   return cachedVersion;
 }
 
-/** Write `text` to `path` atomically: a temp file beside it, fsync, rename over it, fsync of the folder. */
+/** Write `text` to `path` atomically, creating its folder first (the library's writeFileAtomic does the rest). */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const fh = await open(tmp, "w");
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  const d = await open(dir, "r");
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
+  await mkdir(dirname(path), { recursive: true });
+  await writeLibraryFileAtomic(path, text);
 }
 
 /** A folder of `<key>.json` results. */

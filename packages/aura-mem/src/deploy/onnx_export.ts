@@ -11,7 +11,7 @@
  * The protobuf is written with the generated protobufjs module of the official onnx.proto that the
  * `onnx-proto` package ships (loaded on first use; see {@link loadOnnxProto}).
  */
-import { writeFile, rename, rm } from "node:fs/promises";
+import { writeFileAtomic } from "../io/safetensors.js";
 import { ConfigError, FormatError } from "../errors.js";
 import type { AuraMemLayer } from "../layer.js";
 import { auraWeights, type AuraWeights } from "./weights.js";
@@ -274,14 +274,7 @@ export async function exportOnnx(layer: AuraMemLayer, opts: OnnxExportOptions = 
 /** Export and write `path` atomically (temporary file + rename). Returns the bytes written. */
 export async function writeOnnx(layer: AuraMemLayer, path: string, opts: OnnxExportOptions = {}): Promise<Uint8Array> {
   const bytes = await exportOnnx(layer, opts);
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(path, bytes);
   return bytes;
 }
 

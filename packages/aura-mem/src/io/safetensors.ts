@@ -406,11 +406,15 @@ export function int64ToFloat64(data: BigInt64Array, name = "tensor"): Float64Arr
 // ------------------------------------------------------------------------------------------------
 
 /**
- * Write `bytes` to `path` atomically: write a temporary file in the same directory, fsync, rename.
- * On failure the temporary file is removed and `path` is left untouched.
+ * Write `bytes` to `path` atomically: write a temporary file in the same directory, fsync, rename, then
+ * fsync the directory so that the rename itself survives a power cut (skipped where a directory cannot
+ * be opened, e.g. Windows). The directory must exist. On failure the temporary file is removed and
+ * `path` is left untouched. The one atomic file write of the project (checkpoints, datasets, ONNX
+ * export, the benchmark job store).
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
   let fh: Awaited<ReturnType<typeof open>> | null = null;
   try {
     fh = await open(tmp, "wx");
@@ -423,6 +427,15 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
     if (fh) await fh.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
     throw e;
+  }
+  let dh: Awaited<ReturnType<typeof open>> | null = null;
+  try {
+    dh = await open(dir, "r");
+    await dh.sync();
+  } catch {
+    // a directory that cannot be opened or synced here: the rename is done, nothing more to do
+  } finally {
+    await dh?.close().catch(() => undefined);
   }
 }
 
