@@ -388,8 +388,10 @@ export function runPowerBench(opts: PowerBenchOptions = {}): PowerBenchResult {
   // the newest record whose sync returned (seq and state checksum), over the whole run
   let synced: { seq: number; t: number; sum: number } | null = null;
   for (let c = 0; c < cuts; c++) {
+    // the record being written (its seq and state checksum), set just before persist() when the gate fired
+    let attempted: { seq: number; sum: number } | null = null;
     const onDurable = (i: { seq: number; t: number }) => {
-      synced = { seq: i.seq, t: i.t, sum: stateChecksum(store.state) };
+      synced = { seq: i.seq, t: i.t, sum: attempted!.sum };
       r.syncedWrites++;
     };
     const { store } = MemoryStore.open(path, layer, { fs: disk, onDurable });
@@ -397,21 +399,17 @@ export function runPowerBench(opts: PowerBenchOptions = {}): PowerBenchResult {
     // the cache or after half of it did
     const at = disk.ops + 1 + Math.floor(rng.uniform() * maxOps);
     const half = rng.uniform() < 0.5;
-    let attempted: { seq: number; sum: number } | null = null;
     disk.beforeOp = (op) => {
       if (disk.ops === at) throw Object.assign(new PowerCut(`cut at ${op}`), { partial: op === "write" && half });
     };
     try {
       for (;;) {
-        const before = store.stats.seq;
-        attempted = { seq: before + 1, sum: -1 };
-        const zt = crashObservation(seed, store.state.t);
-        // the state the store will write if the gate fires: computed first so a cut inside the write knows it
-        const next = layer.step(zt, store.state);
-        attempted.sum = stateChecksum(next.state);
+        const next = layer.step(crashObservation(seed, store.state.t), store.state);
+        // a record is written iff the gate fired: only then is its checksum needed (a cut inside the write reads it)
+        attempted = next.g.includes(1) ? { seq: store.stats.seq + 1, sum: stateChecksum(next.state) } : null;
         store.persist(next.state, next.g);
+        attempted = null;
         r.steps++;
-        if (store.stats.seq === before) attempted = null;
       }
     } catch (e) {
       if (!(e instanceof PowerCut)) throw e;
