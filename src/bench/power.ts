@@ -36,6 +36,10 @@ import { CRASH_LAYER, crashObservation, stateChecksum } from "./crash.js";
 /** Thrown by the simulated disk at the cut point; carries no `code`, so the store does not absorb it. */
 export class PowerCut extends Error {
   override name = "PowerCut";
+  /** A cut during a write call: half of that call's bytes reached the cache first. */
+  constructor(message: string, readonly midWrite = false) {
+    super(message);
+  }
 }
 
 interface SimFile {
@@ -232,7 +236,7 @@ export class SimulatedDisk implements StoreFs {
     try {
       this.beforeOp(op, this.fds.get(fd)!.path);
     } catch (e) {
-      if (e instanceof PowerCut && partial && (e as PowerCut & { partial?: boolean }).partial) partial();
+      if (e instanceof PowerCut && e.midWrite && partial) partial();
       throw e;
     }
   }
@@ -400,7 +404,7 @@ export function runPowerBench(opts: PowerBenchOptions = {}): PowerBenchResult {
     const at = disk.ops + 1 + Math.floor(rng.uniform() * maxOps);
     const half = rng.uniform() < 0.5;
     disk.beforeOp = (op) => {
-      if (disk.ops === at) throw Object.assign(new PowerCut(`cut at ${op}`), { partial: op === "write" && half });
+      if (disk.ops === at) throw new PowerCut(`cut at ${op}`, op === "write" && half);
     };
     try {
       for (;;) {
