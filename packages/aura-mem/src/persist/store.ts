@@ -348,7 +348,7 @@ export function paramsFingerprint(layer: AuraMemLayer): number {
 }
 
 /** What a layer's state looks like, for validating records and states against it. */
-interface LayerShape {
+export interface LayerShape {
   kind: KindName;
   arm: string;
   B: number;
@@ -390,11 +390,11 @@ function checkHeaderFor(h: RecordHeader, want: LayerShape, where: string): void 
 
 /**
  * Throw a ShapeError unless `state` is a well-formed state of `layer` for `B` streams (kind, B, tensor
- * lengths, t a non-negative integer).
+ * lengths, t a non-negative integer). `want` is the layer's shape when the caller already has it (an
+ * open store keeps it, so that persist() builds no state per tick).
  */
-export function checkStateFor(state: MemoryState, layer: AuraMemLayer, B: number): void {
+export function checkStateFor(state: MemoryState, layer: AuraMemLayer, B: number, want: LayerShape = layerShape(layer, B)): void {
   if (!state || typeof state !== "object") throw new ShapeError("state must be a MemoryState from initState() or step()");
-  const want = layerShape(layer, B);
   if (state.kind !== want.kind) throw new ShapeError(`state kind ${String(state.kind)} does not match the ${want.arm} layer (${want.kind})`);
   if (state.B !== B) throw new ShapeError(`state is for batch ${state.B}, the store holds batch ${B}`);
   // shapes, t and cache invariants: the model's one validator
@@ -732,6 +732,8 @@ export class MemoryStore {
   private readonly onDurable: MemoryStoreOptions["onDurable"];
   private readonly onPersistError: MemoryStoreOptions["onPersistError"];
   private readonly fingerprint: number;
+  /** The layer's state shape for `batch`, computed once (persist() checks every state against it). */
+  private readonly shape: LayerShape;
   private readonly fds: [number, number];
   private readonly sizes: [number, number];
   private readonly release: (() => void) | null;
@@ -763,6 +765,7 @@ export class MemoryStore {
     this.onDurable = opts.onDurable;
     this.onPersistError = opts.onPersistError;
     this.fingerprint = rec.fingerprint;
+    this.shape = layerShape(layer, this.batch);
     this.fds = fds;
     this.sizes = sizes;
     this.release = release;
@@ -883,7 +886,7 @@ export class MemoryStore {
    */
   persist(state: MemoryState, g?: ArrayLike<number>): boolean {
     this.checkOpen();
-    checkStateFor(state, this.layer, this.batch);
+    checkStateFor(state, this.layer, this.batch, this.shape);
     if (g !== undefined && (g === null || typeof g !== "object" || typeof g.length !== "number" || g.length !== this.batch)) {
       throw new ShapeError(`g must have B = ${this.batch} values`);
     }
