@@ -32,8 +32,14 @@ function tiny(): BenchOptions {
 
 test("planJobs: AURA first, ablations added, bad names rejected", () => {
   const jobs = planJobs(tiny());
-  assert.equal(jobs.length, 2 * (7 + 3), "7 arms + the no-ib, no-sparsity and no-decay AURA variants per seed");
-  assert.equal(planJobs({ ...tiny(), writeDecay: {} }).length, 2 * (7 + 2), "no no-decay variant without a decay");
+  assert.equal(jobs.length, 2 * (7 + 2), "7 arms + the no-ib and no-sparsity AURA variants per seed (no-decay is eval-only)");
+  // no-decay runs the same trained model without the decay: evaluated inside AURA's job, not trained again
+  for (const j of jobs) assert.deepEqual(j.derived.map((d) => d.variant), j.arm === "aura" && j.variant === "default" ? ["no-decay"] : [], `${j.arm}:${j.variant}`);
+  assert.ok(planJobs({ ...tiny(), writeDecay: {} }).every((j) => j.derived.length === 0), "no no-decay variant without a decay");
+  // trained with the decay, no-decay is another training run: its own job
+  const trainedDecayed = planJobs({ ...tiny(), train: { ...tiny().train, trainWriteDecay: null } });
+  assert.equal(trainedDecayed.length, 2 * (7 + 3));
+  assert.ok(trainedDecayed.some((j) => j.variant === "no-decay") && trainedDecayed.every((j) => j.derived.length === 0));
   // the task's write decay goes to every job; the model keeps always-write and no-decay at 1
   assert.ok(jobs.every((j) => j.writeDecay === 0.8));
   // the stream recipe's deployment threshold on ess (trained at 0.5, runJob); 0.5 where the task has none
@@ -46,6 +52,20 @@ test("planJobs: AURA first, ablations added, bad names rejected", () => {
   // budget-matched arms pull in aura
   const j2 = planJobs({ ...tiny(), arms: ["random"], ablationTasks: [] });
   assert.deepEqual(j2.map((j) => j.arm).sort(), ["aura", "aura", "random", "random"]);
+});
+
+test("eval-only no-decay equals the no-decay variant trained on its own, bit for bit", async () => {
+  const o: BenchOptions = { ...tiny(), arms: ["aura"], seeds: [0], ablations: ["no-decay"], panel: { ...tiny().panel, arms: ["aura"] } };
+  const derived = (await runBench(o)).find((r) => r.variant === "no-decay")!;
+  // the same plan with no-decay as its own training job (trained at alpha = 1 either way)
+  const own = planJobs({ ...o, train: { ...o.train, trainWriteDecay: null } }).find((j) => j.variant === "no-decay")!;
+  const { runJob, TaskCache } = await import("../src/bench/jobs.js");
+  const retrained = await runJob({ ...own, train: { ...own.train, trainWriteDecay: 1 } }, new TaskCache());
+  assert.equal(derived.writeDecay, 1);
+  assert.deepEqual(derived.test, retrained.test);
+  assert.deepEqual(derived.horizons, retrained.horizons);
+  assert.deepEqual(derived.pEvent, retrained.pEvent);
+  assert.equal(derived.bestStep, retrained.bestStep);
 });
 
 test("runBench + report: results.json has the documented shape and budget matching holds", async () => {

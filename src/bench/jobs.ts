@@ -4,6 +4,7 @@
  * result is plain JSON.
  */
 import { MemoryConfig } from "aura-mem/config";
+import { ConfigError } from "aura-mem/errors";
 import { createOps, type Backend, type Ops } from "aura-mem/ops/index";
 import { armSpec } from "aura-mem/model/arms";
 import { SequenceModel, type ArmName } from "aura-mem/model/model";
@@ -49,6 +50,19 @@ export interface JobSpec {
    * Horizon-generalisation panel (ess tasks): after training at the task's horizon T, evaluate the same
    * model on longer streams of the same task at these N (> T), both stream kinds; null = none.
    */
+  panel: HorizonPanelSpec | null;
+  /**
+   * Variants evaluated from this job's trained model instead of training their own: an ablation that
+   * changes only how the trained model runs (no-decay: the recipe trains at alpha = 1 whatever the
+   * deployed write decay, TrainOptions.trainWriteDecay), so a separate job would train the same model
+   * again. Each comes back as one more {@link JobResult} in {@link JobResult.derived}; [] = none.
+   */
+  derived: DerivedEval[];
+}
+
+/** An eval-only variant of a job (see {@link JobSpec.derived}). */
+export interface DerivedEval {
+  variant: Variant;
   panel: HorizonPanelSpec | null;
 }
 
@@ -102,6 +116,19 @@ export interface JobResult {
   gateThreshold: number | null;
   /** Horizon panel: "<N>" -> stream kind -> test metrics (N = T is the test set itself); null if not run. */
   horizons: Record<string, Record<StreamKind, HorizonPoint>> | null;
+  /** Results of the job's eval-only variants ({@link JobSpec.derived}), same training; absent = none. */
+  derived?: JobResult[];
+}
+
+/** A list of job results with each one's eval-only variants ({@link JobResult.derived}) flattened in after it. */
+export function withDerived(results: readonly JobResult[]): JobResult[] {
+  const out: JobResult[] = [];
+  for (const r of results) {
+    const { derived, ...own } = r;
+    out.push(own);
+    for (const d of derived ?? []) out.push({ ...d, id: r.id });
+  }
+  return out;
 }
 
 /** Key of a task at a horizon, as used in results.json. */
@@ -172,10 +199,30 @@ export async function runJob(
   if (job.variant === "no-sparsity") trainOpts.lambdaW = 0;
   const tr = train(model, task, trainOpts);
   const testSet = task.evalSet("test", job.train.evalBatchSize);
+  const result = await evaluateJob(job, model, task, testSet, tr, job.variant, job.panel);
+  if (job.derived.length === 0) return result;
+  const derived: JobResult[] = [];
+  for (const d of job.derived) {
+    if (d.variant !== "no-decay") throw new ConfigError(`eval-only variant "${d.variant}" is not supported (only no-decay)`);
+    derived.push(await evaluateJob(job, model.withWriteDecay(1), task, testSet, tr, d.variant, d.panel));
+  }
+  return { ...result, derived };
+}
+
+/** Test metrics, budget-matched swaps (AURA's default variant) and the horizon panel of a trained model. */
+async function evaluateJob(
+  job: JobSpec,
+  model: SequenceModel,
+  task: Task,
+  testSet: EpisodeBatch[],
+  tr: { timeMs: number; stepsRun: number; bestStep: number },
+  variant: Variant,
+  panel: HorizonPanelSpec | null,
+): Promise<JobResult> {
   const mspec: MetricSpec = { metric: task.metric, dAction: task.dAction, metricScale: task.metricScale };
   const test = evaluate(model, testSet, mspec);
   let swap: JobResult["swap"] = null;
-  if (job.arm === "aura" && job.variant === "default") {
+  if (job.arm === "aura" && variant === "default") {
     const measured = test.writeRate;
     const sched = (kind: "random" | "periodic") => (b: EpisodeBatch, i: number) =>
       scheduleBatch(
@@ -192,7 +239,7 @@ export async function runJob(
   // the horizon the memory must cover at evaluation (pusht trains on windows, evaluates whole episodes)
   const horizon = test.maxStepsPerEpisode;
   let horizons: JobResult["horizons"] = null;
-  if (job.panel && task.name.startsWith("ess")) {
+  if (panel && task.name.startsWith("ess")) {
     const point = (r: EvalResult): HorizonPoint => ({
       metric: r.metric,
       episodes: r.episodes,
@@ -203,7 +250,7 @@ export async function runJob(
     });
     // at the training horizon both stream kinds are the test set itself
     horizons = { [String(task.horizon)]: { fixed: point(test), density: point(test) } };
-    for (const N of job.panel.horizons) {
+    for (const N of panel.horizons) {
       if (N <= task.horizon) continue;
       const pts = {} as Record<StreamKind, HorizonPoint>;
       for (const stream of STREAM_KINDS) {
@@ -212,7 +259,7 @@ export async function runJob(
           dModel: job.dModel,
           horizon: N,
           stream,
-          testEpisodes: panelEpisodes(N, job.panel.stepsPerPoint),
+          testEpisodes: panelEpisodes(N, panel.stepsPerPoint),
           valEpisodes: 1,
         });
         // lazily, about 2^16 steps per batch: a long episode is generated when it is evaluated
@@ -226,7 +273,7 @@ export async function runJob(
     task: job.task,
     taskKey: taskKey(job.task, job.horizon),
     arm: job.arm,
-    variant: job.variant,
+    variant,
     seed: job.seed,
     metricName: task.metric,
     chance: task.chance,

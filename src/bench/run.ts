@@ -11,7 +11,7 @@ import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
 import { DEFAULT_TRAIN, type TrainOptions } from "aura-mem/train/train";
 import type { Backend } from "aura-mem/ops/index";
 import { WorkerPool } from "aura-mem/util/worker_pool";
-import { runJob, TaskCache, taskKey, type HorizonPanelSpec, type JobResult, type JobSpec, type Variant } from "./jobs.js";
+import { runJob, TaskCache, taskKey, withDerived, type DerivedEval, type HorizonPanelSpec, type JobResult, type JobSpec, type Variant } from "./jobs.js";
 import { codeVersion, jobKey, keyFields, type JobStore, type KeyedJob } from "./store.js";
 
 /** Write decay of the gated fast-weight arms per task: the event-stream tasks run with the stream recipe. */
@@ -119,8 +119,17 @@ export function planJobs(o: BenchOptions): JobSpec[] {
     for (const horizon of o.horizons[task] ?? [null]) {
       for (const seed of o.seeds) {
         const variants: [ArmName, Variant][] = order.map((a) => [a, "default"]);
+        // no-decay changes only how the trained model runs when training is at alpha = 1 (the recipe):
+        // then it is evaluated from AURA's own job (JobSpec.derived) instead of training the same model again
+        // (trainWriteDecay null = train at the deployed decay: then no-decay is another training run)
+        const evalOnly = (o.train.trainWriteDecay === undefined ? DEFAULT_TRAIN.trainWriteDecay : o.train.trainWriteDecay) === 1;
+        const derived: DerivedEval[] = [];
         if (o.ablationTasks.includes(task) && arms.includes("aura")) {
-          for (const v of o.ablations) if (v !== "no-decay" || (o.writeDecay[task] ?? 1) !== 1) variants.push(["aura", v]);
+          for (const v of o.ablations) {
+            if (v === "no-decay" && (o.writeDecay[task] ?? 1) === 1) continue;
+            if (v === "no-decay" && evalOnly) derived.push({ variant: v, panel: panelFor(o, task, horizon, "aura", v) });
+            else variants.push(["aura", v]);
+          }
         }
         for (const [arm, variant] of variants) {
           jobs.push({
@@ -139,6 +148,7 @@ export function planJobs(o: BenchOptions): JobSpec[] {
             writeDecay: o.writeDecay[task] ?? 1,
             gateThreshold: o.gateThreshold[task] ?? DEFAULT_GATE_THRESHOLD,
             panel: panelFor(o, task, horizon, arm, variant),
+            derived: arm === "aura" && variant === "default" ? derived : [],
           });
         }
       }
@@ -293,5 +303,5 @@ export async function runBench(o: BenchOptions, hooks: BenchHooks = {}, storeOpt
   } finally {
     await pool.close();
   }
-  return results.sort((a, b) => a.id - b.id);
+  return withDerived(results.sort((a, b) => a.id - b.id));
 }

@@ -46,7 +46,11 @@ export interface KeyFields {
   backend: string;
   train: JobSpec["train"];
   writeDecay: number;
+  /** Deployment threshold of the learned gate (MemoryConfig.gateThreshold): a model run at another threshold is another result. */
+  gateThreshold: number;
   panel: JobSpec["panel"];
+  /** Eval-only variants computed by the job (JobSpec.derived). */
+  derived: JobSpec["derived"];
   /** Key of the AURA job whose measured write rate the job is held to (budget-matched arms), else null. */
   dependsOn: string | null;
   /** {@link codeVersion} of the code that computes the result. */
@@ -78,7 +82,9 @@ export function keyFields(job: JobSpec, dependsOn: string | null, version: strin
     backend: job.backend,
     train: job.train,
     writeDecay: job.writeDecay,
+    gateThreshold: job.gateThreshold,
     panel: job.panel,
+    derived: job.derived,
     dependsOn,
     codeVersion: version,
   };

@@ -14,7 +14,7 @@ import { join, resolve } from "node:path";
 import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
 import { taskNames } from "../tasks/index.js";
 import { fullOptions, quickOptions, runBench, type BenchOptions } from "../bench/run.js";
-import type { JobResult } from "../bench/jobs.js";
+import { withDerived, type JobResult } from "../bench/jobs.js";
 import type { JobStore } from "../bench/store.js";
 import { writeReport, aggregate, taskTable } from "../bench/report.js";
 import { AuraError } from "aura-mem/errors";
@@ -220,7 +220,7 @@ async function queuedBench(o: { full?: boolean; out?: string; queue: string; att
   } finally {
     bar.stop();
   }
-  const results = (await collect(keyed, store)).map((s) => s.result);
+  const results = withDerived((await collect(keyed, store)).map((s) => s.result));
   await report(o, opts, results, started, `queue ${o.queue.replace(/\/\/[^@/]*@/, "//")}`);
 }
 
