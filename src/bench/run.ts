@@ -8,6 +8,7 @@ import { STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
 import { DEFAULT_GATE_THRESHOLD } from "./jobs.js";
 import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
 import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
+import { defaultPushtPath } from "../data/paths.js";
 import { DEFAULT_TRAIN, type TrainOptions } from "aura-mem/train/train";
 import type { Backend } from "aura-mem/ops/index";
 import { WorkerPool } from "aura-mem/util/worker_pool";
@@ -82,7 +83,7 @@ export function quickOptions(): BenchOptions {
     stepsByTask: { "ess-easy": 400, "ess-hard": 1200, mbar: 600, pusht: 400 },
     pushtWindow: 64,
     dModel: 64,
-    pushtPath: "../shared/data/pusht_cchi_v7_replay.zarr",
+    pushtPath: defaultPushtPath(),
     backend: "auto",
     workers: Math.max(1, Math.min(2, availableParallelism())),
     train: { ...DEFAULT_TRAIN, steps: 400, batchSize: 32, evalEvery: 100, softWarmupSteps: 50 },

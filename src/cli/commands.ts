@@ -6,6 +6,7 @@ import { createOps, type Backend } from "aura-mem/ops/index";
 import { armSpec } from "aura-mem/model/arms";
 import { SequenceModel, type ArmName } from "aura-mem/model/model";
 import { createTask } from "../tasks/index.js";
+import { locateData } from "../data/paths.js";
 import { loadDataset } from "aura-mem/io/dataset";
 import { train } from "aura-mem/train/train";
 import { evaluate } from "aura-mem/train/evaluate";
@@ -35,7 +36,8 @@ interface TrainCli {
   evalEvery: number;
   seed: number;
   dmodel: number;
-  pushtPath: string;
+  /** Push-T store; undefined = the default location (src/data/paths.ts). */
+  pushtPath?: string;
   backend: Backend | "auto";
 }
 
@@ -56,7 +58,7 @@ export async function trainCommand(o: TrainCli): Promise<void> {
     dModel = ds.dModel;
     console.log(`dataset ${o.data}: ${ds.E} episodes x ${ds.T} steps, dModel ${ds.dModel}, ${ds.kind} actions (${ds.dAction}); ${source.trainEpisodes.length} train / ${source.valEpisodes.length} val episodes`);
   } else {
-    source = await createTask(o.task!, { seed: o.seed, dModel: o.dmodel, pushtPath: resolve(o.pushtPath) });
+    source = await createTask(o.task!, { seed: o.seed, dModel: o.dmodel, pushtPath: locateData("pusht", o.pushtPath).path });
     dModel = source.dModel;
   }
   const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise, writeDecay: o.writeDecay, gateThreshold: o.gateThreshold });
@@ -94,7 +96,8 @@ export interface EvalCli {
   task?: string;
   data?: string;
   seed: number;
-  pushtPath: string;
+  /** Push-T store; undefined = the default location (src/data/paths.ts). */
+  pushtPath?: string;
   horizon?: number;
   stream: "fixed" | "density";
   episodes?: number;
@@ -130,7 +133,7 @@ export async function evalCommand(o: EvalCli): Promise<void> {
     const task = await createTask(o.task!, {
       seed: o.seed,
       dModel: cfg.dModel,
-      pushtPath: resolve(o.pushtPath),
+      pushtPath: locateData("pusht", o.pushtPath).path,
       ...(o.horizon !== undefined ? { horizon: o.horizon, stream: o.stream } : {}),
       ...(o.episodes !== undefined ? { testEpisodes: o.episodes } : {}),
     });

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { intArg, numArg } from "./args.js";
 import { resolve } from "node:path";
 import { ConfigError } from "aura-mem/errors";
+import { locateData } from "../data/paths.js";
 
 
 /** Add this module's commands to the CLI. */
@@ -30,7 +31,7 @@ export function registerEdgeCommands(program: Command): void {
     .option("--checkpoint <path>", "measure the aura write rate of this checkpoint on --task (and take its dKey/dVal)")
     .option("--task <name>", "task for --checkpoint (test split)", "ess-hard")
     .option("--seed <n>", "task seed for --checkpoint", intArg("seed"), 0)
-    .option("--pusht-path <path>", "Push-T zarr store (for --task pusht)", "../shared/data/pusht_cchi_v7_replay.zarr")
+    .option("--pusht-path <path>", "Push-T zarr store (for --task pusht; default: ../shared/data/pusht_cchi_v7_replay.zarr if present, else the copy `aura data fetch pusht` made)")
     .option("--dkey <n>", "d_k of the memory", intArg("dkey", 1), 32)
     .option("--dval <n>", "d_v of the memory", intArg("dval", 1), 32)
     .option("--batch <n>", "streams B", intArg("batch", 1), 1)
@@ -48,7 +49,7 @@ export function registerEdgeCommands(program: Command): void {
         const { evaluate } = await import("aura-mem/train/evaluate");
         const layer = await AuraMemLayer.load(resolve(o.checkpoint));
         const cfg = layer.config;
-        const task = await createTask(o.task, { seed: o.seed, dModel: cfg.dModel, pushtPath: resolve(o.pushtPath) });
+        const task = await createTask(o.task, { seed: o.seed, dModel: cfg.dModel, pushtPath: locateData("pusht", o.pushtPath).path });
         if (task.dAction !== cfg.dAction) throw new ConfigError(`task ${task.name} has dAction ${task.dAction}, the checkpoint ${cfg.dAction}`);
         const r = evaluate(layer.model, task.evalSet("test", 64), { metric: task.metric, dAction: task.dAction, metricScale: task.metricScale });
         writeRate = r.writeRate;

@@ -25,6 +25,8 @@ import { registerSimCommands } from "./sim.js";
 import { registerPlotCommands } from "./plot.js";
 import { registerOnnxCommands } from "./onnx.js";
 import { registerSoakCommands } from "./edge_soak.js";
+import { registerDataCommands } from "./data.js";
+import { locateData, whereLooked } from "../data/paths.js";
 
 function seedsArg(v: string): number[] {
   const out: number[] = [];
@@ -62,7 +64,7 @@ program
   .option("--no-horizons", "skip the horizon-generalisation panel (ess tasks evaluated at 8T, 64T, 512T)")
   .option("--horizon-arms <list>", "arms that get the horizon panel (default: aura, always-write, gru, lstm, kv-window; --full: all)", listArg)
   .option("--dmodel <n>", "backbone feature width of the synthetic tasks", intArg("dmodel"))
-  .option("--pusht-path <path>", "Push-T zarr store", "../shared/data/pusht_cchi_v7_replay.zarr")
+  .option("--pusht-path <path>", "Push-T zarr store (default: ../shared/data/pusht_cchi_v7_replay.zarr if present, else the copy `aura data fetch pusht` made)")
   .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"))
   .addOption(new Option("--backend <name>", "op backend").choices(["auto", "wasm", "ts"]).default("auto"))
   .option("--out <dir>", "output directory (default results/<timestamp>)")
@@ -82,7 +84,7 @@ program
       arms: (o.arms ?? base.arms) as ArmName[],
       seeds: o.seeds ?? base.seeds,
       dModel: o.dmodel ?? base.dModel,
-      pushtPath: resolve(o.pushtPath),
+      pushtPath: locateData("pusht", o.pushtPath).path,
       backend: o.backend,
       workers: o.workers ?? base.workers,
       ablationTasks: o.ablation === false ? [] : base.ablationTasks,
@@ -104,7 +106,7 @@ program
     if (opts.tasks.includes("pusht")) {
       const { existsSync } = await import("node:fs");
       if (!existsSync(opts.pushtPath)) {
-        console.error(`pusht data not found at ${opts.pushtPath} (--pusht-path); skipping the pusht task`);
+        console.error(`pusht data not found at ${opts.pushtPath} (--pusht-path; ${whereLooked("pusht")}); skipping the pusht task`);
         opts.tasks = opts.tasks.filter((t) => t !== "pusht");
       }
     }
@@ -282,7 +284,7 @@ program
   .option("--eval-every <n>", "validate every n steps", intArg("eval-every"), DEFAULT_TRAIN.evalEvery)
   .option("--seed <n>", "seed", intArg("seed"), 0)
   .option("--dmodel <n>", "feature width for synthetic tasks", intArg("dmodel"), 64)
-  .option("--pusht-path <path>", "Push-T zarr store", "../shared/data/pusht_cchi_v7_replay.zarr")
+  .option("--pusht-path <path>", "Push-T zarr store (default: ../shared/data/pusht_cchi_v7_replay.zarr if present, else the copy `aura data fetch pusht` made)")
   .addOption(new Option("--backend <name>", "op backend").choices(["auto", "wasm", "ts"]).default("auto"))
   .action(async (o) => {
     await trainCommand(o);
@@ -295,7 +297,7 @@ program
   .option("--task <name>", "benchmark task")
   .option("--data <file>", "dataset safetensors")
   .option("--seed <n>", "task seed", intArg("seed"), 0)
-  .option("--pusht-path <path>", "Push-T zarr store", "../shared/data/pusht_cchi_v7_replay.zarr")
+  .option("--pusht-path <path>", "Push-T zarr store (default: ../shared/data/pusht_cchi_v7_replay.zarr if present, else the copy `aura data fetch pusht` made)")
   .option("--horizon <n>", "ess: episode length N to evaluate at (default: the task's own; up to 1,048,576)", intArg("horizon"))
   .addOption(new Option("--stream <kind>", "ess: events per episode at a longer horizon: fixed (4-6) or density (scale with N)").choices(["fixed", "density"]).default("fixed"))
   .option("--episodes <n>", "test episodes (generated lazily, one batch at a time; default 512)", intArg("episodes"))
@@ -320,6 +322,7 @@ registerSimCommands(program);
 registerPlotCommands(program);
 registerOnnxCommands(program);
 registerSoakCommands(program);
+registerDataCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof AuraError) {

@@ -13,6 +13,7 @@ import { demoSeeds, EVAL_SEED_BASE, type Demo } from "./demos.js";
 import { SIM_ARMS, isSimArm, armFromData, type SimArm, type ArmJobResult, type BaseJobResult, type EvalJobResult, type SimJob } from "./jobs.js";
 import { SimPool } from "./pool.js";
 import { checkRobotDir } from "./scene.js";
+import { defaultRobotDir } from "../data/paths.js";
 import type { EpisodeOutcome, SimTrace } from "./rollout.js";
 import { aisEstimate, type AisResult } from "./ais.js";
 
@@ -57,7 +58,7 @@ export function defaultSimOptions(): SimOptions {
     armBatch: 32,
     lambdaW: 0.5,
     seed: 0,
-    robotDir: "../shared/models/franka_emika_panda",
+    robotDir: defaultRobotDir(),
     workers: Math.max(1, Math.min(2, availableParallelism())),
     traces: true,
     probeEvery: 8,

@@ -1,6 +1,7 @@
 /**
  * The tabletop scene of the closed-loop experiment, written by the project around the MuJoCo
- * Menagerie Franka Panda (read in place from the robot directory, default `../shared/models/franka_emika_panda`).
+ * Menagerie Franka Panda (read in place from the robot directory, default `../shared/models/franka_emika_panda`,
+ * else the copy `aura data fetch panda` made: src/data/paths.ts).
  *
  *   panda_sim.xml   = the Menagerie `panda.xml` with its visual geoms and visual meshes removed (the
  *                     collision geometry, inertias, joints, actuators and gripper tendon are untouched),
@@ -49,7 +50,8 @@ const REQUIRED = ["panda.xml", "assets"];
 export function checkRobotDir(robotDir: string): void {
   const hint =
     `expected the MuJoCo Menagerie franka_emika_panda directory (panda.xml + assets/); get it from ` +
-    `https://github.com/google-deepmind/mujoco_menagerie (folder franka_emika_panda) and pass --robot-dir`;
+    `https://github.com/google-deepmind/mujoco_menagerie (folder franka_emika_panda) and pass --robot-dir, or run ` +
+    "`aura data fetch panda`";
   if (!existsSync(robotDir) || !statSync(robotDir).isDirectory()) {
     throw new ConfigError(`robot directory not found: ${robotDir}; ${hint}`);
   }

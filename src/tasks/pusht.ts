@@ -13,12 +13,16 @@ import FileSystemStore from "@zarrita/storage/fs";
 import { ConfigError, FormatError, checkInt } from "aura-mem/errors";
 import type { Rng } from "aura-mem/util/rng";
 import { subRng } from "./embeddings.js";
+import { SHARED_PATH, defaultPushtPath, whereLooked } from "../data/paths.js";
 import { checkSplit } from "./ess.js";
 import { StepType, allocBatch } from "./types.js";
 import type { EpisodeBatch, Split, Task } from "./types.js";
 
-/** Default dataset location, resolved against process.cwd(). */
-export const PUSHT_DEFAULT_PATH = "../shared/data/pusht_cchi_v7_replay.zarr";
+/**
+ * The shared dataset location, resolved against process.cwd(). Without an explicit path the task uses
+ * this if it is there, else the copy `aura data fetch pusht` made ({@link defaultPushtPath}).
+ */
+export const PUSHT_DEFAULT_PATH = SHARED_PATH.pusht;
 /** Side of the Push-T workspace in pixels: coordinates are in [0, 512]. */
 export const PUSHT_PIXELS = 512;
 /** metricScale: normalised units are pixels / 256 (x_n = x_px / 512 * 2 - 1), so mse * 256^2 = pixels^2. */
@@ -182,9 +186,10 @@ export function pushtSplit(episodes: number, seed: number): Record<"train" | Spl
 
 /** Load the dataset and build the pusht task. */
 export async function createPushtTask(opts: PushtTaskOptions): Promise<PushtTask> {
-  const path = resolve(process.cwd(), opts.path ?? PUSHT_DEFAULT_PATH);
+  const path = resolve(process.cwd(), opts.path ?? defaultPushtPath());
   if (!existsSync(path) || !statSync(path).isDirectory()) {
-    throw new ConfigError(`pusht: dataset not found at ${path} (set the pushtPath option / --pusht-path to pusht_cchi_v7_replay.zarr)`);
+    const looked = opts.path === undefined ? `; ${whereLooked("pusht")}` : "";
+    throw new ConfigError(`pusht: dataset not found at ${path} (set the pushtPath option / --pusht-path to pusht_cchi_v7_replay.zarr${looked})`);
   }
   const window = opts.window === undefined ? undefined : checkInt("pusht window (horizon)", opts.window, 2, 4096);
   const d = opts.dModel;

@@ -62,7 +62,7 @@ export interface TaskOptions {
    * T = 2N + 4). pusht: training window length (default: whole episodes).
    */
   horizon?: number;
-  /** pusht: path of `pusht_cchi_v7_replay.zarr` (default `../shared/data/pusht_cchi_v7_replay.zarr` from process.cwd()). */
+  /** pusht: path of `pusht_cchi_v7_replay.zarr` (default `../shared/data/pusht_cchi_v7_replay.zarr` from process.cwd() if present, else the copy `aura data fetch pusht` made: src/data/paths.ts). */
   pushtPath?: string;
   /**
    * ess: how events scale with a horizon longer than the task's own: "fixed" (default; 4-6 events
