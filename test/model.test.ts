@@ -34,16 +34,23 @@ function batch(seed: number): EpisodeBatch {
   };
 }
 
-function build(arm: ArmName, ops: ReturnType<typeof naiveOps>): SequenceModel {
-  const config = new MemoryConfig({ dModel, dAction: C, actionKind: "discrete", dKey: 4, dVal: 3, dProj: 4, dGate: 5, dHidden: 6, seed: 11 });
+function build(arm: ArmName, ops: ReturnType<typeof naiveOps>, gateNorm = false): SequenceModel {
+  const config = new MemoryConfig({ dModel, dAction: C, actionKind: "discrete", dKey: 4, dVal: 3, dProj: 4, dGate: 5, dHidden: 6, seed: 11, gateNorm });
   return new SequenceModel(armSpec(arm, config, { matchParams: null, window: 3, writeRate: 0.5, tau: 0.8, rnnHidden: 4 }), ops);
 }
 
 const obj = { lambdaIB: 0, lambdaW: 0.3, targetWriteRate: 0.1 };
 
-for (const arm of ARMS) {
-  test(`${arm}: model backward matches finite differences (TS reference)`, () => {
-    const model = build(arm, naiveOps());
+const cases: [ArmName, boolean][] = [...ARMS.map((a): [ArmName, boolean] => [a, false]), ["aura", true]];
+for (const [arm, gateNorm] of cases) {
+  test(`${arm}${gateNorm ? " with the observation-norm gate input (gateNorm)" : ""}: model backward matches finite differences (TS reference)`, () => {
+    const model = build(arm, naiveOps(), gateNorm);
+    if (gateNorm) {
+      // gate.w1n starts at zero: move it so the norm input reaches the gate in this check
+      const w = model.params["gate.w1n"]!.data;
+      const r = new Rng(5);
+      for (let i = 0; i < w.length; i++) w[i] = 0.5 * r.normal();
+    }
     const bt = batch(1);
     const seeds = [3, 4];
     const fwd = { gateMode: "soft" as const, scheduleSeeds: seeds };

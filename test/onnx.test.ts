@@ -142,6 +142,13 @@ test("onnxruntime == aura-mem on a perturbed ('trained') discrete layer and odd 
     { dModel: 40, dAction: 4, writeDecay: 0.7 },
   ];
   for (const [i, cfg] of cfgs.entries()) await parity(ort, new AuraMemLayer(cfg), 200, 10 + i);
+  // the observation-norm gate input (gateNorm), its weights moved from their zero initialisation
+  const normed = new AuraMemLayer({ dModel: 40, dAction: 4, writeDecay: 0.8, gateNorm: true });
+  const w1n = normed.model.params["gate.w1n"]!.data;
+  for (let i = 0; i < w1n.length; i++) w1n[i] = 0.3 * r.normal();
+  normed.model.paramsChanged();
+  const b = await parity(ort, normed, 300, 20);
+  assert.ok(b.writes > 5 && b.writes < 295, `gateNorm: ${b.writes} writes`);
 });
 
 test("onnxruntime == aura-mem for a few steps at dModel 4096", async (t) => {

@@ -95,6 +95,15 @@ test("engine == layer.step with the write decay (alpha = 0.8: M, m scaled where 
   assert.ok(writes > 50 && writes < 950, `the gate should both write and skip (${writes} writes)`);
 });
 
+test("engine == layer.step with the observation-norm gate input (gateNorm: ||z|| as one more gate input)", (t) => {
+  for (const cfg of [{ dModel: 64, dAction: 7, writeDecay: 0.8, gateNorm: true }, { dModel: 63, dAction: 3, dKey: 5, dVal: 7, dProj: 3, dGate: 5, dHidden: 9, gateNorm: true }]) {
+    // perturbed, so gate.w1n (zero at initialisation) is not zero
+    const { maxAbs, writes } = runSideBySide(cfg, 500, 9, 0.05);
+    t.diagnostic(`dModel ${cfg.dModel}: max |diff| ${maxAbs.toExponential(2)}; ${writes} writes`);
+    assert.ok(writes > 10 && writes < 490, `the gate should both write and skip (${writes} writes)`);
+  }
+});
+
 test("odd dimensions: SIMD tails, no full encoder panel, remainder columns, dModel not a multiple of 4", () => {
   // width = 2*5 + 7 + 3 + 1 = 21 < 32: the whole encoder goes through the remainder rows
   runSideBySide({ dModel: 63, dAction: 3, dKey: 5, dVal: 7, dProj: 3, dGate: 5, dHidden: 9 }, 200, 3);

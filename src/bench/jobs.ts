@@ -46,6 +46,8 @@ export interface JobSpec {
    * at {@link DEFAULT_GATE_THRESHOLD} (TrainOptions.trainGateThreshold) whatever this is.
    */
   gateThreshold: number;
+  /** Whether AURA's gate reads the observation norm ||z|| (MemoryConfig.gateNorm). */
+  gateNorm: boolean;
   /**
    * Horizon-generalisation panel (ess tasks): after training at the task's horizon T, evaluate the same
    * model on longer streams of the same task at these N (> T), both stream kinds; null = none.
@@ -114,6 +116,8 @@ export interface JobResult {
   writeDecay: number;
   /** Threshold on p the learned gate ran with at evaluation (MemoryConfig.gateThreshold; trained at 0.5); null for other arms. */
   gateThreshold: number | null;
+  /** Whether the learned gate read the observation norm (MemoryConfig.gateNorm); null for other arms. */
+  gateNorm?: boolean | null;
   /** Horizon panel: "<N>" -> stream kind -> test metrics (N = T is the test set itself); null if not run. */
   horizons: Record<string, Record<StreamKind, HorizonPoint>> | null;
   /** Results of the job's eval-only variants ({@link JobSpec.derived}), same training; absent = none. */
@@ -184,6 +188,7 @@ export async function runJob(
     seed: job.seed,
     writeDecay: job.variant === "no-decay" ? 1 : job.writeDecay,
     gateThreshold: job.gateThreshold,
+    gateNorm: job.gateNorm,
   });
   const rate = job.writeRate ?? 0.1;
   const spec = armSpec(job.arm, config, { writeRate: rate });
@@ -292,6 +297,7 @@ async function evaluateJob(
     tau: job.arm === "recon-gate" ? model.tau : null,
     writeDecay: model.writeDecay,
     gateThreshold: job.arm === "aura" ? model.spec.config.gateThreshold : null,
+    gateNorm: job.arm === "aura" ? model.spec.config.gateNorm : null,
     horizons,
   };
 }

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { ConfigError } from "aura-mem/errors";
-import { STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
+import { STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
 import { DEFAULT_GATE_THRESHOLD } from "./jobs.js";
 import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
 import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
@@ -19,6 +19,8 @@ import { codeVersion, jobKey, keyFields, type JobStore, type KeyedJob } from "./
 export const RECIPE_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": STREAM_WRITE_DECAY, "ess-hard": STREAM_WRITE_DECAY };
 /** Deployment write threshold of AURA's learned gate per task (trained at 0.5): the event-stream tasks run with the stream recipe's. */
 export const RECIPE_GATE_THRESHOLD: Readonly<Record<string, number>> = { "ess-easy": STREAM_GATE_THRESHOLD, "ess-hard": STREAM_GATE_THRESHOLD };
+/** Whether AURA's gate reads the observation norm per task (MemoryConfig.gateNorm): the event-stream tasks run with the stream recipe's. */
+export const RECIPE_GATE_NORM: Readonly<Record<string, boolean>> = { "ess-easy": STREAM_GATE_NORM, "ess-hard": STREAM_GATE_NORM };
 
 /** Arms whose write budget is taken from AURA's measured write rate. */
 export const BUDGET_MATCHED: readonly ArmName[] = ["random", "periodic", "recon-gate"];
@@ -38,6 +40,8 @@ export interface BenchOptions {
   writeDecay: Record<string, number>;
   /** Deployment threshold on p of AURA's learned gate per task (MemoryConfig.gateThreshold; trained at 0.5); absent = 0.5. */
   gateThreshold: Record<string, number>;
+  /** Whether AURA's gate reads the observation norm per task (MemoryConfig.gateNorm); absent = false. */
+  gateNorm: Record<string, boolean>;
   /** AURA ablation variants to run on `ablationTasks` (no-decay only with writeDecay < 1). */
   ablations: Exclude<Variant, "default">[];
   /** Run the AURA ablation variants on these tasks. */
@@ -75,6 +79,7 @@ export function quickOptions(): BenchOptions {
     ablations: ["no-decay"],
     writeDecay: { ...RECIPE_WRITE_DECAY },
     gateThreshold: { ...RECIPE_GATE_THRESHOLD },
+    gateNorm: { ...RECIPE_GATE_NORM },
     // horizon panel: N in {T, 8T, 64T, 512T} (65,536 steps on ess-hard) for aura (and its no-decay
     // ablation), always-write, gru and kv-window; lstm and kv-cache are in --full (kv-cache is O(N^2))
     panel: { multiples: [8, 64, 512], arms: ["aura", "always-write", "gru", "kv-window"], extra: [], stepsPerPoint: 32768, maxSteps: {} },
@@ -148,6 +153,7 @@ export function planJobs(o: BenchOptions): JobSpec[] {
             train: { ...o.train, steps: o.stepsByTask[task] ?? o.train.steps },
             writeDecay: o.writeDecay[task] ?? 1,
             gateThreshold: o.gateThreshold[task] ?? DEFAULT_GATE_THRESHOLD,
+            gateNorm: o.gateNorm[task] ?? false,
             panel: panelFor(o, task, horizon, arm, variant),
             derived: arm === "aura" && variant === "default" ? derived : [],
           });

@@ -48,6 +48,8 @@ export interface KeyFields {
   writeDecay: number;
   /** Deployment threshold of the learned gate (MemoryConfig.gateThreshold): a model run at another threshold is another result. */
   gateThreshold: number;
+  /** Whether AURA's gate reads the observation norm (MemoryConfig.gateNorm). */
+  gateNorm: boolean;
   panel: JobSpec["panel"];
   /** Eval-only variants computed by the job (JobSpec.derived). */
   derived: JobSpec["derived"];
@@ -83,6 +85,7 @@ export function keyFields(job: JobSpec, dependsOn: string | null, version: strin
     train: job.train,
     writeDecay: job.writeDecay,
     gateThreshold: job.gateThreshold,
+    gateNorm: job.gateNorm,
     panel: job.panel,
     derived: job.derived,
     dependsOn,

@@ -28,6 +28,7 @@ interface TrainCli {
   streamWindows: number;
   stochasticGate: boolean;
   gateSurprise: boolean;
+  gateNorm: boolean;
   writeDecay: number;
   gateThreshold: number;
   writeRate: number;
@@ -61,7 +62,7 @@ export async function trainCommand(o: TrainCli): Promise<void> {
     source = await createTask(o.task!, { seed: o.seed, dModel: o.dmodel, pushtPath: locateData("pusht", o.pushtPath).path });
     dModel = source.dModel;
   }
-  const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise, writeDecay: o.writeDecay, gateThreshold: o.gateThreshold });
+  const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise, gateNorm: o.gateNorm, writeDecay: o.writeDecay, gateThreshold: o.gateThreshold });
   const model = new SequenceModel(armSpec(o.arm, config, { writeRate: o.writeRate, matchParams: null }), ops);
   console.log(`training ${o.arm} (${model.paramCount().toLocaleString("en-US")} parameters, ${model.memoryBytes(1)} state bytes at batch 1)`);
   const r = train(model, source, {

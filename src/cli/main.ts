@@ -61,8 +61,9 @@ program
   .option("--no-ablation", "skip the AURA ablation variants (quick: no-decay; --full: also lambda_IB = 0, lambda_w = 0)")
   .option("--write-decay <x>", "write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) on every task (default: 0.8 on ess-easy / ess-hard, 1 = none elsewhere)", numArg("write-decay"))
   .option("--gate-threshold <p>", "deployment write threshold on p of AURA's gate on every task, trained at 0.5 (default: 0.7 on ess-easy / ess-hard, 0.5 elsewhere)", numArg("gate-threshold"))
+  .addOption(new Option("--gate-norm <on|off>", "AURA's gate also reads the observation norm ||z|| on every task (default: on for ess-easy / ess-hard, off elsewhere)").choices(["on", "off"]))
   .option("--no-horizons", "skip the horizon-generalisation panel (ess tasks evaluated at 8T, 64T, 512T)")
-  .option("--horizon-arms <list>", "arms that get the horizon panel (default: aura, always-write, gru, lstm, kv-window; --full: all)", listArg)
+  .option("--horizon-arms <list>", "arms that get the horizon panel (default: aura, always-write, gru, kv-window; --full: all)", listArg)
   .option("--dmodel <n>", "backbone feature width of the synthetic tasks", intArg("dmodel"))
   .option("--pusht-path <path>", "Push-T zarr store (default: ../shared/data/pusht_cchi_v7_replay.zarr if present, else the copy `aura data fetch pusht` made)")
   .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"))
@@ -90,6 +91,7 @@ program
       ablationTasks: o.ablation === false ? [] : base.ablationTasks,
       writeDecay: o.writeDecay !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.writeDecay])) : base.writeDecay,
       gateThreshold: o.gateThreshold !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.gateThreshold])) : base.gateThreshold,
+      gateNorm: o.gateNorm !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.gateNorm === "on"])) : base.gateNorm,
       panel: o.horizons === false ? { ...base.panel, multiples: [], extra: [] } : { ...base.panel, arms: (o.horizonArms ?? base.panel.arms) as ArmName[] },
       stepsByTask: o.steps !== undefined ? {} : base.stepsByTask,
       train: {
@@ -181,6 +183,8 @@ async function report(o: { full?: boolean; out?: string }, opts: BenchOptions, r
     seeds: opts.seeds,
     dModel: opts.dModel,
     train: opts.train,
+    // the stream recipe per task (write decay, deployment gate threshold, observation-norm gate input)
+    recipe: { writeDecay: opts.writeDecay, gateThreshold: opts.gateThreshold, gateNorm: opts.gateNorm },
     backend: opts.backend,
     workers,
     wallSeconds: (Date.now() - started) / 1000,
@@ -276,6 +280,7 @@ program
   .option("--stream-windows <n>", "carried-state training: windows of the task horizon per non-resetting stream (1 = fresh episodes; ess tasks)", intArg("stream-windows"), DEFAULT_TRAIN.streamWindows)
   .option("--stochastic-gate", "sample the hard gate in training, g ~ Bernoulli(p) (straight-through)", DEFAULT_TRAIN.stochasticGate)
   .option("--no-gate-surprise", "the write gate reads the observation only (not the surprise e, |e|)")
+  .option("--gate-norm", "the write gate also reads the observation norm ||z|| (on in the recipe for one long event stream, docs/method.md)", false)
   .option("--write-decay <x>", "write decay alpha of the memory: M <- alpha M + beta k e^T where the gate writes (1 = none; 0.8 for one long event stream, docs/method.md)", numArg("write-decay"), 1)
   .option("--gate-threshold <p>", "write threshold on p the trained gate runs with (stored in the checkpoint); it is trained at 0.5 (0.7 for one long event stream, docs/method.md)", numArg("gate-threshold"), 0.5)
   .option("--write-rate <x>", "write budget of random / periodic / recon-gate arms (writes per step)", numArg("write-rate"), 0.1)

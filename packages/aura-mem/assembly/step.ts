@@ -20,13 +20,14 @@
 //
 // Header (u32 fields unless marked f32):
 //   0 K (dModel)  1 dKey  2 dVal  3 dProj  4 dGate  5 dHidden  6 dAction  7 width  8 nPanel
-//   9 encPanels  10 encRows  11 encB [width]  12 gateW1 [dProj + 2 dVal, dGate] (rows: h, e, |e|)
+//   9 encPanels  10 encRows  11 encB [width]  12 gateW1 [dProj + 2 dVal (+ 1), dGate] (rows: h, e, |e| (, ||z||))
 //   13 gateB1 [dGate]  14 gateW2 [dGate]  15 gateB2 (f32)  16 hW1 [dProj + dVal, dHidden]  17 hB1 [dHidden]
 //   18 hW2 [dHidden, dAction]  19 hB2 [dAction]  20 write decay alpha (f32; M, m *= alpha where g = 1)  21 z [Kp]  22 M [dKey, dVal]
 //   (read and updated in place)  23 m [dVal] (in place)  24 out [dAction + 3] = action, g, p, surprise
-//   25 E [width]  26 k [dKey]  27 q [dKey]  28 gin [dProj + 2 dVal] = h, e, |e|
+//   25 E [width]  26 k [dKey]  27 q [dKey]  28 gin [dProj + 2 dVal (+ 1)] = h, e, |e| (, ||z||)
 //   29 hin [dProj + dVal] = h, r  30 pre [dGate]  31 a1 [dHidden]  32-33 threshold (f64, so g = 1[f32(p) >
-//   threshold] compares exactly like the TypeScript layer)
+//   threshold] compares exactly like the TypeScript layer)  34 gate norm input (1: the gate's first layer
+//   also reads ||z||_2, MemoryConfig.gateNorm; 0: not)
 // Returns 0; 1 when z holds a NaN / Inf, 3 when M or m does (then nothing was written: M and m are
 // untouched); 2 when the inputs were finite but an output (action, p, surprise, the new M or m)
 // overflowed to Inf / NaN (everything was written; the caller refuses the result).
@@ -247,6 +248,7 @@ export function aura_step(hdr: usize): i32 {
   const hB2 = <usize>hdrU32(hdr, 19);
   const decay = hdrF32(hdr, 20);
   const threshold = load<f64>(hdr + 128); // fields 32-33
+  const gateNorm = hdrU32(hdr, 34) != 0;
   const z = <usize>hdrU32(hdr, 21);
   const M = <usize>hdrU32(hdr, 22);
   const m = <usize>hdrU32(hdr, 23);
@@ -307,8 +309,16 @@ export function aura_step(hdr: usize): i32 {
   }
   const surprise = Mathf.sqrt(ss);
 
-  // write gate
-  matvec(gin, dP + 2 * dV, gateW1, dG, gateB1, pre);
+  // write gate (MemoryConfig.gateNorm: one more input, the observation norm ||z||, in gin[dP + 2 dV])
+  if (gateNorm) {
+    let zs = f32x4.splat(0);
+    for (let x = 0; x < Kp; x += 4) {
+      const zv = ld(z + (<usize>x << 2));
+      zs = madd(zs, zv, zv);
+    }
+    stf(gin, dP + 2 * dV, Mathf.sqrt(hsum(zs)));
+  }
+  matvec(gin, dP + 2 * dV + (gateNorm ? 1 : 0), gateW1, dG, gateB1, pre);
   tanhArr(pre, dG);
   let lv = f32x4.splat(0);
   let u = 0;

@@ -38,6 +38,14 @@ export interface MemoryConfigInit {
    */
   gateSurprise?: boolean;
   /**
+   * Whether the write gate's first layer also reads the observation norm ||z_t||_2 (one more input, weights
+   * `gate.w1n` [dGate], initialised at zero so training starts from the gate without it). A feature of z
+   * alone: it does not drift with the memory's state. On ess it is what lets the gate tell an event from
+   * the most event-like novel distractors (a salient observation of another norm), docs/method.md,
+   * "Horizon". Default false; {@link STREAM_GATE_NORM} is the stream recipe's.
+   */
+  gateNorm?: boolean;
+  /**
    * Write decay alpha in (0, 1] of the fast-weight memory: where the gate writes, M and m are scaled by
    * alpha in the same update (M <- alpha M + beta k e^T); a silent step changes nothing. Bounds the
    * state one long stream builds up, so the gate's inputs do not drift with the memory's age; 1 = no
@@ -61,6 +69,7 @@ const KEYS: readonly (keyof MemoryConfigInit)[] = [
   "gateThreshold",
   "gateBiasInit",
   "gateSurprise",
+  "gateNorm",
   "writeDecay",
   "seed",
 ];
@@ -83,6 +92,14 @@ export const STREAM_WRITE_DECAY = 0.8;
  */
 export const STREAM_GATE_THRESHOLD = 0.7;
 
+/**
+ * The observation-norm gate input of the same stream recipe (MemoryConfig.gateNorm): on ess-hard it
+ * separated the events from the novel distractors the gate wrote before (P(write | distractor) at
+ * N = 65,536 about 10x lower at the same threshold; docs/method.md, "Horizon"). Not a default: not
+ * measured on mbar or pusht.
+ */
+export const STREAM_GATE_NORM = true;
+
 /** Validated, immutable layer configuration. @throws ConfigError on a missing, unknown or out-of-range key. */
 export class MemoryConfig {
   readonly dModel: number;
@@ -96,6 +113,7 @@ export class MemoryConfig {
   readonly gateThreshold: number;
   readonly gateBiasInit: number;
   readonly gateSurprise: boolean;
+  readonly gateNorm: boolean;
   readonly writeDecay: number;
   readonly seed: number;
 
@@ -125,6 +143,9 @@ export class MemoryConfig {
     const gs = init.gateSurprise ?? true;
     if (typeof gs !== "boolean") throw new ConfigError(`gateSurprise must be a boolean, got ${String(gs)}`);
     this.gateSurprise = gs;
+    const gn = init.gateNorm ?? false;
+    if (typeof gn !== "boolean") throw new ConfigError(`gateNorm must be a boolean, got ${String(gn)}`);
+    this.gateNorm = gn;
     const wd = init.writeDecay ?? DEFAULT_WRITE_DECAY;
     if (typeof wd !== "number" || !(wd > 0 && wd <= 1)) throw new ConfigError(`writeDecay must be a number in (0, 1], got ${String(wd)}`);
     this.writeDecay = wd;
@@ -146,6 +167,7 @@ export class MemoryConfig {
       gateThreshold: this.gateThreshold,
       gateBiasInit: this.gateBiasInit,
       gateSurprise: this.gateSurprise,
+      gateNorm: this.gateNorm,
       writeDecay: this.writeDecay,
       seed: this.seed,
     };

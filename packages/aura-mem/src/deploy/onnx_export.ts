@@ -117,15 +117,17 @@ export function auraStepGraph(w: AuraWeights): {
   const n = (op: string, inputs: string[], outputs: string[], attrs?: NodeSpec["attrs"]): void => {
     nodes.push({ op, inputs, outputs, attrs });
   };
-  // Gate first layer on [h, e, |e|] as one matrix [dProj + 2 dVal, dGate].
-  const gateW1 = new Float32Array((dProj + 2 * dVal) * dGate);
+  // Gate first layer on [h, e, |e|] (and ||z||, MemoryConfig.gateNorm) as one matrix [dIn, dGate].
+  const dIn = dProj + 2 * dVal + (w.gateW1n ? 1 : 0);
+  const gateW1 = new Float32Array(dIn * dGate);
   gateW1.set(w.gateW1h, 0);
   gateW1.set(w.gateW1e, dProj * dGate);
   gateW1.set(w.gateW1a, (dProj + dVal) * dGate);
+  if (w.gateW1n) gateW1.set(w.gateW1n, (dProj + 2 * dVal) * dGate);
   const initializers: TensorSpec[] = [
     f32Tensor("enc.W", [dModel, width], w.encW),
     f32Tensor("enc.b", [width], w.encB),
-    f32Tensor("gate.W1", [dProj + 2 * dVal, dGate], gateW1),
+    f32Tensor("gate.W1", [dIn, dGate], gateW1),
     f32Tensor("gate.b1", [dGate], w.gateB1),
     f32Tensor("gate.w2", [dGate, 1], w.gateW2),
     f32Tensor("gate.b2", [1], w.gateB2),
@@ -170,7 +172,13 @@ export function auraStepGraph(w: AuraWeights): {
 
   // write gate
   n("Abs", ["e"], ["e_abs"]);
-  n("Concat", ["h", "e", "e_abs"], ["gate_in"], [{ name: "axis", i: 1 }]);
+  if (w.gateW1n) {
+    n("ReduceSumSquare", ["z"], ["z_ss"], [{ name: "axes", ints: [1] }, { name: "keepdims", i: 1 }]);
+    n("Sqrt", ["z_ss"], ["z_norm"]);
+    n("Concat", ["h", "e", "e_abs", "z_norm"], ["gate_in"], [{ name: "axis", i: 1 }]);
+  } else {
+    n("Concat", ["h", "e", "e_abs"], ["gate_in"], [{ name: "axis", i: 1 }]);
+  }
   n("MatMul", ["gate_in", "gate.W1"], ["gate_mm"]);
   n("Add", ["gate_mm", "gate.b1"], ["gate_pre"]);
   n("Tanh", ["gate_pre"], ["gate_a"]);

@@ -72,7 +72,7 @@ export interface StepEngineOptions {
 }
 
 const PANEL = 32;
-const HDR_FIELDS = 34;
+const HDR_FIELDS = 35;
 
 /** Sampled values per tensor of the stale-weight safety net. */
 const SAMPLES = 16;
@@ -110,7 +110,8 @@ export function createStepEngine(layer: AuraLayerView, opts: StepEngineOptions =
     encP: arena.allocBytes(nPanel * Kp * PANEL * 4),
     encR: arena.allocBytes(R * Kp * 4),
     encB: arena.allocBytes(pad4(W) * 4),
-    gateW1: arena.allocBytes(pad4((dProj + 2 * dVal) * dGate) * 4),
+    // rows h, e, |e| and (MemoryConfig.gateNorm) ||z||
+    gateW1: arena.allocBytes(pad4((dProj + 2 * dVal + 1) * dGate) * 4),
     gateB1: arena.allocBytes(pad4(dGate) * 4),
     gateW2: arena.allocBytes(pad4(dGate) * 4),
     hW1: arena.allocBytes(pad4((dProj + dVal) * dHidden) * 4),
@@ -124,7 +125,7 @@ export function createStepEngine(layer: AuraLayerView, opts: StepEngineOptions =
     E: arena.allocBytes(pad4(W) * 4),
     k: arena.allocBytes(pad4(dKey) * 4),
     q: arena.allocBytes(pad4(dKey) * 4),
-    gin: arena.allocBytes(pad4(dProj + 2 * dVal) * 4),
+    gin: arena.allocBytes(pad4(dProj + 2 * dVal + 1) * 4),
     hin: arena.allocBytes(pad4(dProj + dVal) * 4),
     pre: arena.allocBytes(pad4(dGate) * 4),
     a1: arena.allocBytes(pad4(dHidden) * 4),
@@ -183,6 +184,7 @@ export function createStepEngine(layer: AuraLayerView, opts: StepEngineOptions =
     v.set(w.gateW1h, at.gateW1 >>> 2);
     v.set(w.gateW1e, (at.gateW1 >>> 2) + dProj * dGate);
     v.set(w.gateW1a, (at.gateW1 >>> 2) + (dProj + dVal) * dGate);
+    if (w.gateW1n) v.set(w.gateW1n, (at.gateW1 >>> 2) + (dProj + 2 * dVal) * dGate);
     v.set(w.gateB1, at.gateB1 >>> 2);
     v.set(w.gateW2, at.gateW2 >>> 2);
     v.set(w.hW1, at.hW1 >>> 2);
@@ -196,6 +198,7 @@ export function createStepEngine(layer: AuraLayerView, opts: StepEngineOptions =
     u.set([at.hW1, at.hB1, at.hW2, at.hB2, 0, at.z, at.M, at.m, at.out, at.E, at.k, at.q, at.gin, at.hin, at.pre, at.a1], 16);
     hf[20] = d.decay;
     new Float64Array(kernels.memory.buffer, at.hdr + 128, 1)[0] = d.threshold;
+    u[34] = w.gateW1n ? 1 : 0;
   };
   upload();
 

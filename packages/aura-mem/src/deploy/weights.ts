@@ -10,7 +10,7 @@
  * E = W_enc^T z + b_enc = [kRaw (dKey) | qRaw (dKey) | v (dVal) | hPre (dProj) | betaPre (1)]
  * k = kRaw / max(||kRaw||, 1e-6);  q likewise;  h = tanh(hPre);  beta = sigmoid(betaPre)
  * e = v - (M^T k + m);  surprise = ||e||
- * p = sigmoid(w2 . tanh(W1h^T h + b1 + W1e^T e + W1a^T |e|) + b2);  g = 1[p > threshold]
+ * p = sigmoid(w2 . tanh(W1h^T h + b1 + W1e^T e + W1a^T |e| [+ w1n ||z||]) + b2);  g = 1[p > threshold]
  * M' = M + g beta k e^T;  m' = m + g beta e;  r = M'^T q + m'
  * action = W2^T tanh(W1^T [h, r] + b1) + b2
  * ```
@@ -71,6 +71,8 @@ export interface AuraWeights {
   readonly gateW1e: Float32Array;
   /** [dVal, dGate] */
   readonly gateW1a: Float32Array;
+  /** [dGate] weights of the observation norm ||z||_2 in the gate's first layer (MemoryConfig.gateNorm); null without. */
+  readonly gateW1n: Float32Array | null;
   /** [dGate] */
   readonly gateW2: Float32Array;
   /** [1] */
@@ -128,6 +130,7 @@ export function auraWeights(layer: AuraLayerView): AuraWeights {
     gateB1: get("gate.b1", c.dGate),
     gateW1e: get("gate.W1e", c.dVal * c.dGate),
     gateW1a: get("gate.W1a", c.dVal * c.dGate),
+    gateW1n: c.gateNorm ? get("gate.w1n", c.dGate) : null,
     gateW2: get("gate.w2", c.dGate),
     gateB2: get("gate.b2", 1),
     hW1: get("head.W1", (c.dProj + c.dVal) * dHidden),

@@ -373,7 +373,7 @@ export class SequenceModel {
       const q = dense.l2normForward(qRaw, BT, c.dKey);
       const v = cols(E, BT, L.width, L.v, c.dVal);
       const beta = this.ops.act.sigmoid(cols(E, BT, L.width, L.beta, 1));
-      const gate = this.gateSpec(h, B, T, state.t, opts);
+      const gate = this.gateSpec(h, z, B, T, state.t, opts);
       const inp: DeltaRuleInputs = {
         B,
         T,
@@ -505,10 +505,16 @@ export class SequenceModel {
         grads["gate.W1a"] = c.gateSurprise ? gd.dW1a! : new Float32Array(gd.dW1a!.length);
         grads["gate.w2"] = gd.dw2!;
         grads["gate.b2"] = new Float32Array([gd.db2!]);
+        if (c.gateNorm) {
+          const s = observationNorms(tape.z, BT, c.dModel);
+          const dn = new Float32Array(c.dGate);
+          for (let i = 0; i < BT; i++) for (let j = 0; j < c.dGate; j++) dn[j] = dn[j]! + gd.dGatePre![i * c.dGate + j]! * s[i]!;
+          grads["gate.w1n"] = dn;
+        }
         for (let i = 0; i < dh.length; i++) dh[i] = dh[i]! + gb.dx![i]!;
       } else if (this.spec.arm === "aura") {
         // gate overridden (swap evaluation): no gradient reaches the gate parameters
-        for (const n of ["gate.W1h", "gate.b1", "gate.W1e", "gate.W1a", "gate.w2", "gate.b2"]) {
+        for (const n of ["gate.W1h", "gate.b1", "gate.W1e", "gate.W1a", "gate.w2", "gate.b2", ...(c.gateNorm ? ["gate.w1n"] : [])]) {
           grads[n] = new Float32Array(P[n]!.data.length);
         }
       }
@@ -672,7 +678,7 @@ export class SequenceModel {
     return this.params["head.b1"]!.data.length;
   }
 
-  private gateSpec(h: Float32Array, B: number, T: number, t0: number, opts: ForwardOptions): GateSpec {
+  private gateSpec(h: Float32Array, z: Float32Array, B: number, T: number, t0: number, opts: ForwardOptions): GateSpec {
     const arm = this.spec.arm;
     const c = this.spec.config;
     if (opts.gateOverride) return { mode: "fixed", g: opts.gateOverride };
@@ -685,6 +691,7 @@ export class SequenceModel {
     if (arm === "recon-gate") return { mode: "recon", tau: this.tauValue };
     const P = this.params;
     const gatePre = this.ops.dense.forward(h, P["gate.W1h"]!.data, P["gate.b1"]!.data, B * T, c.dProj, c.dGate);
+    if (c.gateNorm) addNormTerm(gatePre, observationNorms(z, B * T, c.dModel), P["gate.w1n"]!.data, B * T, c.dGate);
     return {
       mode: "learned",
       gatePre,
@@ -768,6 +775,22 @@ export function layoutFor(core: CoreKind, spec: ArmSpec): EncLayout {
   return L;
 }
 
+/** ||z_t||_2 of every row of z [BT, dModel] (the gate's observation-norm input, MemoryConfig.gateNorm). */
+export function observationNorms(z: Float32Array, BT: number, dModel: number): Float32Array {
+  const s = new Float32Array(BT);
+  for (let i = 0; i < BT; i++) {
+    let q = 0;
+    for (let j = 0; j < dModel; j++) q += z[i * dModel + j]! * z[i * dModel + j]!;
+    s[i] = Math.sqrt(q);
+  }
+  return s;
+}
+
+/** gatePre[i, :] += s_i w1n (the observation-norm input of the gate's first layer). */
+function addNormTerm(gatePre: Float32Array, s: Float32Array, w1n: Float32Array, BT: number, dG: number): void {
+  for (let i = 0; i < BT; i++) for (let j = 0; j < dG; j++) gatePre[i * dG + j] = gatePre[i * dG + j]! + s[i]! * w1n[j]!;
+}
+
 function initParams(spec: ArmSpec, core: CoreKind, L: EncLayout, dR: number): ParamSet {
   const c = spec.config;
   const rng = new Rng(c.seed ^ 0x41555241);
@@ -791,6 +814,8 @@ function initParams(spec: ArmSpec, core: CoreKind, L: EncLayout, dR: number): Pa
     P["gate.w2"] = glorot(rng, c.dGate, 1);
     P["gate.w2"] = { shape: [c.dGate], data: P["gate.w2"].data };
     P["gate.b2"] = constant(1, c.gateBiasInit);
+    // the observation-norm input (drawn after every other gate weight, so the rest is unchanged)
+    if (c.gateNorm) P["gate.w1n"] = constant(c.dGate, 0);
   }
   if (core === "rnn") {
     const H = spec.rnnHidden;
