@@ -152,6 +152,16 @@ test("checkpoint round trip is bit-exact; malformed checkpoints give FormatError
       assert.deepEqual([...back.forward(z).action], [...layer.forward(z).action]);
       if (arm === "recon-gate") assert.equal(back.model.tau, layer.model.tau);
     }
+    // the observation-norm gate input: its weights and the flag survive the round trip
+    const normed = new AuraMemLayer({ dModel: 6, dAction: 3, seed: 4, gateNorm: true }, { backend: "wasm" });
+    normed.model.params["gate.w1n"]!.data.set(new Rng(8).normals(normed.config.dGate));
+    normed.model.paramsChanged();
+    await normed.save(join(dir, "normed"));
+    const nb = await AuraMemLayer.load(join(dir, "normed"), { backend: "wasm" });
+    assert.equal(nb.config.gateNorm, true);
+    assert.deepEqual([...nb.model.params["gate.w1n"]!.data], [...normed.model.params["gate.w1n"]!.data]);
+    const zn = new Rng(9).normals(4 * 6);
+    assert.deepEqual([...nb.forward(zn).p], [...normed.forward(zn).p]);
     writeFileSync(join(dir, "aura.safetensors"), Buffer.from([1, 2, 3]));
     await assert.rejects(() => AuraMemLayer.load(join(dir, "aura")), FormatError);
   } finally {

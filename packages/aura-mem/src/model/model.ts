@@ -814,7 +814,8 @@ function initParams(spec: ArmSpec, core: CoreKind, L: EncLayout, dR: number): Pa
     P["gate.w2"] = glorot(rng, c.dGate, 1);
     P["gate.w2"] = { shape: [c.dGate], data: P["gate.w2"].data };
     P["gate.b2"] = constant(1, c.gateBiasInit);
-    // the observation-norm input (drawn after every other gate weight, so the rest is unchanged)
+    // the observation-norm input, zero-initialised: training starts from the gate without it (a random
+    // row made a seed's gate miss events, docs/method.md "Horizon"); no draw, so the rest is unchanged
     if (c.gateNorm) P["gate.w1n"] = constant(c.dGate, 0);
   }
   if (core === "rnn") {
