@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { ConfigError } from "aura-mem/errors";
-import { STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
+import { STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
 import { DEFAULT_GATE_THRESHOLD } from "./jobs.js";
 import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
 import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
@@ -19,8 +19,11 @@ import { codeVersion, jobKey, keyFields, type JobStore, type KeyedJob } from "./
 export const RECIPE_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": STREAM_WRITE_DECAY, "ess-hard": STREAM_WRITE_DECAY };
 /** Deployment write threshold of AURA's learned gate per task (trained at 0.5): the event-stream tasks run with the stream recipe's. */
 export const RECIPE_GATE_THRESHOLD: Readonly<Record<string, number>> = { "ess-easy": STREAM_GATE_THRESHOLD, "ess-hard": STREAM_GATE_THRESHOLD };
-/** Whether AURA's gate reads the observation norm per task (MemoryConfig.gateNorm): the event-stream tasks run with the stream recipe's. */
-export const RECIPE_GATE_NORM: Readonly<Record<string, boolean>> = { "ess-easy": STREAM_GATE_NORM, "ess-hard": STREAM_GATE_NORM };
+/**
+ * Whether AURA's gate reads the observation norm per task (MemoryConfig.gateNorm): off everywhere (an option,
+ * `--gate-norm on`; measured in docs/benchmarks.md, not kept in the stream recipe).
+ */
+export const RECIPE_GATE_NORM: Readonly<Record<string, boolean>> = {};
 
 /** Arms whose write budget is taken from AURA's measured write rate. */
 export const BUDGET_MATCHED: readonly ArmName[] = ["random", "periodic", "recon-gate"];

@@ -61,7 +61,7 @@ program
   .option("--no-ablation", "skip the AURA ablation variants (quick: no-decay; --full: also lambda_IB = 0, lambda_w = 0)")
   .option("--write-decay <x>", "write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) on every task (default: 0.8 on ess-easy / ess-hard, 1 = none elsewhere)", numArg("write-decay"))
   .option("--gate-threshold <p>", "deployment write threshold on p of AURA's gate on every task, trained at 0.5 (default: 0.7 on ess-easy / ess-hard, 0.5 elsewhere)", numArg("gate-threshold"))
-  .addOption(new Option("--gate-norm <on|off>", "AURA's gate also reads the observation norm ||z|| on every task (default: on for ess-easy / ess-hard, off elsewhere)").choices(["on", "off"]))
+  .addOption(new Option("--gate-norm <on|off>", "AURA's gate also reads the observation norm ||z|| on every task (default: off; docs/benchmarks.md measures it)").choices(["on", "off"]))
   .option("--no-horizons", "skip the horizon-generalisation panel (ess tasks evaluated at 8T, 64T, 512T)")
   .option("--horizon-arms <list>", "arms that get the horizon panel (default: aura, always-write, gru, kv-window; --full: all)", listArg)
   .option("--dmodel <n>", "backbone feature width of the synthetic tasks", intArg("dmodel"))

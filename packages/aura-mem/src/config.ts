@@ -42,7 +42,9 @@ export interface MemoryConfigInit {
    * `gate.w1n` [dGate], initialised at zero so training starts from the gate without it). A feature of z
    * alone: it does not drift with the memory's state. On ess it is what lets the gate tell an event from
    * the most event-like novel distractors (a salient observation of another norm), docs/method.md,
-   * "Horizon". Default false; {@link STREAM_GATE_NORM} is the stream recipe's.
+   * "Horizon". Default false, and not in the stream recipe: on ess-hard it stopped every distractor write on
+   * the seeds whose gate trained well, but across six seeds it did not change long-stream accuracy
+   * measurably and one seed's gate then missed events at the recipe's threshold.
    */
   gateNorm?: boolean;
   /**
@@ -91,14 +93,6 @@ export const STREAM_WRITE_DECAY = 0.8;
  * (docs/method.md, "Horizon"). Not a default (MemoryConfig.gateThreshold stays 0.5).
  */
 export const STREAM_GATE_THRESHOLD = 0.7;
-
-/**
- * The observation-norm gate input of the same stream recipe (MemoryConfig.gateNorm): on ess-hard it
- * separated the events from the novel distractors the gate wrote before (P(write | distractor) at
- * N = 65,536 about 10x lower at the same threshold; docs/method.md, "Horizon"). Not a default: not
- * measured on mbar or pusht.
- */
-export const STREAM_GATE_NORM = true;
 
 /** Validated, immutable layer configuration. @throws ConfigError on a missing, unknown or out-of-range key. */
 export class MemoryConfig {
