@@ -37,6 +37,14 @@ export function t95(df: number): number {
   );
 }
 
+/** @throws NonFiniteError naming the first entry of `xs` that is not a finite number. */
+function checkFinite(name: string, xs: readonly number[]): void {
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i];
+    if (typeof v !== "number" || !Number.isFinite(v)) throw new NonFiniteError(`${name}[${i}] is ${v}`);
+  }
+}
+
 export interface MeanCi {
   mean: number;
   ci95: [number, number];
@@ -52,12 +60,9 @@ export interface MeanCi {
 export function meanCi95(xs: readonly number[]): MeanCi {
   const n = xs.length;
   if (n === 0) throw new ConfigError("meanCi95: need at least one value");
+  checkFinite("meanCi95: xs", xs);
   let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const v = xs[i]!;
-    if (typeof v !== "number" || !Number.isFinite(v)) throw new NonFiniteError(`meanCi95: xs[${i}] is ${v}`);
-    sum += v;
-  }
+  for (let i = 0; i < n; i++) sum += xs[i]!;
   const mean = sum / n;
   if (n === 1) return { mean, ci95: [mean, mean], n };
   let ss = 0;
@@ -87,7 +92,7 @@ export interface SlopeCi {
 export function slopeCi95(ys: readonly number[]): SlopeCi {
   const n = ys.length;
   if (n < 3) throw new ConfigError(`slopeCi95: need at least 3 values, got ${n}`);
-  for (let i = 0; i < n; i++) if (typeof ys[i] !== "number" || !Number.isFinite(ys[i]!)) throw new NonFiniteError(`slopeCi95: ys[${i}] is ${ys[i]}`);
+  checkFinite("slopeCi95: ys", ys);
   const xm = (n - 1) / 2;
   let ym = 0;
   for (const y of ys) ym += y;

@@ -146,6 +146,8 @@ interface Tape {
   beta?: Float32Array;
   deltaIn?: DeltaRuleInputs;
   deltaOut?: DeltaRuleOutput;
+  /** ||z_t||_2 [BT], the gate's observation-norm input (MemoryConfig.gateNorm); absent without it. */
+  zNorm?: Float32Array;
   // rnn core
   rnnIn?: RnnInputs;
   rnnOut?: RnnOutput;
@@ -373,7 +375,9 @@ export class SequenceModel {
       const q = dense.l2normForward(qRaw, BT, c.dKey);
       const v = cols(E, BT, L.width, L.v, c.dVal);
       const beta = this.ops.act.sigmoid(cols(E, BT, L.width, L.beta, 1));
-      const gate = this.gateSpec(h, z, B, T, state.t, opts);
+      const zNorm = c.gateNorm && this.spec.arm === "aura" ? observationNorms(z, BT, c.dModel) : undefined;
+      tape.zNorm = zNorm;
+      const gate = this.gateSpec(h, zNorm, B, T, state.t, opts);
       const inp: DeltaRuleInputs = {
         B,
         T,
@@ -506,7 +510,7 @@ export class SequenceModel {
         grads["gate.w2"] = gd.dw2!;
         grads["gate.b2"] = new Float32Array([gd.db2!]);
         if (c.gateNorm) {
-          const s = observationNorms(tape.z, BT, c.dModel);
+          const s = tape.zNorm!; // the forward's norms
           const dn = new Float32Array(c.dGate);
           for (let i = 0; i < BT; i++) for (let j = 0; j < c.dGate; j++) dn[j] = dn[j]! + gd.dGatePre![i * c.dGate + j]! * s[i]!;
           grads["gate.w1n"] = dn;
@@ -678,7 +682,7 @@ export class SequenceModel {
     return this.params["head.b1"]!.data.length;
   }
 
-  private gateSpec(h: Float32Array, z: Float32Array, B: number, T: number, t0: number, opts: ForwardOptions): GateSpec {
+  private gateSpec(h: Float32Array, zNorm: Float32Array | undefined, B: number, T: number, t0: number, opts: ForwardOptions): GateSpec {
     const arm = this.spec.arm;
     const c = this.spec.config;
     if (opts.gateOverride) return { mode: "fixed", g: opts.gateOverride };
@@ -691,7 +695,7 @@ export class SequenceModel {
     if (arm === "recon-gate") return { mode: "recon", tau: this.tauValue };
     const P = this.params;
     const gatePre = this.ops.dense.forward(h, P["gate.W1h"]!.data, P["gate.b1"]!.data, B * T, c.dProj, c.dGate);
-    if (c.gateNorm) addNormTerm(gatePre, observationNorms(z, B * T, c.dModel), P["gate.w1n"]!.data, B * T, c.dGate);
+    if (zNorm) addNormTerm(gatePre, zNorm, P["gate.w1n"]!.data, B * T, c.dGate);
     return {
       mode: "learned",
       gatePre,
