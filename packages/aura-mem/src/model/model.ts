@@ -626,12 +626,18 @@ export class SequenceModel {
     const dK = c.dKey;
     const out = tape.deltaOut;
     const U = new Float32Array(BT * dV);
+    const tk = tape.k!;
+    const tq = tape.q!;
+    const tb = tape.beta!;
+    const te = out.e;
     for (let i = 0; i < BT; i++) {
       let kq = 0;
-      for (let j = 0; j < dK; j++) kq += tape.k![i * dK + j]! * tape.q![i * dK + j]!;
-      const s = tape.beta![i]! * (kq + 1);
-      for (let j = 0; j < dV; j++) U[i * dV + j] = s * out.e[i * dV + j]!;
+      for (let j = 0; j < dK; j++) kq += tk[i * dK + j]! * tq[i * dK + j]!;
+      const s = tb[i]! * (kq + 1);
+      for (let j = 0; j < dV; j++) U[i * dV + j] = s * te[i * dV + j]!;
     }
+    const a1pre = tape.a1pre;
+    const gOut = out.g;
     const dH = this.hidden();
     const W1r = this.params["head.W1"]!.data.subarray(c.dProj * dH);
     const pre0 = new Float32Array(BT * dH);
@@ -640,11 +646,11 @@ export class SequenceModel {
     if (alpha === 1) {
       const Pm = this.ops.dense.forward(U, W1r, null, BT, dV, dH);
       for (let i = 0; i < BT; i++) {
-        const gi = out.g[i]!;
-        for (let j = 0; j < dH; j++) {
-          const x = tape.a1pre[i * dH + j]! - gi * Pm[i * dH + j]!;
-          pre0[i * dH + j] = x;
-          pre1[i * dH + j] = x + Pm[i * dH + j]!;
+        const gi = gOut[i]!;
+        for (let j = i * dH, end = j + dH; j < end; j++) {
+          const x = a1pre[j]! - gi * Pm[j]!;
+          pre0[j] = x;
+          pre1[j] = x + Pm[j]!;
         }
       }
     } else {
@@ -653,11 +659,12 @@ export class SequenceModel {
       // observed r go through W1r (two small matmuls).
       const d0 = new Float32Array(BT * dV);
       const d1 = new Float32Array(BT * dV);
+      const tr = out.r;
       for (let i = 0; i < BT; i++) {
-        const gi = out.g[i]!;
+        const gi = gOut[i]!;
         const keep = 1 - gi * (1 - alpha);
         for (let j = 0; j < dV; j++) {
-          const r = out.r[i * dV + j]!;
+          const r = tr[i * dV + j]!;
           const u = U[i * dV + j]!;
           const r0 = (r - gi * u) / keep;
           d0[i * dV + j] = r0 - r;
@@ -667,8 +674,8 @@ export class SequenceModel {
       const P0 = this.ops.dense.forward(d0, W1r, null, BT, dV, dH);
       const P1 = this.ops.dense.forward(d1, W1r, null, BT, dV, dH);
       for (let x = 0; x < BT * dH; x++) {
-        pre0[x] = tape.a1pre[x]! + P0[x]!;
-        pre1[x] = tape.a1pre[x]! + P1[x]!;
+        pre0[x] = a1pre[x]! + P0[x]!;
+        pre1[x] = a1pre[x]! + P1[x]!;
       }
     }
     const W2 = this.params["head.W2"]!.data;
@@ -836,22 +843,23 @@ function initParams(spec: ArmSpec, core: CoreKind, L: EncLayout, dR: number): Pa
   return P;
 }
 
-/** Columns [off, off+n) of a [rows, width] matrix. */
+/** Columns [off, off+n) of a [rows, width] matrix (index loops: a subarray per row costs more than the copy). */
 function cols(A: Float32Array, rows: number, width: number, off: number, n: number): Float32Array {
   const out = new Float32Array(rows * n);
-  for (let i = 0; i < rows; i++) out.set(A.subarray(i * width + off, i * width + off + n), i * n);
+  for (let i = 0, o = 0, a = off; i < rows; i++, a += width) for (let j = 0; j < n; j++) out[o++] = A[a + j]!;
   return out;
 }
 
 function putCols(A: Float32Array, rows: number, width: number, off: number, n: number, src: Float32Array): void {
-  for (let i = 0; i < rows; i++) A.set(src.subarray(i * n, i * n + n), i * width + off);
+  for (let i = 0, o = 0, a = off; i < rows; i++, a += width) for (let j = 0; j < n; j++) A[a + j] = src[o++]!;
 }
 
 function concatRows(a: Float32Array, na: number, b: Float32Array, nb: number, rows: number): Float32Array {
-  const out = new Float32Array(rows * (na + nb));
-  for (let i = 0; i < rows; i++) {
-    out.set(a.subarray(i * na, i * na + na), i * (na + nb));
-    if (nb > 0) out.set(b.subarray(i * nb, i * nb + nb), i * (na + nb) + na);
+  const w = na + nb;
+  const out = new Float32Array(rows * w);
+  for (let i = 0, ia = 0, ib = 0, o = 0; i < rows; i++) {
+    for (let j = 0; j < na; j++) out[o++] = a[ia++]!;
+    for (let j = 0; j < nb; j++) out[o++] = b[ib++]!;
   }
   return out;
 }

@@ -172,7 +172,7 @@ export class Arena {
     return out;
   }
   /** Copy `n` values at `ptr` into a new array. */
-  take(ptr: number, n: number): Float32Array {
+  take(ptr: number, n: number): Float32Array<ArrayBuffer> {
     // a typed-array copy is ~10x faster than ArrayBuffer.slice on wasm memory
     return new Float32Array(new Float32Array(this.kernels.memory.buffer, ptr, n));
   }

@@ -79,8 +79,8 @@ export function attentionWasm(k: WasmKernels, options: AttentionWasmOptions = {}
         }
         block(hChunk);
         finalize(hFin);
-        o = mem.slice(pacc >>> 2, (pacc >>> 2) + B * T * dV);
-        if (plse) lse = mem.slice(plse >>> 2, (plse >>> 2) + rows);
+        o = arena.take(pacc, B * T * dV);
+        if (plse) lse = arena.take(plse, rows);
       } finally {
         arena.reset();
       }
@@ -123,9 +123,9 @@ export function attentionWasm(k: WasmKernels, options: AttentionWasmOptions = {}
         mem.set(saved.lse, plse >>> 2);
         bwd(h);
         return {
-          dq: mem.slice(pdq >>> 2, (pdq >>> 2) + nK),
-          dk: mem.slice(pdk >>> 2, (pdk >>> 2) + nK),
-          dv: mem.slice(pdv >>> 2, (pdv >>> 2) + nV),
+          dq: arena.take(pdq, nK),
+          dk: arena.take(pdk, nK),
+          dv: arena.take(pdv, nV),
         };
       } finally {
         arena.reset();

@@ -96,7 +96,7 @@ export function denseWasm(k: WasmKernels): DenseOp {
         mem.set(W, pW >>> 2);
         if (b) mem.set(b, pb >>> 2);
         fwd(h);
-        return call.f32().slice(py >>> 2, (py >>> 2) + M * N);
+        return arena.take(py, M * N);
       } finally {
         arena.reset();
       }
@@ -120,11 +120,10 @@ export function denseWasm(k: WasmKernels): DenseOp {
         if (needDx) mem.set(W, pW >>> 2);
         mem.set(dy, pdy >>> 2);
         bwd(h);
-        const out = call.f32();
         return {
-          dx: needDx ? out.slice(pdx >>> 2, (pdx >>> 2) + M * K) : null,
-          dW: out.slice(pdW >>> 2, (pdW >>> 2) + K * N),
-          db: out.slice(pdb >>> 2, (pdb >>> 2) + N),
+          dx: needDx ? arena.take(pdx, M * K) : null,
+          dW: arena.take(pdW, K * N),
+          db: arena.take(pdb, N),
         };
       } finally {
         arena.reset();
@@ -140,7 +139,7 @@ export function denseWasm(k: WasmKernels): DenseOp {
         const h = call.header([M, D, px, py, L2NORM_EPS], 4);
         call.f32().set(x, px >>> 2);
         l2f(h);
-        return call.f32().slice(py >>> 2, (py >>> 2) + M * D);
+        return arena.take(py, M * D);
       } finally {
         arena.reset();
       }
@@ -159,7 +158,7 @@ export function denseWasm(k: WasmKernels): DenseOp {
         mem.set(x, px >>> 2);
         mem.set(dy, pdy >>> 2);
         l2b(h);
-        return call.f32().slice(pdx >>> 2, (pdx >>> 2) + M * D);
+        return arena.take(pdx, M * D);
       } finally {
         arena.reset();
       }
@@ -232,7 +231,7 @@ export function residentDense(dedicated: WasmKernels, W: Float32Array, b: Float3
       const h = call.header([M, K, N, px, pW, hasBias ? pb : 0, py]);
       call.f32().set(x, px >>> 2);
       fwd(h);
-      return call.f32().slice(py >>> 2, (py >>> 2) + M * N);
+      return arena.take(py, M * N);
     },
   };
 }
