@@ -170,8 +170,9 @@ describe("delta rule forward: WASM vs naive", () => {
 describe("delta rule backward: WASM vs naive", () => {
   for (const shape of SHAPES) {
     for (const mode of MODES) {
-      test(`${shape.join(",")} ${mode}`, () => {
-        const inp = makeInputs(shape, mode, 12);
+      // without and with the write decay (the SIMD backward computes both)
+      for (const decay of [1, 0.8]) test(`${shape.join(",")} ${mode}${decay !== 1 ? ` decay ${decay}` : ""}`, () => {
+        const inp = makeInputs(shape, mode, 12, decay);
         const [B, , dK, dV] = shape;
         const rng = new Rng(6);
         const initialState = makeState(rng, B, dK, dV);
@@ -189,8 +190,8 @@ describe("delta rule backward: WASM vs naive", () => {
     }
   }
 
-  test("checkpoint interval does not change the result (C = 1, 5, 16, 64)", () => {
-    const inp = makeInputs([2, 37, 6, 7, 5], "learned-soft", 13);
+  for (const decay of [1, 0.7]) test(`checkpoint interval does not change the result (C = 1, 5, 16, 64)${decay !== 1 ? `, write decay ${decay}` : ""}`, () => {
+    const inp = makeInputs([2, 37, 6, 7, 5], "learned-soft", 13, decay);
     const rng = new Rng(3);
     const initialState = makeState(rng, 2, 6, 7);
     const up = upstream(rng, inp);

@@ -423,6 +423,37 @@ export function delta_rule_fwd(hdr: usize): void {
   }
 }
 
+/**
+ * dst = keep src + w k e^T (the write decay of the forward, then its rank-1 write), with exactly the
+ * forward's float32 operations (M * keep stored first, then M + wk_i * e).
+ */
+// @ts-ignore: decorator
+@inline function decayRank1Next(dst: usize, src: usize, k: usize, e: usize, w: f32, keep: f32, dK: i32, dV: i32): void {
+  const n4 = dV & ~3;
+  const kv = f32x4.splat(keep);
+  for (let i = 0; i < dK; i++) {
+    const wki = w * ldf(k, i);
+    const wkv = f32x4.splat(wki);
+    const o = i * dV;
+    if (w != 0) {
+      for (let j = 0; j < n4; j += 4) stv(dst, o + j, f32x4.add(f32x4.mul(ldv(src, o + j), kv), f32x4.mul(wkv, ldv(e, j))));
+      for (let j = n4; j < dV; j++) stf(dst, o + j, ldf(src, o + j) * keep + wki * ldf(e, j));
+    } else {
+      for (let j = 0; j < n4; j += 4) stv(dst, o + j, f32x4.mul(ldv(src, o + j), kv));
+      for (let j = n4; j < dV; j++) stf(dst, o + j, ldf(src, o + j) * keep);
+    }
+  }
+}
+
+/** x[0:n] *= a (SIMD). */
+// @ts-ignore: decorator
+@inline function scaleF32(x: usize, a: f32, n: i32): void {
+  const n4 = n & ~3;
+  const av = f32x4.splat(a);
+  for (let j = 0; j < n4; j += 4) stv(x, j, f32x4.mul(ldv(x, j), av));
+  for (let j = n4; j < n; j++) stf(x, j, ldf(x, j) * a);
+}
+
 /** sign(x) per lane: 1, -1, or 0 (also for -0 and NaN). */
 // @ts-ignore: decorator
 @inline function sign4(x: v128): v128 {
@@ -486,12 +517,13 @@ export function delta_rule_fwd(hdr: usize): void {
 }
 
 /**
- * The surprise's backward for one step (pass B), row by row over the pre-write state Mp:
- * dq_i = Mp[i,:] . dr + w k_i (e . dr);  dk_i = w u_i - Mp[i,:] . de;  dM[i,:] -= k_i de.
+ * The surprise's backward for one step (pass B), row by row over the pre-write (pre-decay) state Mp:
+ * dq_i = a Mp[i,:] . dr + w k_i (e . dr);  dk_i = w u_i - Mp[i,:] . de;  dM[i,:] -= k_i de
+ * (a = the step's write decay factor, 1 when silent or without decay).
  */
 // @ts-ignore: decorator
 @inline function passB(
-  dM: usize, Mp: usize, u: usize, k: usize, dr: usize, de: usize, w: f32, edr: f32, dq: usize, dk: usize, dK: i32, dV: i32,
+  dM: usize, Mp: usize, u: usize, k: usize, dr: usize, de: usize, w: f32, edr: f32, a: f32, dq: usize, dk: usize, dK: i32, dV: i32,
 ): void {
   const stride = <usize>dV << 2;
   let row = dM;
@@ -532,7 +564,7 @@ export function delta_rule_fwd(hdr: usize): void {
       sk += Mij * dej;
       stf(row, j, ldf(row, j) - ki * dej);
     }
-    stf(dq, i, sq + w * ki * edr);
+    stf(dq, i, a * sq + w * ki * edr);
     stf(dk, i, w * ldf(u, i) - sk);
     row += stride;
     mrow += stride;
@@ -681,7 +713,12 @@ export function delta_rule_fwd(hdr: usize): void {
  *  22 dk, 23 dq, 24 dv, 25 dbeta, 26 dM0 (also the working dM), 27 dm0 (also the working dm),
  *  28 dGatePre, 29 dW1e (zeroed), 30 dW1a (zeroed), 31 dw2 (zeroed), 32 db2 (1 float),
  *  33 states (min(C, T) * dK * dV floats),
- *  34 scratch (2 pad4(dV) + pad4(dK) + pad4(dGate) + 2 pad4(dGate * dV) floats).
+ *  34 scratch (2 pad4(dV) + pad4(dK) + pad4(dGate) + 2 pad4(dGate * dV) floats),
+ *  35 write decay alpha (f32, 1 = none), 36 m0 (B * dV: the forward's initial bias; only with alpha < 1),
+ *  37 mStates (T * dV floats scratch: one row's pre-write m; only with alpha < 1).
+ * With alpha < 1 (M' = a M + w k e^T, m' = a m + w e, a = 1 - g (1 - alpha)): the recomputed states
+ * include the decay, dq carries a, dL/dg gains -(1 - alpha) (<dM', M> + <dm', m>), and dM, dm are
+ * scaled by a before the surprise's backward (docs/method.md, "Horizon").
  */
 export function delta_rule_bwd(hdr: usize): void {
   const B = <i32>hdrU32(hdr, 0);
@@ -719,6 +756,10 @@ export function delta_rule_bwd(hdr: usize): void {
   const pdc2 = <usize>hdrU32(hdr, 32);
   const states = <usize>hdrU32(hdr, 33);
   const scr = <usize>hdrU32(hdr, 34);
+  const decay = hdrF32(hdr, 35);
+  const pm0 = <usize>hdrU32(hdr, 36);
+  const mStates = <usize>hdrU32(hdr, 37);
+  const decays = decay != <f32>1;
 
   const z = scr; // dM'^T k + dm' (dV)
   const de = z + (<usize>((dV + 3) & ~3) << 2); // dV
@@ -747,6 +788,24 @@ export function delta_rule_bwd(hdr: usize): void {
     else zeroF32(dM, S);
     if (pdFm) copyF32(dm, pdFm + (<usize>(b * dV) << 2), dV);
     else zeroF32(dm, dV);
+    if (decays) {
+      // The pre-write bias of every step of this row, as the forward computed it (m * keep, then + w e).
+      copyF32(mStates, pm0 + (<usize>(b * dV) << 2), dV);
+      for (let t = 0; t + 1 < T; t++) {
+        const bt = b * T + t;
+        const g = ldf(pg, bt);
+        const keep: f32 = <f32>1 - g * (<f32>1 - decay);
+        const w = g * ldf(pbeta, bt);
+        const src = mStates + (<usize>(t * dV) << 2);
+        const e = pe + (<usize>(bt * dV) << 2);
+        for (let j = 0; j < dV; j++) {
+          let x = ldf(src, j);
+          if (keep != <f32>1) x = x * keep;
+          if (w != 0) x = x + w * ldf(e, j);
+          stf(src, j + dV, x);
+        }
+      }
+    }
 
     for (let c = nC - 1; c >= 0; c--) {
       const t0 = c * C;
@@ -756,8 +815,11 @@ export function delta_rule_bwd(hdr: usize): void {
       for (let t = t0; t + 1 < t1; t++) {
         const bt = b * T + t;
         const src = states + (<usize>((t - t0) * S) << 2);
-        const w = ldf(pg, bt) * ldf(pbeta, bt);
-        if (w != 0) rank1Next(src + (<usize>S << 2), src, pk + (<usize>(bt * dK) << 2), pe + (<usize>(bt * dV) << 2), w, dK, dV);
+        const gt = ldf(pg, bt);
+        const w = gt * ldf(pbeta, bt);
+        const keep: f32 = <f32>1 - gt * (<f32>1 - decay);
+        if (keep != <f32>1) decayRank1Next(src + (<usize>S << 2), src, pk + (<usize>(bt * dK) << 2), pe + (<usize>(bt * dV) << 2), w, keep, dK, dV);
+        else if (w != 0) rank1Next(src + (<usize>S << 2), src, pk + (<usize>(bt * dK) << 2), pe + (<usize>(bt * dV) << 2), w, dK, dV);
         else copyF32(src + (<usize>S << 2), src, S);
       }
 
@@ -773,6 +835,10 @@ export function delta_rule_bwd(hdr: usize): void {
 
         // Read-out r = M'^T q + m': dm' = dm + dr, dM' = dM + q dr^T; u = dM' e, z = dM'^T k + dm'.
         passA(dM, dm, z, u, q, k, dr, e, dK, dV);
+        const Mp = states + (<usize>((t - t0) * S) << 2);
+        const keepT: f32 = <f32>1 - g * (<f32>1 - decay);
+        // The decay's gradient into the gate: da = <dM', M> + <dm', m> (pre-write state).
+        const da: f32 = decays && learned ? dot(dM, Mp, S) + dot(dm, mStates + (<usize>(t * dV) << 2), dV) : <f32>0;
 
         // Write M' = M + w k e^T, m' = m + w e: dw = z . e, de = w z, dk = w u (finished in pass B).
         const dw = dot(z, e, dV);
@@ -785,7 +851,7 @@ export function delta_rule_bwd(hdr: usize): void {
         // Learned gate: dlogit = (dL/dg + dL/dp) p (1-p)  (straight-through for the hard gate).
         if (learned) {
           const p = ldf(pp, bt);
-          const dlogit = (dw * beta + (pdp ? ldf(pdp, bt) : <f32>0)) * p * (<f32>1 - p);
+          const dlogit = (dw * beta - da * (<f32>1 - decay) + (pdp ? ldf(pdp, bt) : <f32>0)) * p * (<f32>1 - p);
           db2 += <f64>dlogit;
           const act = pact + (<usize>(bt * dG) << 2);
           const dgp = pdGate + (<usize>(bt * dG) << 2);
@@ -809,13 +875,17 @@ export function delta_rule_bwd(hdr: usize): void {
           gateDe(de, e, dpre, GeT, GaT, dV, dG);
         }
 
+        // Through the decay to the pre-write state: dM = a dM', dm = a dm'.
+        if (keepT != <f32>1) {
+          scaleF32(dM, keepT, S);
+          scaleF32(dm, keepT, dV);
+        }
         // Surprise e = v - M^T k - m (pre-write state): dv = de, dm -= de, then pass B.
         copyF32(pdv + (<usize>(bt * dV) << 2), de, dV);
         j = 0;
         for (; j + 4 <= dV; j += 4) stv(dm, j, f32x4.sub(ldv(dm, j), ldv(de, j)));
         for (; j < dV; j++) stf(dm, j, ldf(dm, j) - ldf(de, j));
-        const Mp = states + (<usize>((t - t0) * S) << 2);
-        passB(dM, Mp, u, k, dr, de, w, dot(e, dr, dV), pdq + (<usize>(bt * dK) << 2), pdk + (<usize>(bt * dK) << 2), dK, dV);
+        passB(dM, Mp, u, k, dr, de, w, dot(e, dr, dV), keepT, pdq + (<usize>(bt * dK) << 2), pdk + (<usize>(bt * dK) << 2), dK, dV);
       }
     }
     // Gate weight gradients of this row in one register-blocked pass over its T steps.

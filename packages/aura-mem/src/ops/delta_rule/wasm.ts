@@ -5,11 +5,11 @@
  * instance (reset in `finally`), runs one kernel and copies the outputs out. The forward saves the
  * state M every {@link DELTA_RULE_DEFAULT_CHUNK} steps (plus the gate's tanh activations); the
  * backward recomputes the states inside each chunk from the checkpoint and the saved surprise
- * vectors, bit-identically to the forward, while walking backward in time.
+ * vectors (and, with a write decay, the bias from the saved m0), bit-identically to the forward, while walking
+ * backward in time.
  */
 import { Arena, kernelFn, type WasmKernels } from "../../wasm/runtime.js";
 import { checkInt } from "../../errors.js";
-import { deltaRuleNaive } from "./naive.js";
 import type {
   DeltaRuleForwardOptions,
   DeltaRuleGrads,
@@ -145,9 +145,6 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
 
     backward(inp: DeltaRuleInputs, out: DeltaRuleOutput, grad: DeltaRuleUpstream): DeltaRuleGrads {
       const d = validateDeltaRuleBackward(inp, out, grad);
-      // The write decay's backward is not a SIMD kernel yet: the reference computes it (exact, slower;
-      // the forward stays on WASM). docs/method.md, "Horizon".
-      if (d.decay !== 1) return deltaRuleNaive.backward(inp, out, grad);
       const { B, T, dK, dV, dG, saved } = d;
       const gate = inp.gate;
       const learned = gate.mode === "learned" ? gate : null;
@@ -186,11 +183,18 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
         const pdc2 = region(4);
         const pstates = region(Math.min(C, T) * dK * dV);
         const pscr = region(2 * pad4(dV) + pad4(dK) + pad4(dG) + 2 * pad4(dG * dV));
-        const hdr = arena.header([
-          B, T, dK, dV, dG, MODE[gate.mode], C,
-          pk, pq, pbeta, pe, pg, pp, pact, pG1e, pG1a, pG2, pck, pdr, pdp, pdFM, pdFm,
-          pdk, pdq, pdv, pdbeta, pdM0, pdm0, pdGate, pdG1e, pdG1a, pdG2, pdc2, pstates, pscr,
-        ]);
+        const decays = d.decay !== 1;
+        const pm0 = decays ? region(B * dV) : 0;
+        const pmStates = decays ? region(T * dV) : 0;
+        const hdr = arena.header(
+          [
+            B, T, dK, dV, dG, MODE[gate.mode], C,
+            pk, pq, pbeta, pe, pg, pp, pact, pG1e, pG1a, pG2, pck, pdr, pdp, pdFM, pdFm,
+            pdk, pdq, pdv, pdbeta, pdM0, pdm0, pdGate, pdG1e, pdG1a, pdG2, pdc2, pstates, pscr,
+            d.decay, pm0, pmStates,
+          ],
+          [35],
+        );
         const f = view();
         f.set(inp.k, pk >>> 2);
         f.set(inp.q, pq >>> 2);
@@ -208,6 +212,7 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
           f.fill(0, pdG2 >>> 2, (pdG2 >>> 2) + dG);
         }
         f.set(saved.checkpoints, pck >>> 2);
+        if (decays) f.set(saved.m0, pm0 >>> 2);
         f.set(grad.dr, pdr >>> 2);
         if (dp) f.set(dp, pdp >>> 2);
         if (dFinal) {
