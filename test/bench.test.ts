@@ -24,6 +24,9 @@ function tiny(): BenchOptions {
     stepsByTask: {},
     workers: 0,
     backend: "wasm",
+    // trained at alpha = 1 and run at threshold 0.7 (ess-hard's recipe; ess-easy's is tested below)
+    trainWriteDecay: {},
+    gateThreshold: { "ess-easy": 0.7 },
     train: { ...q.train, steps: 12, batchSize: 8, evalEvery: 6, evalBatchSize: 64, softWarmupSteps: 4 },
     // horizon panel at 4T = 256 steps for two arms (kv-cache capped below it: skipped)
     panel: { multiples: [4], extra: [], arms: ["aura", "always-write", "kv-cache"], stepsPerPoint: 512, maxSteps: { "kv-cache": 128 } },
@@ -52,6 +55,21 @@ test("planJobs: AURA first, ablations added, bad names rejected", () => {
   // budget-matched arms pull in aura
   const j2 = planJobs({ ...tiny(), arms: ["random"], ablationTasks: [] });
   assert.deepEqual(j2.map((j) => j.arm).sort(), ["aura", "aura", "random", "random"]);
+});
+
+test("planJobs: the recipe per task (ess-easy trains with the write decay and runs at threshold 0.5; ess-hard trains at alpha = 1, threshold 0.7)", () => {
+  const q = quickOptions();
+  const jobs = planJobs({ ...q, tasks: ["ess-easy", "ess-hard"], ablationTasks: ["ess-easy", "ess-hard"], seeds: [0] });
+  const easy = jobs.filter((j) => j.task === "ess-easy");
+  const hard = jobs.filter((j) => j.task === "ess-hard");
+  assert.ok(easy.every((j) => j.train.trainWriteDecay === 0.5 && j.gateThreshold === 0.5 && j.writeDecay === 0.8));
+  assert.ok(hard.every((j) => j.train.trainWriteDecay === 1 && j.gateThreshold === 0.7 && j.writeDecay === 0.8));
+  // trained with the decay, no-decay is another training run on ess-easy; eval-only on ess-hard
+  assert.ok(easy.some((j) => j.variant === "no-decay") && easy.every((j) => j.derived.length === 0));
+  assert.ok(!hard.some((j) => j.variant === "no-decay") && hard.some((j) => j.derived.some((d) => d.variant === "no-decay")));
+  // --train-write-decay on every task: one value everywhere
+  const all = planJobs({ ...q, tasks: ["ess-easy", "ess-hard"], seeds: [0], trainWriteDecay: { "ess-easy": 1, "ess-hard": 1 } });
+  assert.ok(all.every((j) => j.train.trainWriteDecay === 1));
 });
 
 test("eval-only no-decay equals the no-decay variant trained on its own, bit for bit", async () => {

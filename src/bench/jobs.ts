@@ -202,6 +202,8 @@ export async function runJob(
   };
   if (job.variant === "no-ib") trainOpts.lambdaIB = 0;
   if (job.variant === "no-sparsity") trainOpts.lambdaW = 0;
+  // the ablation is the method without the write decay: neither in training nor when it runs
+  if (job.variant === "no-decay") trainOpts.trainWriteDecay = 1;
   const tr = train(model, task, trainOpts);
   const testSet = task.evalSet("test", job.train.evalBatchSize);
   const result = await evaluateJob(job, model, task, testSet, tr, job.variant, job.panel);

@@ -17,8 +17,19 @@ import { codeVersion, jobKey, keyFields, type JobStore, type KeyedJob } from "./
 
 /** Write decay of the gated fast-weight arms per task: the event-stream tasks run with the stream recipe. */
 export const RECIPE_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": STREAM_WRITE_DECAY, "ess-hard": STREAM_WRITE_DECAY };
-/** Deployment write threshold of AURA's learned gate per task (trained at 0.5): the event-stream tasks run with the stream recipe's. */
-export const RECIPE_GATE_THRESHOLD: Readonly<Record<string, number>> = { "ess-easy": STREAM_GATE_THRESHOLD, "ess-hard": STREAM_GATE_THRESHOLD };
+/**
+ * Deployment write threshold of AURA's learned gate per task (trained at 0.5): ess-hard runs with the stream
+ * recipe's (0.7); ess-easy, whose gate is trained with the write decay (below), with the training threshold 0.5.
+ */
+export const RECIPE_GATE_THRESHOLD: Readonly<Record<string, number>> = { "ess-easy": 0.5, "ess-hard": STREAM_GATE_THRESHOLD };
+/**
+ * Write decay alpha the gated fast-weight arms are trained with per task (TrainOptions.trainWriteDecay; absent =
+ * the training default, 1): ess-easy trains with alpha = 0.5 (and runs with 0.8). At ess-easy's horizon (64 steps,
+ * 3 distractors) a distractor write costs nothing at alpha = 1, so the gate learned to write half of them; with
+ * the decay in training each write also shrinks the goal, and P(write | distractor) falls about 100-fold
+ * (docs/method.md, "Horizon"). ess-hard keeps alpha = 1 in training (alpha = 0.5 there lowered N = 128 accuracy).
+ */
+export const RECIPE_TRAIN_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": 0.5 };
 /**
  * Whether AURA's gate reads the observation norm per task (MemoryConfig.gateNorm): off everywhere (an option,
  * `--gate-norm on`; measured in docs/benchmarks.md, not kept in the stream recipe).
@@ -45,6 +56,8 @@ export interface BenchOptions {
   gateThreshold: Record<string, number>;
   /** Whether AURA's gate reads the observation norm per task (MemoryConfig.gateNorm); absent = false. */
   gateNorm: Record<string, boolean>;
+  /** Write decay the gated fast-weight arms are trained with per task (TrainOptions.trainWriteDecay); absent = `train.trainWriteDecay`. */
+  trainWriteDecay: Record<string, number | null>;
   /** AURA ablation variants to run on `ablationTasks` (no-decay only with writeDecay < 1). */
   ablations: Exclude<Variant, "default">[];
   /** Run the AURA ablation variants on these tasks. */
@@ -83,6 +96,7 @@ export function quickOptions(): BenchOptions {
     writeDecay: { ...RECIPE_WRITE_DECAY },
     gateThreshold: { ...RECIPE_GATE_THRESHOLD },
     gateNorm: { ...RECIPE_GATE_NORM },
+    trainWriteDecay: { ...RECIPE_TRAIN_WRITE_DECAY },
     // horizon panel: N in {T, 8T, 64T, 512T} (65,536 steps on ess-hard) for aura (and its no-decay
     // ablation), always-write, gru and kv-window; lstm and kv-cache are in --full (kv-cache is O(N^2))
     panel: { multiples: [8, 64, 512], arms: ["aura", "always-write", "gru", "kv-window"], extra: [], stepsPerPoint: 32768, maxSteps: {} },
@@ -131,7 +145,8 @@ export function planJobs(o: BenchOptions): JobSpec[] {
         // no-decay changes only how the trained model runs when training is at alpha = 1 (the recipe):
         // then it is evaluated from AURA's own job (JobSpec.derived) instead of training the same model again
         // (trainWriteDecay null = train at the deployed decay: then no-decay is another training run)
-        const evalOnly = (o.train.trainWriteDecay === undefined ? DEFAULT_TRAIN.trainWriteDecay : o.train.trainWriteDecay) === 1;
+        const trainWriteDecay = task in o.trainWriteDecay ? o.trainWriteDecay[task]! : o.train.trainWriteDecay === undefined ? DEFAULT_TRAIN.trainWriteDecay : o.train.trainWriteDecay;
+        const evalOnly = trainWriteDecay === 1;
         const derived: DerivedEval[] = [];
         if (o.ablationTasks.includes(task) && arms.includes("aura")) {
           for (const v of o.ablations) {
@@ -153,7 +168,7 @@ export function planJobs(o: BenchOptions): JobSpec[] {
             dModel: o.dModel,
             pushtPath: o.pushtPath,
             backend: o.backend,
-            train: { ...o.train, steps: o.stepsByTask[task] ?? o.train.steps },
+            train: { ...o.train, steps: o.stepsByTask[task] ?? o.train.steps, ...(task in o.trainWriteDecay ? { trainWriteDecay: o.trainWriteDecay[task]! } : {}) },
             writeDecay: o.writeDecay[task] ?? 1,
             gateThreshold: o.gateThreshold[task] ?? DEFAULT_GATE_THRESHOLD,
             gateNorm: o.gateNorm[task] ?? false,

@@ -60,7 +60,8 @@ program
   .option("--target-rate <x>", "target write rate rho of the sparsity hinge (writes per step)", numArg("target-rate"))
   .option("--no-ablation", "skip the AURA ablation variants (quick: no-decay; --full: also lambda_IB = 0, lambda_w = 0)")
   .option("--write-decay <x>", "write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) on every task (default: 0.8 on ess-easy / ess-hard, 1 = none elsewhere)", numArg("write-decay"))
-  .option("--gate-threshold <p>", "deployment write threshold on p of AURA's gate on every task, trained at 0.5 (default: 0.7 on ess-easy / ess-hard, 0.5 elsewhere)", numArg("gate-threshold"))
+  .option("--gate-threshold <p>", "deployment write threshold on p of AURA's gate on every task, trained at 0.5 (default: 0.7 on ess-hard, 0.5 elsewhere)", numArg("gate-threshold"))
+  .option("--train-write-decay <x>", "write decay alpha the gated fast-weight arms are trained with, on every task (default: 0.5 on ess-easy, 1 elsewhere; docs/method.md)", numArg("train-write-decay"))
   .addOption(new Option("--gate-norm <on|off>", "AURA's gate also reads the observation norm ||z|| on every task (default: off; docs/benchmarks.md measures it)").choices(["on", "off"]))
   .option("--no-horizons", "skip the horizon-generalisation panel (ess tasks evaluated at 8T, 64T, 512T)")
   .option("--horizon-arms <list>", "arms that get the horizon panel (default: aura, always-write, gru, kv-window; --full: all)", listArg)
@@ -92,6 +93,7 @@ program
       writeDecay: o.writeDecay !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.writeDecay])) : base.writeDecay,
       gateThreshold: o.gateThreshold !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.gateThreshold])) : base.gateThreshold,
       gateNorm: o.gateNorm !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.gateNorm === "on"])) : base.gateNorm,
+      trainWriteDecay: o.trainWriteDecay !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.trainWriteDecay])) : base.trainWriteDecay,
       panel: o.horizons === false ? { ...base.panel, multiples: [], extra: [] } : { ...base.panel, arms: (o.horizonArms ?? base.panel.arms) as ArmName[] },
       stepsByTask: o.steps !== undefined ? {} : base.stepsByTask,
       train: {
@@ -183,8 +185,8 @@ async function report(o: { full?: boolean; out?: string }, opts: BenchOptions, r
     seeds: opts.seeds,
     dModel: opts.dModel,
     train: opts.train,
-    // the stream recipe per task (write decay, deployment gate threshold, observation-norm gate input)
-    recipe: { writeDecay: opts.writeDecay, gateThreshold: opts.gateThreshold, gateNorm: opts.gateNorm },
+    // the stream recipe per task (write decay, deployment gate threshold, observation-norm gate input, decay in training)
+    recipe: { writeDecay: opts.writeDecay, gateThreshold: opts.gateThreshold, gateNorm: opts.gateNorm, trainWriteDecay: opts.trainWriteDecay },
     backend: opts.backend,
     workers,
     wallSeconds: (Date.now() - started) / 1000,
@@ -280,9 +282,10 @@ program
   .option("--stream-windows <n>", "carried-state training: windows of the task horizon per non-resetting stream (1 = fresh episodes; ess tasks)", intArg("stream-windows"), DEFAULT_TRAIN.streamWindows)
   .option("--stochastic-gate", "sample the hard gate in training, g ~ Bernoulli(p) (straight-through)", DEFAULT_TRAIN.stochasticGate)
   .option("--no-gate-surprise", "the write gate reads the observation only (not the surprise e, |e|)")
-  .option("--gate-norm", "the write gate also reads the observation norm ||z|| (on in the recipe for one long event stream, docs/method.md)", false)
+  .option("--gate-norm", "the write gate also reads the observation norm ||z|| (an option, not in the stream recipe; docs/method.md)", false)
   .option("--write-decay <x>", "write decay alpha of the memory: M <- alpha M + beta k e^T where the gate writes (1 = none; 0.8 for one long event stream, docs/method.md)", numArg("write-decay"), 1)
   .option("--gate-threshold <p>", "write threshold on p the trained gate runs with (stored in the checkpoint); it is trained at 0.5 (0.7 for one long event stream, docs/method.md)", numArg("gate-threshold"), 0.5)
+  .option("--train-write-decay <x>", "write decay alpha in training (1 = train without it, the default; 0.5 in the ess-easy recipe, docs/method.md); the model runs with --write-decay", numArg("train-write-decay"), 1)
   .option("--write-rate <x>", "write budget of random / periodic / recon-gate arms (writes per step)", numArg("write-rate"), 0.1)
   .option("--val-fraction <x>", "validation split of --data (by episode)", numArg("val-fraction"), 0.2)
   .option("--patience <n>", "early stopping: validations without improvement (0 = off)", intArg("patience"), 5)
