@@ -24,8 +24,8 @@ function tiny(): BenchOptions {
     stepsByTask: {},
     workers: 0,
     backend: "wasm",
-    // trained at alpha = 1 and run at threshold 0.7 (ess-hard's recipe; ess-easy's is tested below)
-    trainWriteDecay: {},
+    // trained at alpha = 1 and run at threshold 0.7 (the recipe per task is tested below)
+    trainWriteDecay: { "ess-easy": 1 },
     gateThreshold: { "ess-easy": 0.7 },
     train: { ...q.train, steps: 12, batchSize: 8, evalEvery: 6, evalBatchSize: 64, softWarmupSteps: 4 },
     // horizon panel at 4T = 256 steps for two arms (kv-cache capped below it: skipped)
@@ -40,7 +40,7 @@ test("planJobs: AURA first, ablations added, bad names rejected", () => {
   for (const j of jobs) assert.deepEqual(j.derived.map((d) => d.variant), j.arm === "aura" && j.variant === "default" ? ["no-decay"] : [], `${j.arm}:${j.variant}`);
   assert.ok(planJobs({ ...tiny(), writeDecay: {} }).every((j) => j.derived.length === 0), "no no-decay variant without a decay");
   // trained with the decay, no-decay is another training run: its own job
-  const trainedDecayed = planJobs({ ...tiny(), train: { ...tiny().train, trainWriteDecay: null } });
+  const trainedDecayed = planJobs({ ...tiny(), trainWriteDecay: {}, train: { ...tiny().train, trainWriteDecay: null } });
   assert.equal(trainedDecayed.length, 2 * (7 + 3));
   assert.ok(trainedDecayed.some((j) => j.variant === "no-decay") && trainedDecayed.every((j) => j.derived.length === 0));
   // the task's write decay goes to every job; the model keeps always-write and no-decay at 1
@@ -57,26 +57,27 @@ test("planJobs: AURA first, ablations added, bad names rejected", () => {
   assert.deepEqual(j2.map((j) => j.arm).sort(), ["aura", "aura", "random", "random"]);
 });
 
-test("planJobs: the recipe per task (ess-easy trains with the write decay and runs at threshold 0.5; ess-hard trains at alpha = 1, threshold 0.7)", () => {
+test("planJobs: the stream recipe per task (trained with the deployed decay, the gate reads ||z||; threshold 0.65 on ess-hard, 0.5 on ess-easy)", () => {
   const q = quickOptions();
-  const jobs = planJobs({ ...q, tasks: ["ess-easy", "ess-hard"], ablationTasks: ["ess-easy", "ess-hard"], seeds: [0] });
+  const jobs = planJobs({ ...q, tasks: ["ess-easy", "ess-hard", "mbar"], ablationTasks: ["ess-easy", "ess-hard"], seeds: [0] });
   const easy = jobs.filter((j) => j.task === "ess-easy");
   const hard = jobs.filter((j) => j.task === "ess-hard");
-  assert.ok(easy.every((j) => j.train.trainWriteDecay === 0.5 && j.gateThreshold === 0.5 && j.writeDecay === 0.8));
-  assert.ok(hard.every((j) => j.train.trainWriteDecay === 1 && j.gateThreshold === 0.7 && j.writeDecay === 0.8));
-  // trained with the decay, no-decay is another training run on ess-easy; eval-only on ess-hard
-  assert.ok(easy.some((j) => j.variant === "no-decay") && easy.every((j) => j.derived.length === 0));
-  assert.ok(!hard.some((j) => j.variant === "no-decay") && hard.some((j) => j.derived.some((d) => d.variant === "no-decay")));
-  // --train-write-decay on every task: one value everywhere
-  const all = planJobs({ ...q, tasks: ["ess-easy", "ess-hard"], seeds: [0], trainWriteDecay: { "ess-easy": 1, "ess-hard": 1 } });
-  assert.ok(all.every((j) => j.train.trainWriteDecay === 1));
+  assert.ok(easy.every((j) => j.train.trainWriteDecay === null && j.gateThreshold === 0.5 && j.writeDecay === 0.8 && j.gateNorm));
+  assert.ok(hard.every((j) => j.train.trainWriteDecay === null && j.gateThreshold === 0.65 && j.writeDecay === 0.8 && j.gateNorm));
+  assert.ok(jobs.filter((j) => j.task === "mbar").every((j) => j.writeDecay === 1 && j.gateThreshold === 0.5 && !j.gateNorm));
+  // trained with the decay, no-decay is another training run
+  assert.ok(easy.some((j) => j.variant === "no-decay") && hard.some((j) => j.variant === "no-decay") && jobs.every((j) => j.derived.length === 0));
+  // --train-write-decay 1 on every task: no-decay is eval-only again
+  const at1 = planJobs({ ...q, tasks: ["ess-easy", "ess-hard"], seeds: [0], trainWriteDecay: { "ess-easy": 1, "ess-hard": 1 } });
+  assert.ok(at1.every((j) => j.train.trainWriteDecay === 1) && !at1.some((j) => j.variant === "no-decay"));
+  assert.ok(at1.some((j) => j.derived.some((d) => d.variant === "no-decay")));
 });
 
 test("eval-only no-decay equals the no-decay variant trained on its own, bit for bit", async () => {
   const o: BenchOptions = { ...tiny(), arms: ["aura"], seeds: [0], ablations: ["no-decay"], panel: { ...tiny().panel, arms: ["aura"] } };
   const derived = (await runBench(o)).find((r) => r.variant === "no-decay")!;
   // the same plan with no-decay as its own training job (trained at alpha = 1 either way)
-  const own = planJobs({ ...o, train: { ...o.train, trainWriteDecay: null } }).find((j) => j.variant === "no-decay")!;
+  const own = planJobs({ ...o, trainWriteDecay: {}, train: { ...o.train, trainWriteDecay: null } }).find((j) => j.variant === "no-decay")!;
   const { runJob, TaskCache } = await import("../src/bench/jobs.js");
   const retrained = await runJob({ ...own, train: { ...own.train, trainWriteDecay: 1 } }, new TaskCache());
   assert.equal(derived.writeDecay, 1);

@@ -1,7 +1,7 @@
 /**
  * Horizon generalisation (docs/method.md, "Horizon"): a model trained with the stream recipe (train()
- * defaults at gate threshold 0.5, run with write decay STREAM_WRITE_DECAY and gate threshold
- * STREAM_GATE_THRESHOLD) on
+ * defaults at gate threshold 0.5, trained and run with write decay STREAM_WRITE_DECAY, the gate reading the
+ * observation norm (STREAM_GATE_NORM), run at gate threshold STREAM_GATE_THRESHOLD) on
  * 128-step ess-hard episodes keeps its accuracy on a constant-density stream 512x longer, and the same
  * parameters without the fix (write decay 1 and threshold 0.5, the old maths) fail the same bar there; with
  * fixed events the deployment threshold writes fewer distractors and keeps the goal better than the
@@ -11,13 +11,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryConfig, SequenceModel, armSpec, createOps, train, evaluate } from "aura-mem";
 import { createTask } from "../src/tasks/index.js";
-import { STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
+import { STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
 
 const BAR = 0.9;
 
 test("the stream recipe holds at 512x the training horizon (density stream); without the write decay it does not", async (t) => {
   const task = await createTask("ess-hard", { seed: 0, dModel: 64 });
-  const config = new MemoryConfig({ dModel: 64, dAction: task.dAction, actionKind: "discrete", seed: 0, writeDecay: STREAM_WRITE_DECAY, gateThreshold: STREAM_GATE_THRESHOLD });
+  const config = new MemoryConfig({ dModel: 64, dAction: task.dAction, actionKind: "discrete", seed: 0, writeDecay: STREAM_WRITE_DECAY, gateThreshold: STREAM_GATE_THRESHOLD, gateNorm: STREAM_GATE_NORM });
   const model = new SequenceModel(armSpec("aura", config), createOps("wasm"));
   train(model, task, { seed: 0, trainGateThreshold: 0.5 });
   const long = await createTask("ess-hard", { seed: 0, dModel: 64, horizon: 65536, stream: "density", testEpisodes: 2, valEpisodes: 1 });

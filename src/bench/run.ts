@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { ConfigError } from "aura-mem/errors";
-import { STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
+import { STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
 import { DEFAULT_GATE_THRESHOLD } from "./jobs.js";
 import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
 import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
@@ -19,22 +19,16 @@ import { codeVersion, jobKey, keyFields, type JobStore, type KeyedJob } from "./
 export const RECIPE_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": STREAM_WRITE_DECAY, "ess-hard": STREAM_WRITE_DECAY };
 /**
  * Deployment write threshold of AURA's learned gate per task (trained at 0.5): ess-hard runs with the stream
- * recipe's (0.7); ess-easy, whose gate is trained with the write decay (below), with the training threshold 0.5.
+ * recipe's (0.65); ess-easy's gate, whose events lie lower (p 0.5-0.65), with the training threshold 0.5.
  */
 export const RECIPE_GATE_THRESHOLD: Readonly<Record<string, number>> = { "ess-easy": 0.5, "ess-hard": STREAM_GATE_THRESHOLD };
+/** Whether AURA's gate reads the observation norm per task (MemoryConfig.gateNorm): on in the stream recipe. */
+export const RECIPE_GATE_NORM: Readonly<Record<string, boolean>> = { "ess-easy": STREAM_GATE_NORM, "ess-hard": STREAM_GATE_NORM };
 /**
- * Write decay alpha the gated fast-weight arms are trained with per task (TrainOptions.trainWriteDecay; absent =
- * the training default, 1): ess-easy trains with alpha = 0.5 (and runs with 0.8). At ess-easy's horizon (64 steps,
- * 3 distractors) a distractor write costs nothing at alpha = 1, so the gate learned to write half of them; with
- * the decay in training each write also shrinks the goal, and P(write | distractor) falls about 100-fold
- * (docs/method.md, "Horizon"). ess-hard keeps alpha = 1 in training (alpha = 0.5 there lowered N = 128 accuracy).
+ * Write decay the gated fast-weight arms are trained with per task (TrainOptions.trainWriteDecay); absent = the
+ * training default (null: the deployed decay, so the ess tasks train with 0.8 and the others with 1).
  */
-export const RECIPE_TRAIN_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": 0.5 };
-/**
- * Whether AURA's gate reads the observation norm per task (MemoryConfig.gateNorm): off everywhere (an option,
- * `--gate-norm on`; measured in docs/benchmarks.md, not kept in the stream recipe).
- */
-export const RECIPE_GATE_NORM: Readonly<Record<string, boolean>> = {};
+export const RECIPE_TRAIN_WRITE_DECAY: Readonly<Record<string, number | null>> = {};
 
 /** Arms whose write budget is taken from AURA's measured write rate. */
 export const BUDGET_MATCHED: readonly ArmName[] = ["random", "periodic", "recon-gate"];
@@ -142,9 +136,9 @@ export function planJobs(o: BenchOptions): JobSpec[] {
     for (const horizon of o.horizons[task] ?? [null]) {
       for (const seed of o.seeds) {
         const variants: [ArmName, Variant][] = order.map((a) => [a, "default"]);
-        // no-decay changes only how the trained model runs when training is at alpha = 1 (the recipe):
-        // then it is evaluated from AURA's own job (JobSpec.derived) instead of training the same model again
-        // (trainWriteDecay null = train at the deployed decay: then no-decay is another training run)
+        // no-decay changes only how the trained model runs when training is at alpha = 1: then it is evaluated
+        // from AURA's own job (JobSpec.derived) instead of training the same model again; trained with the
+        // decay (null = the deployed decay, the default), no-decay is another training run
         const trainWriteDecay = task in o.trainWriteDecay ? o.trainWriteDecay[task]! : o.train.trainWriteDecay === undefined ? DEFAULT_TRAIN.trainWriteDecay : o.train.trainWriteDecay;
         const evalOnly = trainWriteDecay === 1;
         const derived: DerivedEval[] = [];

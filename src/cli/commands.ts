@@ -30,7 +30,8 @@ interface TrainCli {
   gateSurprise: boolean;
   gateNorm: boolean;
   writeDecay: number;
-  trainWriteDecay: number;
+  /** undefined = the decay the model runs with (train()'s default). */
+  trainWriteDecay?: number;
   gateThreshold: number;
   writeRate: number;
   valFraction: number;
@@ -81,7 +82,7 @@ export async function trainCommand(o: TrainCli): Promise<void> {
     evalEvery: o.evalEvery,
     reconWriteRate: o.arm === "recon-gate" ? o.writeRate : null,
     trainGateThreshold: 0.5,
-    trainWriteDecay: o.trainWriteDecay,
+    trainWriteDecay: o.trainWriteDecay ?? null,
     onStep: (s) => {
       if (s.val !== undefined) console.log(`step ${s.step}/${s.steps} loss ${s.loss.toFixed(4)} val ${s.val.toFixed(4)} mean p ${s.meanP.toFixed(3)}`);
     },

@@ -22,7 +22,7 @@ export function registerSoakCommands(program: Command): void {
     .option("--dmodel <n>", "backbone width of a fresh layer (ignored with --checkpoint)", intArg("dmodel"), 64)
     .option("--checkpoint <path>", "trained checkpoint (written by `aura train`); default a fresh layer")
     .option("--train", "train AURA on ess-hard first (train() defaults, task seed --task-seed) and soak the trained model on that task's endless stream", false)
-    .option("--gate-norm", "with --train: the gate also reads the observation norm ||z|| (MemoryConfig.gateNorm)", false)
+    .option("--no-gate-norm", "with --train: the gate does not read the observation norm ||z|| (MemoryConfig.gateNorm; on in the stream recipe)")
     .addOption(new Option("--task <name>", "run the stream of this task's embeddings and score the model per window (accuracy at queries, P(write|event), P(write|distractor))").choices(["ess-hard"]))
     .option("--task-seed <n>", "task seed of --task / --train (the seed the checkpoint was trained with; default --seed)", intArg("task-seed"))
     .option("--seed <n>", "stream (and fresh layer) seed", intArg("seed"), 0)

@@ -83,10 +83,11 @@ export interface TrainOptions {
    */
   streamWindows: number;
   /**
-   * Write decay alpha the model is trained with, null = the model's own (MemoryConfig.writeDecay). The
-   * recipe trains at 1 and runs with the config's alpha: on the training horizon the state never grows
-   * far enough to need forgetting, the gate is learned the same either way, and alpha = 1 keeps the SIMD
-   * backward (docs/method.md, "Horizon"). The parameters are shared: only the maths of training differs.
+   * Write decay alpha the model is trained with, null = the model's own (MemoryConfig.writeDecay), the
+   * default: train as it runs. With the decay in training every write also shrinks what the memory holds,
+   * so a false write costs something within the training horizon and the gate learns to make fewer
+   * (docs/method.md, "Horizon"). A number trains a view at that alpha sharing the parameters (1 = the
+   * plain delta rule in training, the recipe before 2 December).
    */
   trainWriteDecay: number | null;
   /**
@@ -97,7 +98,7 @@ export interface TrainOptions {
    * 0.5 and deploys at STREAM_GATE_THRESHOLD (src/config.ts): a higher deployment threshold drops the
    * near-threshold false writes that accumulate over a long stream (docs/method.md, "Horizon"); training
    * at the higher threshold itself left ess-hard's gate dense (0.95: 31 writes per 128-step episode).
-   * In [0, 1] or null. Default null.
+   * In [0, 1] or null. Default null (callers of the stream recipe pass 0.5: the bench, `aura train`, the soak).
    */
   trainGateThreshold: number | null;
   /** recon-gate: write rate the threshold tau is calibrated to (quantile of ||e||), null = keep tau. */
@@ -124,7 +125,7 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, "onStep"> = {
   patience: 0,
   evalBatchSize: 64,
   streamWindows: 1,
-  trainWriteDecay: 1,
+  trainWriteDecay: null,
   trainGateThreshold: null,
   reconWriteRate: null,
 };
