@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import { quickOptions, planJobs, runBench, type BenchOptions } from "../src/bench/run.js";
 import { writeReport, aggregate } from "../src/bench/report.js";
 import { ConfigError } from "aura-mem/errors";
+import { AuraMemLayer } from "aura-mem";
 
 function tiny(): BenchOptions {
   const q = quickOptions();
@@ -200,6 +201,29 @@ test("CLI: aura eval --horizon --stream --episodes --json scores a checkpoint on
     }
     const bad = spawnSync(process.execPath, [cli, "eval", "--checkpoint", ck, "--task", "ess-hard", "--horizon", "1024", "--stream", "sideways"], { encoding: "utf8" });
     assert.notEqual(bad.status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("CLI: aura train uses the task's stream recipe unless flags set it (ess: decay 0.8, ||z|| input, ess-hard threshold 0.65)", async () => {
+  const cli = join(process.cwd(), "dist", "src", "cli", "main.js");
+  const dir = mkdtempSync(join(tmpdir(), "aura-recipe-"));
+  try {
+    const cases: [string[], { writeDecay: number; gateNorm: boolean; gateThreshold: number }][] = [
+      [["--task", "ess-hard"], { writeDecay: 0.8, gateNorm: true, gateThreshold: 0.65 }],
+      [["--task", "ess-easy"], { writeDecay: 0.8, gateNorm: true, gateThreshold: 0.5 }],
+      [["--task", "mbar"], { writeDecay: 1, gateNorm: false, gateThreshold: 0.5 }],
+      [["--task", "ess-hard", "--write-decay", "1", "--no-gate-norm", "--gate-threshold", "0.5"], { writeDecay: 1, gateNorm: false, gateThreshold: 0.5 }],
+      [["--task", "mbar", "--gate-norm"], { writeDecay: 1, gateNorm: true, gateThreshold: 0.5 }],
+    ];
+    for (const [i, [args, want]] of cases.entries()) {
+      const ck = join(dir, `ck${i}`);
+      const tr = spawnSync(process.execPath, [cli, "train", ...args, "--steps", "2", "--eval-every", "2", "--dmodel", "16", "--out", ck], { encoding: "utf8" });
+      assert.equal(tr.status, 0, tr.stderr);
+      const c = (await AuraMemLayer.load(ck)).config;
+      assert.deepEqual({ writeDecay: c.writeDecay, gateNorm: c.gateNorm, gateThreshold: c.gateThreshold }, want, args.join(" "));
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

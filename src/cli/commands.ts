@@ -12,6 +12,7 @@ import { train } from "aura-mem/train/train";
 import { evaluate } from "aura-mem/train/evaluate";
 import { datasetBatches, datasetSource } from "aura-mem/train/dataset_source";
 import { AuraMemLayer } from "aura-mem/layer";
+import { RECIPE_GATE_NORM, RECIPE_GATE_THRESHOLD, RECIPE_WRITE_DECAY } from "../bench/run.js";
 
 interface TrainCli {
   task?: string;
@@ -28,11 +29,14 @@ interface TrainCli {
   streamWindows: number;
   stochasticGate: boolean;
   gateSurprise: boolean;
-  gateNorm: boolean;
-  writeDecay: number;
+  /** undefined = the task's stream recipe (ess tasks: on), else off. */
+  gateNorm?: boolean;
+  /** undefined = the task's stream recipe (ess tasks: 0.8), else 1. */
+  writeDecay?: number;
   /** undefined = the decay the model runs with (train()'s default). */
   trainWriteDecay?: number;
-  gateThreshold: number;
+  /** undefined = the task's stream recipe (ess-hard: 0.65), else 0.5. */
+  gateThreshold?: number;
   writeRate: number;
   valFraction: number;
   patience: number;
@@ -64,7 +68,15 @@ export async function trainCommand(o: TrainCli): Promise<void> {
     source = await createTask(o.task!, { seed: o.seed, dModel: o.dmodel, pushtPath: locateData("pusht", o.pushtPath).path });
     dModel = source.dModel;
   }
-  const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise, gateNorm: o.gateNorm, writeDecay: o.writeDecay, gateThreshold: o.gateThreshold });
+  // the memory settings the bench uses for the task (the stream recipe on ess), unless given
+  const task = o.task ?? "";
+  const writeDecay = o.writeDecay ?? RECIPE_WRITE_DECAY[task] ?? 1;
+  const gateThreshold = o.gateThreshold ?? RECIPE_GATE_THRESHOLD[task] ?? 0.5;
+  const gateNorm = o.gateNorm ?? RECIPE_GATE_NORM[task] ?? false;
+  if (task in RECIPE_WRITE_DECAY) {
+    console.log(`${task}: write decay ${writeDecay} (in training too), gate threshold ${gateThreshold} (trained at 0.5), gate reads ||z||: ${gateNorm ? "yes" : "no"} (the stream recipe, docs/method.md, unless set by flags)`);
+  }
+  const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise, gateNorm, writeDecay, gateThreshold });
   const model = new SequenceModel(armSpec(o.arm, config, { writeRate: o.writeRate, matchParams: null }), ops);
   console.log(`training ${o.arm} (${model.paramCount().toLocaleString("en-US")} parameters, ${model.memoryBytes(1)} state bytes at batch 1)`);
   const r = train(model, source, {
