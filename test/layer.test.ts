@@ -168,3 +168,74 @@ test("checkpoint round trip is bit-exact; malformed checkpoints give FormatError
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("state guard (stateLimit): a poisoned stream is reset to zeros after the step, on the fused and the op path; clean steps are untouched", () => {
+  const cfg = new MemoryConfig({ dModel: 16, dAction: 4, seed: 3 });
+  const rng = new Rng(9);
+  for (const fusedStep of [true, false]) {
+    const guarded = new AuraMemLayer(cfg, { backend: "wasm", fusedStep, stateLimit: 100 });
+    const plain = new AuraMemLayer(cfg, { backend: "wasm", fusedStep });
+    // two streams: b = 0 clean, b = 1 with a bias 1e4 (a written huge observation)
+    const s0 = guarded.initState(2);
+    if (s0.kind !== "fast-weights") throw new Error("aura state expected");
+    const poisoned: MemoryState = { ...s0, m: Float32Array.from(s0.m, (_, j) => (j >= s0.m.length / 2 ? 1e4 : 0)) };
+    const before = { M: Float32Array.from(poisoned.M), m: Float32Array.from(poisoned.m) };
+    const z = rng.normals(2 * 16);
+    const g = guarded.step(z, poisoned);
+    const p = plain.step(z, poisoned);
+    assert.deepEqual(Array.from(g.reset!), [0, 1], `fusedStep ${fusedStep}`);
+    assert.equal(p.reset, undefined, "no guard, no reset field");
+    if (g.state.kind !== "fast-weights" || p.state.kind !== "fast-weights") throw new Error("aura state expected");
+    const V = g.state.m.length / 2;
+    const S = g.state.M.length / 2;
+    // the clean stream is exactly the unguarded step; the poisoned one steps from zeros (reset going in)
+    assert.deepEqual(Array.from(g.state.m.subarray(0, V)), Array.from(p.state.m.subarray(0, V)));
+    assert.deepEqual(Array.from(g.state.M.subarray(0, S)), Array.from(p.state.M.subarray(0, S)));
+    assert.deepEqual(Array.from(g.action.subarray(0, 4)), Array.from(p.action.subarray(0, 4)));
+    const fresh = plain.step(z.slice(16), plain.initState(1));
+    if (fresh.state.kind !== "fast-weights") throw new Error("aura state expected");
+    assertClose("poisoned stream = a step from zeros: m", fresh.state.m, g.state.m.subarray(V), 1e-6);
+    assertClose("poisoned stream = a step from zeros: action", fresh.action, g.action.subarray(4), 1e-6);
+    assert.ok(Math.abs(p.state.m[V]!) > 100, "without the guard the poison stays");
+    assert.equal(g.state.t, p.state.t);
+    // the input state is never mutated
+    assert.deepEqual(Array.from(poisoned.m), Array.from(before.m));
+    assert.deepEqual(Array.from(poisoned.M), Array.from(before.M));
+    // a clean run never trips it
+    let st = guarded.initState(1);
+    for (let t = 0; t < 200; t++) {
+      const o = guarded.step(rng.normals(16), st);
+      assert.equal(o.reset![0], 0);
+      st = o.state;
+    }
+  }
+  // a step that writes a huge observation (always-write: the write is certain) leaves zeros behind, flagged
+  // (beta = sigmoid(w . z + b) saturates on a huge z: take the first of a few huge observations it writes)
+  const aw = new AuraMemLayer(cfg, { backend: "wasm", arm: "always-write", stateLimit: 20 });
+  const awPlain = new AuraMemLayer(cfg, { backend: "wasm", arm: "always-write" });
+  let hugeZ: Float32Array | null = null;
+  for (let k = 0; k < 20 && !hugeZ; k++) {
+    const zz = rng.normals(16).map((x) => x * 1e4);
+    const o = awPlain.step(zz, awPlain.initState(1));
+    if (o.state.kind === "fast-weights" && Math.hypot(...o.state.m) > 20) hugeZ = zz;
+  }
+  assert.ok(hugeZ, "unguarded, a huge write stays in the memory");
+  const w = aw.step(hugeZ, aw.initState(1));
+  assert.equal(w.reset![0], 1);
+  if (w.state.kind !== "fast-weights") throw new Error("fast-weight state expected");
+  assert.ok(w.state.M.every((x) => x === 0) && w.state.m.every((x) => x === 0));
+  // a state that would overflow inside the step is reset going in (a refused step would keep the poison for good)
+  const g2 = new AuraMemLayer(cfg, { backend: "wasm", stateLimit: 100 });
+  const s1 = g2.initState(1);
+  if (s1.kind !== "fast-weights") throw new Error("aura state expected");
+  const huge: MemoryState = { ...s1, m: new Float32Array(s1.m.length).fill(1e30) };
+  assert.throws(() => new AuraMemLayer(cfg, { backend: "wasm" }).step(rng.normals(16), huge), NonFiniteError, "unguarded: the step overflows");
+  const o2 = g2.step(rng.normals(16), huge);
+  assert.equal(o2.reset![0], 1);
+  // NaN / Inf in a state are still bad input, guard or not
+  const inf: MemoryState = { ...s1, m: new Float32Array(s1.m.length).fill(Number.POSITIVE_INFINITY) };
+  assert.throws(() => g2.step(rng.normals(16), inf), NonFiniteError);
+  for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, "100" as unknown as number]) {
+    assert.throws(() => new AuraMemLayer(cfg, { backend: "wasm", stateLimit: bad }), ConfigError, String(bad));
+  }
+});

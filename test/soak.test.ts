@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { competenceCheck, probeHugeObservations, runSoak, type SoakWindow } from "../src/bench/soak.js";
+import { competenceCheck, probeHugeObservations, probeMarkdown, runSoak, soakLayer, type SoakWindow } from "../src/bench/soak.js";
 import { ConfigError } from "aura-mem/errors";
 
 test("soak on a task stream scores every window; without a task the competence check is n/a", async () => {
@@ -34,6 +34,24 @@ test("huge-observation probe: a step the layer refuses (overflow) keeps the stat
   assert.equal(rows[0]!.rejected, 0, "a 1e2 observation is computed");
   assert.ok(rows[1]!.rejected >= 1, "a 1e30 observation overflows inside the layer and is refused");
   assert.equal(rows[1]!.poisoned, 0, "the refused step left the state as it was");
+});
+
+test("huge-observation probe on the task stream: whether the gate wrote the huge step, accuracy before / after the next event", async () => {
+  const rows = await probeHugeObservations({ dModel: 64, magnitudes: [1e2], trials: 2, warmup: 1200, follow: 1000, backend: "wasm", task: "ess-hard" });
+  const r = rows[0]!;
+  assert.ok(r.accuracyBefore !== null && r.accuracyBefore >= 0 && r.accuracyBefore <= 1, `before ${r.accuracyBefore}`);
+  assert.ok(r.accuracyAfter !== null && r.accuracyAfter >= 0 && r.accuracyAfter <= 1, `after ${r.accuracyAfter}`);
+  assert.ok(Number.isInteger(r.written) && r.written >= 0 && r.written <= 2 - r.rejected);
+  assert.match(probeMarkdown(rows).join("\n"), /before \/ after the next event/);
+  // without a task there is nothing to score
+  const plain = await probeHugeObservations({ dModel: 16, magnitudes: [1e2], trials: 1, warmup: 200, follow: 1000, backend: "wasm" });
+  assert.equal(plain[0]!.accuracyBefore, null);
+  assert.equal(plain[0]!.accuracyAfter, null);
+  assert.doesNotMatch(probeMarkdown(plain).join("\n"), /before \/ after/);
+  await assert.rejects(probeHugeObservations({ dModel: 16, task: "mbar" as never }), ConfigError);
+  // the task needs an 8-class head: the soak's fresh 7-action layer is refused
+  const seven = await soakLayer({ dModel: 16 });
+  await assert.rejects(probeHugeObservations({ layer: seven, task: "ess-hard" }), ConfigError);
 });
 
 test("competence check: a flat noisy run passes whichever window is best; a decline in accuracy or a climb in P(write|distractor) fails", () => {

@@ -60,8 +60,52 @@ export interface SoakOptions {
   train?: boolean;
   /** With `train`: whether the gate reads the observation norm (MemoryConfig.gateNorm). Default STREAM_GATE_NORM (on: the stream recipe). */
   gateNorm?: boolean;
+  /** The layer's state guard (LayerOptions.stateLimit): a stream whose ||M||_F or ||m||_2 exceeds it is reset. Default none. */
+  stateLimit?: number;
+  /** A layer made already (by {@link soakLayer}: the CLI shares it with the probe); overrides checkpoint / train. */
+  layer?: SoakLayer;
   /** Progress callback (fraction done), called ~100 times. */
   onProgress?: (done: number, total: number) => void;
+}
+
+/** The layer a soak or a probe runs, and where it came from (for the report). */
+export interface SoakLayer {
+  layer: AuraMemLayer;
+  source: string;
+}
+
+/**
+ * The layer of a soak: a checkpoint, AURA trained on ess-hard with the stream recipe (`train`), or a fresh
+ * layer (an 8-class head when scored on a task stream, else 7 continuous actions).
+ * @throws ConfigError when both a checkpoint and `train` are given.
+ */
+export async function soakLayer(o: Pick<SoakOptions, "checkpoint" | "train" | "dModel" | "seed" | "backend" | "gateNorm" | "task" | "taskSeed" | "stateLimit">): Promise<SoakLayer> {
+  const seed = o.seed ?? 0;
+  if (o.train && o.checkpoint) throw new ConfigError("give a checkpoint or train, not both");
+  const task = o.task ?? (o.train ? "ess-hard" : undefined);
+  const taskSeed = o.taskSeed ?? seed;
+  if (o.checkpoint) {
+    return { layer: await AuraMemLayer.load(o.checkpoint, { backend: o.backend ?? "auto", stateLimit: o.stateLimit }), source: `checkpoint ${o.checkpoint}${guardNote(o.stateLimit)}` };
+  }
+  if (o.train) {
+    // the default recipe of train() on ess-hard at its own horizon, task seed = taskSeed
+    const dModel = checkInt("dModel", o.dModel ?? 64);
+    const t = await createTask("ess-hard", { seed: taskSeed, dModel });
+    // the stream recipe: the write decay, the gate threshold and the observation-norm gate input measured for
+    // one long event stream; train() defaults (trained with the deployed decay), the gate trained at 0.5
+    const gateNorm = o.gateNorm ?? STREAM_GATE_NORM;
+    const cfg = { dModel, dAction: t.dAction, actionKind: "discrete" as const, seed: taskSeed, writeDecay: STREAM_WRITE_DECAY, gateThreshold: STREAM_GATE_THRESHOLD, gateNorm };
+    const layer = new AuraMemLayer(new MemoryConfig(cfg), { backend: o.backend ?? "auto", stateLimit: o.stateLimit });
+    const tr = train(layer, t, { seed: taskSeed, trainGateThreshold: 0.5 });
+    const source = `AURA trained on ess-hard (task seed ${taskSeed}, train() defaults: ${tr.stepsRun} steps, write decay ${STREAM_WRITE_DECAY} (also in training), gate threshold ${STREAM_GATE_THRESHOLD} (trained at 0.5), gate norm input ${gateNorm ? "on" : "off"}, val accuracy ${tr.val.metric.toFixed(3)} at T = ${t.horizon})${guardNote(o.stateLimit)}`;
+    return { layer, source };
+  }
+  const head = task ? { dAction: 8, actionKind: "discrete" as const } : { dAction: 7 };
+  return { layer: new AuraMemLayer(new MemoryConfig({ dModel: checkInt("dModel", o.dModel ?? 64), ...head, seed }), { backend: o.backend ?? "auto", stateLimit: o.stateLimit }), source: `fresh layer (seed ${seed})${guardNote(o.stateLimit)}` };
+}
+
+function guardNote(limit: number | undefined): string {
+  return limit === undefined ? "" : `, state guard: reset above ${limit}`;
 }
 
 /** Kinds of observation in the soak stream. */
@@ -374,28 +418,7 @@ export async function runSoak(o: SoakOptions = {}): Promise<SoakReport> {
   if (o.task !== undefined && o.task !== "ess-hard") throw new ConfigError(`the soak stream has ess-hard's proportions; task must be "ess-hard", got ${String(o.task)}`);
   const task = o.task ?? (o.train ? "ess-hard" : undefined);
   const taskSeed = o.taskSeed ?? seed;
-  let layer: AuraMemLayer;
-  let source: string;
-  if (o.checkpoint) {
-    layer = await AuraMemLayer.load(o.checkpoint, { backend: o.backend ?? "auto" });
-    source = `checkpoint ${o.checkpoint}`;
-  } else if (o.train) {
-    // the default recipe of train() on ess-hard at its own horizon, task seed = taskSeed
-    const dModel = checkInt("dModel", o.dModel ?? 64);
-    const t = await createTask("ess-hard", { seed: taskSeed, dModel });
-    // the stream recipe: the write decay, the gate threshold and the observation-norm gate input measured for
-    // one long event stream; train() defaults (trained with the deployed decay), the gate trained at 0.5
-    const gateNorm = o.gateNorm ?? STREAM_GATE_NORM;
-    const cfg = { dModel, dAction: t.dAction, actionKind: "discrete" as const, seed: taskSeed, writeDecay: STREAM_WRITE_DECAY, gateThreshold: STREAM_GATE_THRESHOLD, gateNorm };
-    layer = new AuraMemLayer(new MemoryConfig(cfg), { backend: o.backend ?? "auto" });
-    const tr = train(layer, t, { seed: taskSeed, trainGateThreshold: 0.5 });
-    source = `AURA trained on ess-hard (task seed ${taskSeed}, train() defaults: ${tr.stepsRun} steps, write decay ${STREAM_WRITE_DECAY} (also in training), gate threshold ${STREAM_GATE_THRESHOLD} (trained at 0.5), gate norm input ${gateNorm ? "on" : "off"}, val accuracy ${tr.val.metric.toFixed(3)} at T = ${t.horizon})`;
-  } else {
-    // an untrained layer: 7 continuous actions, or an 8-class head when scored on a task stream
-    const head = task ? { dAction: 8, actionKind: "discrete" as const } : { dAction: 7 };
-    layer = new AuraMemLayer(new MemoryConfig({ dModel: checkInt("dModel", o.dModel ?? 64), ...head, seed }), { backend: o.backend ?? "auto" });
-    source = `fresh layer (seed ${seed})`;
-  }
+  const { layer, source } = o.layer ?? (await soakLayer(o));
   const cfg = layer.config;
   if (layer.model.core !== "delta") throw new ConfigError(`the soak measures a fast-weight memory; checkpoint arm ${layer.arm} has none`);
   const d = cfg.dModel;
@@ -832,6 +855,21 @@ export interface ProbeOptions {
   warmup?: number;
   /** Clean steps followed after it. Default 20,000. */
   follow?: number;
+  /** A layer made already ({@link soakLayer}); overrides checkpoint / dModel. */
+  layer?: SoakLayer;
+  /**
+   * Inject into the stream of this task's embeddings (task seed `taskSeed`), so a model trained on it is scored:
+   * did the gate write the huge step, and is the accuracy at queries back once the next event has come?
+   */
+  task?: "ess-hard";
+  /** Task seed of `task`. Default `seed`. */
+  taskSeed?: number;
+  /**
+   * Force the write of the huge step (the gate overridden open there; a result with a non-finite state counts as
+   * refused): what happens when a gate does write one, whether it latches shut afterwards and whether the memory
+   * comes back at the next event. Default false (the gate decides).
+   */
+  forceWrite?: boolean;
 }
 
 /** One magnitude of the probe. */
@@ -851,6 +889,12 @@ export interface ProbeRow {
   finalActionStd: number;
   maxNormM: number;
   maxNormBias: number;
+  /** Trials whose gate wrote the huge step (g = 1 there). */
+  written: number;
+  /** With a task: accuracy at queries with a goal over the last 1,000 warm-up steps (before), null without one. */
+  accuracyBefore: number | null;
+  /** With a task: accuracy at queries from the first event after the injection to the end of `follow` (after). */
+  accuracyAfter: number | null;
 }
 
 /**
@@ -870,12 +914,22 @@ function tryStep(layer: AuraMemLayer, z: Float32Array, state: MemoryState): Retu
 
 export async function probeHugeObservations(o: ProbeOptions = {}): Promise<ProbeRow[]> {
   const seed = o.seed ?? 0;
-  const layer = o.checkpoint
-    ? await AuraMemLayer.load(o.checkpoint, { backend: o.backend ?? "auto" })
-    : new AuraMemLayer(new MemoryConfig({ dModel: checkInt("dModel", o.dModel ?? 64), dAction: 7, seed }), { backend: o.backend ?? "auto" });
+  if (o.task !== undefined && o.task !== "ess-hard") throw new ConfigError(`the probe stream has ess-hard's proportions; task must be "ess-hard", got ${String(o.task)}`);
+  const layer = o.layer
+    ? o.layer.layer
+    : o.checkpoint
+      ? await AuraMemLayer.load(o.checkpoint, { backend: o.backend ?? "auto" })
+      : new AuraMemLayer(new MemoryConfig({ dModel: checkInt("dModel", o.dModel ?? 64), dAction: o.task ? 8 : 7, ...(o.task ? { actionKind: "discrete" as const } : {}), seed }), { backend: o.backend ?? "auto" });
   if (layer.model.core !== "delta") throw new ConfigError(`the probe measures a fast-weight memory; arm ${layer.arm} has none`);
   const d = layer.config.dModel;
   const A = layer.config.dAction;
+  if (o.task && (layer.config.actionKind !== "discrete" || A !== 8)) throw new ConfigError(`the probe on ${o.task} needs an 8-class discrete head, the layer has ${A} ${layer.config.actionKind} actions`);
+  const embeddings = o.task ? essEmbeddings(ESS_HARD, o.taskSeed ?? seed, d) : undefined;
+  const argmax = (a: Float32Array): number => {
+    let b = 0;
+    for (let j = 1; j < a.length; j++) if (a[j]! > a[b]!) b = j;
+    return b;
+  };
   const trials = checkInt("trials", o.trials ?? 3);
   const warmup = checkInt("warmup", o.warmup ?? 2000);
   const follow = checkInt("follow", o.follow ?? 20_000, 1000);
@@ -891,28 +945,52 @@ export async function probeHugeObservations(o: ProbeOptions = {}): Promise<Probe
     return [Math.sqrt(a), Math.sqrt(b)];
   };
   for (const mag of mags) {
-    const row: ProbeRow = { magnitude: mag, trials, rejected: 0, poisoned: 0, recovered: 0, medianRecoverySteps: null, latchedShut: 0, finalActionStd: 0, maxNormM: 0, maxNormBias: 0 };
+    const row: ProbeRow = { magnitude: mag, trials, rejected: 0, poisoned: 0, recovered: 0, medianRecoverySteps: null, latchedShut: 0, finalActionStd: 0, maxNormM: 0, maxNormBias: 0, written: 0, accuracyBefore: null, accuracyAfter: null };
     const rec: number[] = [];
+    // queries with a goal answered right / asked, before the injection (last 1,000 warm-up steps) and after it (from the next event on)
+    let okB = 0;
+    let nB = 0;
+    let okA = 0;
+    let nA = 0;
     for (let k = 0; k < trials; k++) {
-      const stream = new SoakStream(d, seed + 1000 * k + 1, 0);
+      const stream = new SoakStream(d, seed + 1000 * k + 1, 0, 1e30, embeddings);
       let state = layer.initState(1);
       let thM = 0;
       let thB = 0;
       for (let t = 0; t < warmup; t++) {
-        stream.next(z, false);
-        state = layer.step(z, state).state;
+        const kind = stream.next(z, false);
+        const out = layer.step(z, state);
+        state = out.state;
         const [a, b] = norms(state);
         thM = Math.max(thM, a);
         thB = Math.max(thB, b);
+        if (embeddings && kind === "query" && stream.hasGoal && t >= warmup - 1000) {
+          nB++;
+          if (argmax(out.action) === stream.goalClass) okB++;
+        }
       }
       thM *= 10;
       thB *= 10;
       stream.next(z, false);
       stream.amplify(z, mag, true);
       // a step whose maths overflows is refused with a NonFiniteError and leaves the state as it was
-      const hit = tryStep(layer, z, state);
-      if (hit) state = hit.state;
-      else row.rejected++;
+      if (o.forceWrite) {
+        // the gate overridden open at this one step (the model's forward: layer.step has no override)
+        const fr = layer.model.forward(z, 1, 1, { initialState: state, gateOverride: new Float32Array([1]), validate: false });
+        const st = fr.finalState;
+        const finite = st.kind === "fast-weights" && !nonFinite(st.M) && !nonFinite(st.m) && !nonFinite(fr.out);
+        if (finite) {
+          state = st;
+          row.written++;
+        } else row.rejected++;
+      } else {
+        const hit = tryStep(layer, z, state);
+        if (hit) {
+          state = hit.state;
+          if (hit.g[0]! > 0) row.written++;
+        } else row.rejected++;
+      }
+      let eventSince = false;
       const [a0, b0] = norms(state);
       const isPoisoned = (a: number, b: number): boolean => !(a <= thM && b <= thB);
       let poisonedNow = isPoisoned(a0, b0);
@@ -924,13 +1002,18 @@ export async function probeHugeObservations(o: ProbeOptions = {}): Promise<Probe
       row.maxNormM = Math.max(row.maxNormM, a0);
       row.maxNormBias = Math.max(row.maxNormBias, b0);
       for (let t = 1; t <= follow; t++) {
-        stream.next(z, false);
+        const kind = stream.next(z, false);
+        if (kind === "event") eventSince = true;
         const out = tryStep(layer, z, state);
         if (!out) {
           row.rejected++;
           continue;
         }
         state = out.state;
+        if (embeddings && kind === "query" && eventSince) {
+          nA++;
+          if (argmax(out.action) === stream.goalClass) okA++;
+        }
         const [a, b] = norms(state);
         row.maxNormM = Math.max(row.maxNormM, a);
         row.maxNormBias = Math.max(row.maxNormBias, b);
@@ -955,21 +1038,27 @@ export async function probeHugeObservations(o: ProbeOptions = {}): Promise<Probe
       await new Promise<void>((r) => setImmediate(r));
     }
     row.medianRecoverySteps = rec.length ? median(rec) : null;
+    if (embeddings) {
+      row.accuracyBefore = nB > 0 ? okB / nB : null;
+      row.accuracyAfter = nA > 0 ? okA / nA : null;
+    }
     rows.push(row);
   }
   return rows;
 }
 
 /** The probe as markdown lines. */
-export function probeMarkdown(rows: ProbeRow[], o: { follow?: number; source?: string } = {}): string[] {
+export function probeMarkdown(rows: ProbeRow[], o: { follow?: number; source?: string; forceWrite?: boolean } = {}): string[] {
   const L: string[] = [];
-  L.push(`## One huge observation into a clean stream (${o.source ?? "fresh layer"}): poisoning and recovery over ${int(o.follow ?? 20_000)} clean steps`);
+  L.push(`## One huge observation into a clean stream${o.forceWrite ? ", written whatever the gate says" : ""} (${o.source ?? "fresh layer"}): poisoning and recovery over ${int(o.follow ?? 20_000)} clean steps`);
   L.push("");
-  L.push("| entries x | trials | steps refused (NonFiniteError, state kept) | poisoned | recovered (median steps) | latched shut at the end | action std, last 1,000 steps | max ||M||_F | max ||m||_2 |");
-  L.push("|---|---|---|---|---|---|---|---|---|");
+  const task = rows.some((r) => r.accuracyBefore !== null || r.accuracyAfter !== null);
+  L.push(`| entries x | trials | steps refused (NonFiniteError, state kept) | written by the gate | poisoned | recovered (median steps) | latched shut at the end | action std, last 1,000 steps | max ||M||_F | max ||m||_2 |${task ? " accuracy at queries: before / after the next event |" : ""}`);
+  L.push(`|---|---|---|---|---|---|---|---|---|---|${task ? "---|" : ""}`);
+  const acc = (x: number | null): string => (x === null ? "-" : x.toFixed(3));
   for (const r of rows) {
     L.push(
-      `| ${r.magnitude.toExponential(0)} | ${r.trials} | ${r.rejected} | ${r.poisoned} | ${r.recovered} (${r.medianRecoverySteps ?? "-"}) | ${r.latchedShut} | ${fmt(r.finalActionStd, 3)} | ${fmt(r.maxNormM)} | ${fmt(r.maxNormBias)} |`,
+      `| ${r.magnitude.toExponential(0)} | ${r.trials} | ${r.rejected} | ${r.written} | ${r.poisoned} | ${r.recovered} (${r.medianRecoverySteps ?? "-"}) | ${r.latchedShut} | ${fmt(r.finalActionStd, 3)} | ${fmt(r.maxNormM)} | ${fmt(r.maxNormBias)} |${task ? ` ${acc(r.accuracyBefore)} / ${acc(r.accuracyAfter)} |` : ""}`,
     );
   }
   return L;

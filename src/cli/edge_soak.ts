@@ -33,6 +33,8 @@ export function registerSoakCommands(program: Command): void {
     .addOption(new Option("--backend <name>", "op backend").choices(["auto", "wasm", "ts"]).default("auto"))
     .option("--out <file>", "also write the markdown report to this file")
     .option("--json <file>", "also write the full report as JSON")
+    .option("--state-limit <x>", "the layer's state guard (LayerOptions.stateLimit): a memory whose ||M||_F or ||m||_2 exceeds x after a step is reset to zeros (default: none; 100 = STATE_LIMIT)", numArg("state-limit"))
+    .option("--force-write", "with --probe: the huge step is written whatever the gate says (does the memory come back at the next event?)", false)
     .option("--probe", "also inject ONE huge observation per magnitude (1e1..1e30) into clean streams and follow 20,000 steps: poisoning, recovery, gate latched shut")
     .option("--no-respawn", "do not re-run under node --expose-gc (RSS then includes uncollected garbage)")
     .action(async (o) => {
@@ -50,7 +52,19 @@ export function registerSoakCommands(program: Command): void {
         process.exitCode = r.status ?? 1;
         return;
       }
-      const { runSoak, soakMarkdown } = await import("../bench/soak.js");
+      const { runSoak, soakLayer, soakMarkdown } = await import("../bench/soak.js");
+      // one layer for the soak and the probe: a checkpoint, AURA trained with the stream recipe, or a fresh layer
+      const made = await soakLayer({
+        checkpoint: o.checkpoint ? resolve(o.checkpoint) : undefined,
+        train: o.train,
+        dModel: o.dmodel,
+        seed: o.seed,
+        backend: o.backend,
+        gateNorm: o.gateNorm,
+        task: o.task,
+        taskSeed: o.taskSeed,
+        stateLimit: o.stateLimit,
+      });
       let last = -1;
       const started = Date.now();
       const report = await runSoak({
@@ -63,8 +77,8 @@ export function registerSoakCommands(program: Command): void {
         hugeEvery: o.hugeEvery,
         hugeMax: o.hugeMax,
         backend: o.backend,
+        layer: made,
         train: o.train,
-        gateNorm: o.gateNorm,
         task: o.task,
         taskSeed: o.taskSeed,
         onProgress(done, total) {
@@ -81,9 +95,10 @@ export function registerSoakCommands(program: Command): void {
       if (o.probe) {
         const { probeHugeObservations, probeMarkdown } = await import("../bench/soak.js");
         process.stderr.write("probe: one huge observation per magnitude, 3 trials each\n");
-        const rows = await probeHugeObservations({ checkpoint: o.checkpoint ? resolve(o.checkpoint) : undefined, dModel: o.dmodel, seed: o.seed, backend: o.backend });
+        // the probe runs the soak's own layer (trained, loaded or fresh), on the task's stream when there is one
+        const rows = await probeHugeObservations({ layer: made, seed: o.seed, backend: o.backend, task: report.task === "ess-hard" ? "ess-hard" : undefined, taskSeed: o.taskSeed, forceWrite: o.forceWrite });
         probe = rows;
-        lines.push("", ...probeMarkdown(rows, { source: report.source }));
+        lines.push("", ...probeMarkdown(rows, { source: report.source, forceWrite: o.forceWrite }));
       }
       const text = lines.join("\n");
       console.log(text);

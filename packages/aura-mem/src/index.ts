@@ -3,7 +3,7 @@
  * AURA (Action-Utility Recurrent Adaptive Memory), arXiv 2606.02775 — our reconstruction, see docs/method.md.
  */
 export { MemoryConfig, type MemoryConfigInit, type ActionKind } from "./config.js";
-export { AuraMemLayer, type LayerForwardOutput, type LayerStepOutput, type LayerOptions } from "./layer.js";
+export { AuraMemLayer, STATE_LIMIT, type LayerForwardOutput, type LayerStepOutput, type LayerOptions } from "./layer.js";
 export { AuraError, ShapeError, NonFiniteError, ConfigError, FormatError, PersistenceError, type PersistenceFault } from "./errors.js";
 export { SequenceModel, ARMS, isArm, coreOf, type ArmName, type ArmSpec, type MemoryState, type ForwardResult, type ForwardOptions } from "./model/model.js";
 export { armSpec, createArm, paramCountOf, type ArmOptions } from "./model/arms.js";

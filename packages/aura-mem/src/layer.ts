@@ -52,6 +52,11 @@ export interface LayerStepOutput {
   surprise: Float32Array;
   /** The next state (a new object; the input state is never mutated). */
   state: MemoryState;
+  /**
+   * [B] 1 where the state guard ({@link LayerOptions.stateLimit}) reset that stream's memory to zeros after this
+   * step, else 0; absent without a guard.
+   */
+  reset?: Float32Array;
 }
 
 /** Options of the layer. */
@@ -70,7 +75,22 @@ export interface LayerOptions {
    * benchmarks time both side by side).
    */
   fusedStep?: boolean;
+  /**
+   * State guard of {@link AuraMemLayer.step} (fast-weight arms): after a step, a stream whose `||M||_F` or `||m||_2`
+   * exceeds this limit has its memory reset to zeros (reported in `reset`). A huge-but-finite observation that
+   * gets written poisons the state (`||m||` ~ 100x the usual and more), after which a trained gate can stay shut on
+   * the enormous surprise for the rest of the run; the reset forgets the poisoned goal so the memory comes back at
+   * the next event (docs/edge.md, "Huge observations"). The state going in is checked too (a poisoned state can
+   * overflow inside the step, which would refuse every later step). NaN / Inf in a state still throw
+   * NonFiniteError. Trained ess-hard states stay near 1-2, so {@link STATE_LIMIT} (20) leaves every clean step
+   * alone. Positive; default none (no guard; `forward()` never guards). @throws ConfigError on a non-positive or
+   * non-finite limit.
+   */
+  stateLimit?: number;
 }
+
+/** A state limit ~12-15x the fast-weight norms a trained ess-hard model runs at (`||M||_F` 1.0-1.7, `||m||_2` <= 1.3). */
+export const STATE_LIMIT = 20;
 
 /** The AURA memory layer (or, with `arm`, any baseline arm behind the same interface). */
 export class AuraMemLayer {
@@ -81,6 +101,8 @@ export class AuraMemLayer {
   private fusedStep: boolean;
   /** The fused step engine, built on the first step that uses it (null: not yet). */
   private engine: StepEngine | null = null;
+  /** LayerOptions.stateLimit (null: no guard). */
+  readonly stateLimit: number | null;
 
   constructor(config: MemoryConfig | MemoryConfigInit, opts: LayerOptions = {}) {
     this.config = config instanceof MemoryConfig ? config : new MemoryConfig(config);
@@ -89,12 +111,13 @@ export class AuraMemLayer {
     const spec = armSpec(arm, this.config, { matchParams: null, ...opts.armOptions });
     this.model = new SequenceModel(spec, ops);
     this.fusedStep = opts.fusedStep ?? true;
+    this.stateLimit = checkStateLimit(opts.stateLimit);
   }
 
   /** Wrap an existing (e.g. trained) model; its parameters stay shared with it. */
-  static fromModel(model: SequenceModel, opts: Pick<LayerOptions, "fusedStep"> = {}): AuraMemLayer {
+  static fromModel(model: SequenceModel, opts: Pick<LayerOptions, "fusedStep" | "stateLimit"> = {}): AuraMemLayer {
     const layer = Object.create(AuraMemLayer.prototype) as AuraMemLayer;
-    Object.assign(layer, { config: model.spec.config, model, fusedStep: opts.fusedStep ?? true, engine: null });
+    Object.assign(layer, { config: model.spec.config, model, fusedStep: opts.fusedStep ?? true, engine: null, stateLimit: checkStateLimit(opts.stateLimit) });
     return layer;
   }
 
@@ -171,12 +194,25 @@ export class AuraMemLayer {
     if (zt.length !== B * dModel) {
       throw new ShapeError(`zt must have B*dModel = ${B}*${dModel} = ${B * dModel} values, got ${zt.length}`);
     }
+    // the guard also looks at the state going in: a poisoned state can overflow inside the step, which would
+    // refuse every later step and keep the poison for good
+    const pre = this.stateLimit === null ? null : resetOverLimit(state, this.stateLimit);
+    if (pre) state = pre.state;
     const engine = this.stepPath() === "fused" ? this.fusedEngine() : null;
-    if (engine) return engine.step(zt, state); // checks zt, state and outputs like the lines below
-    checkFinite("zt", zt);
-    const fr = this.model.forward(zt, B, 1, { initialState: state, validate: false });
-    checkFiniteResult(fr);
-    return { action: fr.out, g: fr.g, p: fr.p, surprise: fr.surprise, state: fr.finalState };
+    let out: LayerStepOutput;
+    if (engine) {
+      out = engine.step(zt, state); // checks zt, state and outputs like the lines below
+    } else {
+      checkFinite("zt", zt);
+      const fr = this.model.forward(zt, B, 1, { initialState: state, validate: false });
+      checkFiniteResult(fr);
+      out = { action: fr.out, g: fr.g, p: fr.p, surprise: fr.surprise, state: fr.finalState };
+    }
+    if (this.stateLimit === null) return out;
+    const post = resetOverLimit(out.state, this.stateLimit);
+    const reset = post.reset;
+    if (pre) for (let b = 0; b < reset.length; b++) reset[b] = Math.max(reset[b]!, pre.reset[b]!);
+    return { ...out, state: post.state, reset };
   }
 
   /** The fused engine, built on first use on a kernel instance of its own; null (one warning) if the kernel module lacks it. */
@@ -239,4 +275,44 @@ function checkFiniteResult(fr: ForwardResult): void {
       checkFinite("new KV values (overflow inside the layer)", c.values.subarray((b * c.capacity + from) * c.dV, (b * c.capacity + c.length) * c.dV));
     }
   }
+}
+
+/** Validate LayerOptions.stateLimit; null when absent. */
+function checkStateLimit(limit: number | undefined): number | null {
+  if (limit === undefined) return null;
+  if (typeof limit !== "number" || !Number.isFinite(limit) || !(limit > 0)) {
+    throw new ConfigError(`stateLimit must be a positive finite number, got ${String(limit)}`);
+  }
+  return limit;
+}
+
+/**
+ * The state guard: every stream b whose ||M_b||_F or ||m_b||_2 exceeds `limit` gets zeros (in a copy: the
+ * given arrays are not mutated); `reset[b]` says which. Other state kinds pass through (reset all 0).
+ */
+function resetOverLimit(st: MemoryState, limit: number): { state: MemoryState; reset: Float32Array } {
+  const B = st.B;
+  const reset = new Float32Array(B);
+  if (st.kind !== "fast-weights") return { state: st, reset };
+  const S = st.M.length / B;
+  const V = st.m.length / B;
+  let M: Float32Array | null = null;
+  let m: Float32Array | null = null;
+  for (let b = 0; b < B; b++) {
+    let a = 0;
+    for (let i = b * S; i < (b + 1) * S; i++) a += st.M[i]! * st.M[i]!;
+    let c = 0;
+    for (let j = b * V; j < (b + 1) * V; j++) c += st.m[j]! * st.m[j]!;
+    // NaN / Inf entries are left to the step's own finite checks (a typed error): float32 values square to
+    // at most ~1.2e77, so a non-finite sum means a non-finite entry
+    if (!Number.isFinite(a) || !Number.isFinite(c)) continue;
+    if (Math.sqrt(a) > limit || Math.sqrt(c) > limit) {
+      M ??= Float32Array.from(st.M);
+      m ??= Float32Array.from(st.m);
+      M.fill(0, b * S, (b + 1) * S);
+      m.fill(0, b * V, (b + 1) * V);
+      reset[b] = 1;
+    }
+  }
+  return { state: M && m ? { ...st, M, m } : st, reset };
 }
