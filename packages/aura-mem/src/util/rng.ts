@@ -7,7 +7,9 @@ export class Rng {
   private s1: number;
   private s2: number;
   private s3: number;
-  private spare: number | null = null;
+  /** The second normal of the last polar pair, valid while `hasSpare` (a number field and a flag: V8 keeps both unboxed). */
+  private spare = 0;
+  private hasSpare = false;
 
   constructor(seed: number) {
     let x = seed >>> 0;
@@ -46,10 +48,9 @@ export class Rng {
   }
   /** Standard normal (Marsaglia polar method: no trigonometry, one log and one sqrt per pair). */
   normal(): number {
-    if (this.spare !== null) {
-      const s = this.spare;
-      this.spare = null;
-      return s;
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return this.spare;
     }
     let u = 0;
     let v = 0;
@@ -61,6 +62,7 @@ export class Rng {
     } while (s >= 1 || s === 0);
     const f = Math.sqrt((-2 * Math.log(s)) / s);
     this.spare = v * f;
+    this.hasSpare = true;
     return u * f;
   }
   /** Fill a new Float32Array of length n with N(0, std^2). */
