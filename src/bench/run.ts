@@ -139,8 +139,8 @@ export function planJobs(o: BenchOptions): JobSpec[] {
         // no-decay changes only how the trained model runs when training is at alpha = 1: then it is evaluated
         // from AURA's own job (JobSpec.derived) instead of training the same model again; trained with the
         // decay (null = the deployed decay, the default), no-decay is another training run
-        const trainWriteDecay = task in o.trainWriteDecay ? o.trainWriteDecay[task]! : o.train.trainWriteDecay === undefined ? DEFAULT_TRAIN.trainWriteDecay : o.train.trainWriteDecay;
-        const evalOnly = trainWriteDecay === 1;
+        const train = { ...o.train, steps: o.stepsByTask[task] ?? o.train.steps, ...(task in o.trainWriteDecay ? { trainWriteDecay: o.trainWriteDecay[task]! } : {}) };
+        const evalOnly = (train.trainWriteDecay === undefined ? DEFAULT_TRAIN.trainWriteDecay : train.trainWriteDecay) === 1;
         const derived: DerivedEval[] = [];
         if (o.ablationTasks.includes(task) && arms.includes("aura")) {
           for (const v of o.ablations) {
@@ -162,7 +162,7 @@ export function planJobs(o: BenchOptions): JobSpec[] {
             dModel: o.dModel,
             pushtPath: o.pushtPath,
             backend: o.backend,
-            train: { ...o.train, steps: o.stepsByTask[task] ?? o.train.steps, ...(task in o.trainWriteDecay ? { trainWriteDecay: o.trainWriteDecay[task]! } : {}) },
+            train: { ...train },
             writeDecay: o.writeDecay[task] ?? 1,
             gateThreshold: o.gateThreshold[task] ?? DEFAULT_GATE_THRESHOLD,
             gateNorm: o.gateNorm[task] ?? false,

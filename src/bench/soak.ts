@@ -104,6 +104,23 @@ export async function soakLayer(o: Pick<SoakOptions, "checkpoint" | "train" | "d
   return { layer: new AuraMemLayer(new MemoryConfig({ dModel: checkInt("dModel", o.dModel ?? 64), ...head, seed }), { backend: o.backend ?? "auto", stateLimit: o.stateLimit }), source: `fresh layer (seed ${seed})${guardNote(o.stateLimit)}` };
 }
 
+/** Index of the largest entry (the class a discrete head chose). */
+function argmax(a: ArrayLike<number>): number {
+  let best = 0;
+  for (let j = 1; j < a.length; j++) if (a[j]! > a[best]!) best = j;
+  return best;
+}
+
+/** [||M||_F, ||m||_2] of a fast-weight state ([0, 0] for other kinds); non-finite when the state is. */
+function stateNorms(s: MemoryState): [number, number] {
+  if (s.kind !== "fast-weights") return [0, 0];
+  let a = 0;
+  for (let i = 0; i < s.M.length; i++) a += s.M[i]! * s.M[i]!;
+  let b = 0;
+  for (let i = 0; i < s.m.length; i++) b += s.m[i]! * s.m[i]!;
+  return [Math.sqrt(a), Math.sqrt(b)];
+}
+
 function guardNote(limit: number | undefined): string {
   return limit === undefined ? "" : `, state guard: reset above ${limit}`;
 }
@@ -510,22 +527,14 @@ export async function runSoak(o: SoakOptions = {}): Promise<SoakReport> {
       writes[t] = 1;
       nWrites++;
     }
-    if (task && kind === "query" && stream.hasGoal && !badA) {
-      let best = 0;
-      for (let j = 1; j < A; j++) if (out.action[j]! > out.action[best]!) best = j;
-      correct[t] = best === stream.goalClass ? 1 : 0;
-    }
+    if (task && kind === "query" && stream.hasGoal && !badA) correct[t] = argmax(out.action) === stream.goalClass ? 1 : 0;
     if (state.kind !== "fast-weights") throw new Error("internal: soak state is not a fast-weight state");
-    const M = state.M;
-    let ss = 0;
-    for (let i = 0; i < M.length; i++) ss += M[i]! * M[i]!;
-    let sb = 0;
-    for (let i = 0; i < state.m.length; i++) sb += state.m[i]! * state.m[i]!;
-    const badS = !Number.isFinite(ss) || !Number.isFinite(sb);
+    const [nM, nB] = stateNorms(state);
+    const badS = !Number.isFinite(nM) || !Number.isFinite(nB);
     if (badS) nonFiniteStateSteps++;
     if ((badA || badS) && firstNonFinite === null) firstNonFinite = t;
-    normM[t] = Math.sqrt(ss);
-    normB[t] = Math.sqrt(sb);
+    normM[t] = nM;
+    normB[t] = nB;
     if (t > warmup && (t - warmup) % sampleEvery === 0) await sample(t);
     if ((t + 1) % progressEvery === 0 && o.onProgress) {
       o.onProgress(t + 1, steps);
@@ -915,35 +924,19 @@ function tryStep(layer: AuraMemLayer, z: Float32Array, state: MemoryState): Retu
 export async function probeHugeObservations(o: ProbeOptions = {}): Promise<ProbeRow[]> {
   const seed = o.seed ?? 0;
   if (o.task !== undefined && o.task !== "ess-hard") throw new ConfigError(`the probe stream has ess-hard's proportions; task must be "ess-hard", got ${String(o.task)}`);
-  const layer = o.layer
-    ? o.layer.layer
-    : o.checkpoint
-      ? await AuraMemLayer.load(o.checkpoint, { backend: o.backend ?? "auto" })
-      : new AuraMemLayer(new MemoryConfig({ dModel: checkInt("dModel", o.dModel ?? 64), dAction: o.task ? 8 : 7, ...(o.task ? { actionKind: "discrete" as const } : {}), seed }), { backend: o.backend ?? "auto" });
+  // the soak's layer: given, a checkpoint, or a fresh one (an 8-class head on a task stream)
+  const { layer } = o.layer ?? (await soakLayer({ checkpoint: o.checkpoint, dModel: o.dModel, seed, backend: o.backend, task: o.task }));
   if (layer.model.core !== "delta") throw new ConfigError(`the probe measures a fast-weight memory; arm ${layer.arm} has none`);
   const d = layer.config.dModel;
   const A = layer.config.dAction;
   if (o.task && (layer.config.actionKind !== "discrete" || A !== 8)) throw new ConfigError(`the probe on ${o.task} needs an 8-class discrete head, the layer has ${A} ${layer.config.actionKind} actions`);
   const embeddings = o.task ? essEmbeddings(ESS_HARD, o.taskSeed ?? seed, d) : undefined;
-  const argmax = (a: Float32Array): number => {
-    let b = 0;
-    for (let j = 1; j < a.length; j++) if (a[j]! > a[b]!) b = j;
-    return b;
-  };
   const trials = checkInt("trials", o.trials ?? 3);
   const warmup = checkInt("warmup", o.warmup ?? 2000);
   const follow = checkInt("follow", o.follow ?? 20_000, 1000);
   const mags = o.magnitudes ?? [1e1, 1e2, 1e3, 1e4, 1e6, 1e9, 1e12, 1e18, 1e24, 1e30];
   const rows: ProbeRow[] = [];
   const z = new Float32Array(d);
-  const norms = (s: MemoryState): [number, number] => {
-    if (s.kind !== "fast-weights") return [0, 0];
-    let a = 0;
-    for (const x of s.M) a += x * x;
-    let b = 0;
-    for (const x of s.m) b += x * x;
-    return [Math.sqrt(a), Math.sqrt(b)];
-  };
   for (const mag of mags) {
     const row: ProbeRow = { magnitude: mag, trials, rejected: 0, poisoned: 0, recovered: 0, medianRecoverySteps: null, latchedShut: 0, finalActionStd: 0, maxNormM: 0, maxNormBias: 0, written: 0, accuracyBefore: null, accuracyAfter: null };
     const rec: number[] = [];
@@ -961,7 +954,7 @@ export async function probeHugeObservations(o: ProbeOptions = {}): Promise<Probe
         const kind = stream.next(z, false);
         const out = layer.step(z, state);
         state = out.state;
-        const [a, b] = norms(state);
+        const [a, b] = stateNorms(state);
         thM = Math.max(thM, a);
         thB = Math.max(thB, b);
         if (embeddings && kind === "query" && stream.hasGoal && t >= warmup - 1000) {
@@ -991,7 +984,7 @@ export async function probeHugeObservations(o: ProbeOptions = {}): Promise<Probe
         } else row.rejected++;
       }
       let eventSince = false;
-      const [a0, b0] = norms(state);
+      const [a0, b0] = stateNorms(state);
       const isPoisoned = (a: number, b: number): boolean => !(a <= thM && b <= thB);
       let poisonedNow = isPoisoned(a0, b0);
       if (poisonedNow) row.poisoned++;
@@ -1014,7 +1007,7 @@ export async function probeHugeObservations(o: ProbeOptions = {}): Promise<Probe
           nA++;
           if (argmax(out.action) === stream.goalClass) okA++;
         }
-        const [a, b] = norms(state);
+        const [a, b] = stateNorms(state);
         row.maxNormM = Math.max(row.maxNormM, a);
         row.maxNormBias = Math.max(row.maxNormBias, b);
         poisonedNow = isPoisoned(a, b);

@@ -53,11 +53,6 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
   /** One call's memory: reserve regions first, then write/read through a single view. */
   const region = (n: number): number => arena.allocBytes(n * 4);
   const view = (): Float32Array => new Float32Array(kernels.memory.buffer);
-  const copyOut = (f: Float32Array, ptr: number, n: number): Float32Array => {
-    const o = new Float32Array(n);
-    o.set(f.subarray(ptr >>> 2, (ptr >>> 2) + n));
-    return o;
-  };
 
   return {
     forward(inp: DeltaRuleInputs, opts: DeltaRuleForwardOptions = {}): DeltaRuleOutput {
@@ -126,16 +121,16 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
         }
         fwd(hdr);
         const out: DeltaRuleOutput = {
-          r: copyOut(f, pr, B * T * dV),
-          e: copyOut(f, pe, B * T * dV),
-          p: copyOut(f, pp, B * T),
-          g: copyOut(f, pg, B * T),
-          surprise: copyOut(f, ps, B * T),
-          finalState: { M: copyOut(f, pMf, B * dK * dV), m: copyOut(f, pmf, B * dV) },
+          r: arena.take(pr, B * T * dV),
+          e: arena.take(pe, B * T * dV),
+          p: arena.take(pp, B * T),
+          g: arena.take(pg, B * T),
+          surprise: arena.take(ps, B * T),
+          finalState: { M: arena.take(pMf, B * dK * dV), m: arena.take(pmf, B * dV) },
         };
         if (save) {
           const m0 = init ? Float32Array.from(init.m) : new Float32Array(B * dV);
-          out.saved = { chunk: C, checkpoints: copyOut(f, pck, B * nC * dK * dV), act: pact ? copyOut(f, pact, B * T * dG) : null, m0 };
+          out.saved = { chunk: C, checkpoints: arena.take(pck, B * nC * dK * dV), act: pact ? arena.take(pact, B * T * dG) : null, m0 };
         }
         return out;
       } finally {
@@ -221,17 +216,17 @@ export function deltaRuleWasm(kernels: WasmKernels, options: DeltaRuleWasmOption
         }
         bwd(hdr);
         const res: DeltaRuleGrads = {
-          dk: copyOut(f, pdk, B * T * dK),
-          dq: copyOut(f, pdq, B * T * dK),
-          dv: copyOut(f, pdv, B * T * dV),
-          dbeta: copyOut(f, pdbeta, B * T),
-          dInitial: { M: copyOut(f, pdM0, B * dK * dV), m: copyOut(f, pdm0, B * dV) },
+          dk: arena.take(pdk, B * T * dK),
+          dq: arena.take(pdq, B * T * dK),
+          dv: arena.take(pdv, B * T * dV),
+          dbeta: arena.take(pdbeta, B * T),
+          dInitial: { M: arena.take(pdM0, B * dK * dV), m: arena.take(pdm0, B * dV) },
         };
         if (learned) {
-          res.dGatePre = copyOut(f, pdGate, B * T * dG);
-          res.dW1e = copyOut(f, pdG1e, dV * dG);
-          res.dW1a = copyOut(f, pdG1a, dV * dG);
-          res.dw2 = copyOut(f, pdG2, dG);
+          res.dGatePre = arena.take(pdGate, B * T * dG);
+          res.dW1e = arena.take(pdG1e, dV * dG);
+          res.dW1a = arena.take(pdG1a, dV * dG);
+          res.dw2 = arena.take(pdG2, dG);
           res.db2 = f[pdc2 >>> 2]!;
         }
         return res;
