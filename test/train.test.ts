@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryConfig, SequenceModel, armSpec, createOps, train, evaluate, trainOptions, ConfigError, type ArmName } from "aura-mem";
+import { memoryTraining } from "aura-mem/train/train";
 import { createTask } from "../src/tasks/index.js";
 
 const BAR = 0.8; // chance is 0.125
@@ -67,4 +68,35 @@ test("trainGateThreshold: the gate is trained at one threshold and the model kee
   const at5 = evaluate(split.withGateThreshold(0.5), valSet, spec);
   assert.equal(r.val.writesPerEpisode, at8.writesPerEpisode);
   assert.ok(at8.writesPerEpisode < at5.writesPerEpisode, `a higher threshold must write less: ${at8.writesPerEpisode} vs ${at5.writesPerEpisode}`);
+});
+
+test("trainGateThresholdRange: every hard training step is gated at its own threshold in [lo, hi]; [t, t] trains exactly as t", async () => {
+  for (const bad of [[0.8, 0.3], [-0.1, 0.5], [0.2, 1.5], [0.5], [Number.NaN, 0.5], "0.3,0.8"]) {
+    assert.throws(() => trainOptions({ trainGateThresholdRange: bad as never }), ConfigError, JSON.stringify(bad));
+  }
+  assert.throws(() => trainOptions({ trainGateThresholdRange: [0.3, 0.8], stochasticGate: true }), ConfigError);
+  assert.equal(trainOptions({}).trainGateThresholdRange, null);
+  const task = await createTask("ess-easy", { seed: 0, dModel: 64, valEpisodes: 64, testEpisodes: 64 });
+  const make = () =>
+    new SequenceModel(armSpec("aura", new MemoryConfig({ dModel: 64, dAction: task.dAction, actionKind: "discrete", seed: 0, gateThreshold: 0.5 })), createOps("wasm"));
+  const opts = { steps: 60, batchSize: 16, evalEvery: 30, softWarmupSteps: 10, seed: 0 };
+  // the thresholds a hard step is run with: drawn per step from the band, from a stream of their own
+  const o = trainOptions({ ...opts, trainGateThresholdRange: [0.3, 0.9] });
+  const hard = memoryTraining(make(), task, o, { validation: false }).hooks.request(20);
+  const plainReq = memoryTraining(make(), task, trainOptions(opts), { validation: false }).hooks.request(20);
+  const thr = hard.fwd.gateThresholds!;
+  assert.equal(thr.length, 16 * task.horizon);
+  assert.ok(thr.every((x) => x >= 0.3 && x <= 0.9), "a threshold outside the band");
+  assert.ok(Math.max(...thr) - Math.min(...thr) > 0.5, "the thresholds do not spread over the band");
+  assert.deepEqual(hard.batch.z, plainReq.batch.z, "the band changed the training batches");
+  assert.equal(memoryTraining(make(), task, o, { validation: false }).hooks.request(5).fwd.gateThresholds, undefined, "soft warm-up steps have no threshold");
+  // a band of one point is the config's threshold: the same run bit for bit
+  const plain = make();
+  train(plain, task, opts);
+  const point = make();
+  train(point, task, { ...opts, trainGateThresholdRange: [0.5, 0.5] });
+  for (const k of Object.keys(plain.params)) assert.deepEqual(point.params[k]!.data, plain.params[k]!.data, `parameter ${k} differs`);
+  const band = make();
+  train(band, task, { ...opts, trainGateThresholdRange: [0.3, 0.9] });
+  assert.ok(Object.keys(plain.params).some((k) => band.params[k]!.data.some((x, i) => x !== plain.params[k]!.data[i])), "the band changed nothing");
 });

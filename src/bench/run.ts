@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { ConfigError } from "aura-mem/errors";
-import { STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
+import { STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_TRAIN_GATE_BAND, STREAM_WRITE_DECAY } from "aura-mem/config";
 import { DEFAULT_GATE_THRESHOLD } from "./jobs.js";
 import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
 import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
@@ -18,8 +18,9 @@ import { codeVersion, jobKey, keyFields, type JobStore, type KeyedJob } from "./
 /** Write decay of the gated fast-weight arms per task: the event-stream tasks run with the stream recipe. */
 export const RECIPE_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": STREAM_WRITE_DECAY, "ess-hard": STREAM_WRITE_DECAY };
 /**
- * Deployment write threshold of AURA's learned gate per task (trained at 0.5): ess-hard runs with the stream
- * recipe's (0.65); ess-easy's gate, whose events lie lower (p 0.5-0.65), with the training threshold 0.5.
+ * Deployment write threshold of AURA's learned gate per task: ess-hard runs with the stream recipe's (0.7,
+ * its gate trained at thresholds drawn from [0.3, 0.9]); ess-easy's gate, trained at 0.5, whose events lie lower
+ * (p 0.5-0.65), with the training threshold 0.5.
  */
 export const RECIPE_GATE_THRESHOLD: Readonly<Record<string, number>> = { "ess-easy": 0.5, "ess-hard": STREAM_GATE_THRESHOLD };
 /** Whether AURA's gate reads the observation norm per task (MemoryConfig.gateNorm): on in the stream recipe. */
@@ -29,6 +30,12 @@ export const RECIPE_GATE_NORM: Readonly<Record<string, boolean>> = { "ess-easy":
  * training default (null: the deployed decay, so the ess tasks train with 0.8 and the others with 1).
  */
 export const RECIPE_TRAIN_WRITE_DECAY: Readonly<Record<string, number | null>> = {};
+/**
+ * Threshold band AURA's gate is trained with per task (TrainOptions.trainGateThresholdRange): the stream
+ * recipe's on ess-hard; absent = `train.trainGateThresholdRange` (null: the single training threshold 0.5).
+ * Not on ess-easy: there its gate writes novel distractors with p near 1 and the band did not help (docs/method.md).
+ */
+export const RECIPE_TRAIN_GATE_BAND: Readonly<Record<string, readonly [number, number] | null>> = { "ess-hard": STREAM_TRAIN_GATE_BAND };
 
 /** Arms whose write budget is taken from AURA's measured write rate. */
 export const BUDGET_MATCHED: readonly ArmName[] = ["random", "periodic", "recon-gate"];
@@ -52,6 +59,8 @@ export interface BenchOptions {
   gateNorm: Record<string, boolean>;
   /** Write decay the gated fast-weight arms are trained with per task (TrainOptions.trainWriteDecay); absent = `train.trainWriteDecay`. */
   trainWriteDecay: Record<string, number | null>;
+  /** Threshold band AURA's gate is trained with per task (TrainOptions.trainGateThresholdRange); absent = `train.trainGateThresholdRange`. */
+  trainGateBand: Record<string, readonly [number, number] | null>;
   /** AURA ablation variants to run on `ablationTasks` (no-decay only with writeDecay < 1). */
   ablations: Exclude<Variant, "default">[];
   /** Run the AURA ablation variants on these tasks. */
@@ -91,6 +100,7 @@ export function quickOptions(): BenchOptions {
     gateThreshold: { ...RECIPE_GATE_THRESHOLD },
     gateNorm: { ...RECIPE_GATE_NORM },
     trainWriteDecay: { ...RECIPE_TRAIN_WRITE_DECAY },
+    trainGateBand: { ...RECIPE_TRAIN_GATE_BAND },
     // horizon panel: N in {T, 8T, 64T, 512T} (65,536 steps on ess-hard) for aura (and its no-decay
     // ablation), always-write, gru and kv-window; lstm and kv-cache are in --full (kv-cache is O(N^2))
     panel: { multiples: [8, 64, 512], arms: ["aura", "always-write", "gru", "kv-window"], extra: [], stepsPerPoint: 32768, maxSteps: {} },
@@ -139,7 +149,13 @@ export function planJobs(o: BenchOptions): JobSpec[] {
         // no-decay changes only how the trained model runs when training is at alpha = 1: then it is evaluated
         // from AURA's own job (JobSpec.derived) instead of training the same model again; trained with the
         // decay (null = the deployed decay, the default), no-decay is another training run
-        const train = { ...o.train, steps: o.stepsByTask[task] ?? o.train.steps, ...(task in o.trainWriteDecay ? { trainWriteDecay: o.trainWriteDecay[task]! } : {}) };
+        const band = o.trainGateBand[task];
+        const train = {
+          ...o.train,
+          steps: o.stepsByTask[task] ?? o.train.steps,
+          ...(task in o.trainWriteDecay ? { trainWriteDecay: o.trainWriteDecay[task]! } : {}),
+          ...(band !== undefined ? { trainGateThresholdRange: band === null ? null : ([band[0], band[1]] as [number, number]) } : {}),
+        };
         const evalOnly = (train.trainWriteDecay === undefined ? DEFAULT_TRAIN.trainWriteDecay : train.trainWriteDecay) === 1;
         const derived: DerivedEval[] = [];
         if (o.ablationTasks.includes(task) && arms.includes("aura")) {

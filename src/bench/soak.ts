@@ -18,7 +18,7 @@
  * Results and their reading: docs/edge.md, "Soak".
  */
 import { AuraMemLayer } from "aura-mem/layer";
-import { MemoryConfig, STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
+import { MemoryConfig, STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_TRAIN_GATE_BAND, STREAM_WRITE_DECAY } from "aura-mem/config";
 import { AuraError, ConfigError, NonFiniteError } from "aura-mem/errors";
 import type { Backend } from "aura-mem/ops/index";
 import type { MemoryState } from "aura-mem/model/model";
@@ -91,13 +91,14 @@ export async function soakLayer(o: Pick<SoakOptions, "checkpoint" | "train" | "d
     // the default recipe of train() on ess-hard at its own horizon, task seed = taskSeed
     const dModel = checkInt("dModel", o.dModel ?? 64);
     const t = await createTask("ess-hard", { seed: taskSeed, dModel });
-    // the stream recipe: the write decay, the gate threshold and the observation-norm gate input measured for
-    // one long event stream; train() defaults (trained with the deployed decay), the gate trained at 0.5
+    // the stream recipe: the write decay, the gate threshold, the observation-norm gate input and the training
+    // threshold band measured for one long event stream; train() defaults (trained with the deployed decay)
     const gateNorm = o.gateNorm ?? STREAM_GATE_NORM;
     const cfg = { dModel, dAction: t.dAction, actionKind: "discrete" as const, seed: taskSeed, writeDecay: STREAM_WRITE_DECAY, gateThreshold: STREAM_GATE_THRESHOLD, gateNorm };
     const layer = new AuraMemLayer(new MemoryConfig(cfg), { backend: o.backend ?? "auto", stateLimit: o.stateLimit });
-    const tr = train(layer, t, { seed: taskSeed, trainGateThreshold: 0.5 });
-    const source = `AURA trained on ess-hard (task seed ${taskSeed}, train() defaults: ${tr.stepsRun} steps, write decay ${STREAM_WRITE_DECAY} (also in training), gate threshold ${STREAM_GATE_THRESHOLD} (trained at 0.5), gate norm input ${gateNorm ? "on" : "off"}, val accuracy ${tr.val.metric.toFixed(3)} at T = ${t.horizon})${guardNote(o.stateLimit)}`;
+    const [lo, hi] = STREAM_TRAIN_GATE_BAND;
+    const tr = train(layer, t, { seed: taskSeed, trainGateThreshold: 0.5, trainGateThresholdRange: [lo, hi] });
+    const source = `AURA trained on ess-hard (task seed ${taskSeed}, train() defaults: ${tr.stepsRun} steps, write decay ${STREAM_WRITE_DECAY} (also in training), gate threshold ${STREAM_GATE_THRESHOLD} (trained at thresholds drawn from [${lo}, ${hi}]), gate norm input ${gateNorm ? "on" : "off"}, val accuracy ${tr.val.metric.toFixed(3)} at T = ${t.horizon})${guardNote(o.stateLimit)}`;
     return { layer, source };
   }
   const head = task ? { dAction: 8, actionKind: "discrete" as const } : { dAction: 7 };

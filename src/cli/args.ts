@@ -27,3 +27,24 @@ export function numArg(name: string, min = 0, exclusive = false) {
 export function listArg(v: string): string[] {
   return v.split(",").map((s) => s.trim()).filter(Boolean);
 }
+
+/**
+ * A threshold band "lo,hi" with 0 <= lo <= hi <= 1, or "none" (kept as the text: commander stores a parser's
+ * null as ""); {@link bandValue} turns it into the value.
+ */
+export function bandArg(name: string) {
+  return (v: string): [number, number] | "none" => {
+    if (v.trim() === "none") return "none";
+    const parts = v.split(",").map((s) => s.trim());
+    const [lo, hi] = parts.map(Number) as [number, number];
+    if (parts.length !== 2 || parts.some((s) => s === "") || !(lo >= 0 && lo <= hi && hi <= 1)) {
+      throw new InvalidArgumentError(`${name} must be "lo,hi" with 0 <= lo <= hi <= 1, or "none"`);
+    }
+    return [lo, hi];
+  };
+}
+
+/** The band a {@link bandArg} option gave: undefined when absent, null for "none". */
+export function bandValue(v: [number, number] | "none" | undefined): [number, number] | null | undefined {
+  return v === "none" ? null : v;
+}

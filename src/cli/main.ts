@@ -8,7 +8,7 @@
  *   aura info         parameter count and memory bytes of a configuration
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { intArg, numArg, listArg } from "./args.js";
+import { intArg, numArg, listArg, bandArg, bandValue } from "./args.js";
 import cliProgress from "cli-progress";
 import { join, resolve } from "node:path";
 import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
@@ -60,9 +60,10 @@ program
   .option("--target-rate <x>", "target write rate rho of the sparsity hinge (writes per step)", numArg("target-rate"))
   .option("--no-ablation", "skip the AURA ablation variants (quick: no-decay; --full: also lambda_IB = 0, lambda_w = 0)")
   .option("--write-decay <x>", "write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) on every task, in training and when they run (default: 0.8 on ess-easy / ess-hard, 1 = none elsewhere)", numArg("write-decay"))
-  .option("--gate-threshold <p>", "deployment write threshold on p of AURA's gate on every task, trained at 0.5 (default: 0.65 on ess-hard, 0.5 elsewhere)", numArg("gate-threshold"))
+  .option("--gate-threshold <p>", "deployment write threshold on p of AURA's gate on every task, trained at 0.5 (default: 0.7 on ess-hard, 0.5 elsewhere)", numArg("gate-threshold"))
   .option("--train-write-decay <x>", "write decay alpha the gated fast-weight arms are trained with, on every task (default: the one they run with, --write-decay; docs/method.md)", numArg("train-write-decay"))
   .addOption(new Option("--gate-norm <on|off>", "whether AURA's gate reads the observation norm ||z||, on every task (default: on for ess-easy / ess-hard, the stream recipe; off elsewhere)").choices(["on", "off"]))
+  .option("--train-gate-band <lo,hi|none>", "threshold band AURA's gate is trained with, on every task: each hard training step gated at a threshold drawn from [lo, hi] (default: 0.3,0.9 on ess-hard, none elsewhere; docs/method.md)", bandArg("train-gate-band"))
   .option("--no-horizons", "skip the horizon-generalisation panel (ess tasks evaluated at 8T, 64T, 512T)")
   .option("--horizon-arms <list>", "arms that get the horizon panel (default: aura, always-write, gru, kv-window; --full: all)", listArg)
   .option("--dmodel <n>", "backbone feature width of the synthetic tasks", intArg("dmodel"))
@@ -94,6 +95,7 @@ program
       gateThreshold: o.gateThreshold !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.gateThreshold])) : base.gateThreshold,
       gateNorm: o.gateNorm !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.gateNorm === "on"])) : base.gateNorm,
       trainWriteDecay: o.trainWriteDecay !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, o.trainWriteDecay])) : base.trainWriteDecay,
+      trainGateBand: o.trainGateBand !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, bandValue(o.trainGateBand)])) : base.trainGateBand,
       panel: o.horizons === false ? { ...base.panel, multiples: [], extra: [] } : { ...base.panel, arms: (o.horizonArms ?? base.panel.arms) as ArmName[] },
       stepsByTask: o.steps !== undefined ? {} : base.stepsByTask,
       train: {
@@ -185,8 +187,8 @@ async function report(o: { full?: boolean; out?: string }, opts: BenchOptions, r
     seeds: opts.seeds,
     dModel: opts.dModel,
     train: opts.train,
-    // the stream recipe per task (write decay, deployment gate threshold, observation-norm gate input, decay in training)
-    recipe: { writeDecay: opts.writeDecay, gateThreshold: opts.gateThreshold, gateNorm: opts.gateNorm, trainWriteDecay: opts.trainWriteDecay },
+    // the stream recipe per task (write decay, deployment gate threshold, observation-norm gate input, decay and threshold band in training)
+    recipe: { writeDecay: opts.writeDecay, gateThreshold: opts.gateThreshold, gateNorm: opts.gateNorm, trainWriteDecay: opts.trainWriteDecay, trainGateBand: opts.trainGateBand },
     backend: opts.backend,
     workers,
     wallSeconds: (Date.now() - started) / 1000,
@@ -285,8 +287,9 @@ program
   .option("--gate-norm", "the write gate also reads the observation norm ||z|| (default: on for ess-easy / ess-hard, the stream recipe; off otherwise; docs/method.md)")
   .option("--no-gate-norm", "the write gate does not read ||z||")
   .option("--write-decay <x>", "write decay alpha of the memory: M <- alpha M + beta k e^T where the gate writes (default: 0.8 for ess-easy / ess-hard, the stream recipe; 1 = none otherwise; docs/method.md)", numArg("write-decay"))
-  .option("--gate-threshold <p>", "write threshold on p the trained gate runs with (stored in the checkpoint); it is trained at 0.5 (default: 0.65 for ess-hard, the stream recipe; 0.5 otherwise; docs/method.md)", numArg("gate-threshold"))
+  .option("--gate-threshold <p>", "write threshold on p the trained gate runs with (stored in the checkpoint); it is trained at 0.5, or a band on ess-hard (default: 0.7 for ess-hard, the stream recipe; 0.5 otherwise; docs/method.md)", numArg("gate-threshold"))
   .option("--train-write-decay <x>", "write decay alpha in training (default: the one the model runs with, --write-decay; 1 = train without it; docs/method.md)", numArg("train-write-decay"))
+  .option("--train-gate-band <lo,hi|none>", "train the gate at a threshold drawn per step from [lo, hi] instead of 0.5 (default: 0.3,0.9 for ess-hard, the stream recipe; none otherwise; docs/method.md)", bandArg("train-gate-band"))
   .option("--write-rate <x>", "write budget of random / periodic / recon-gate arms (writes per step)", numArg("write-rate"), 0.1)
   .option("--val-fraction <x>", "validation split of --data (by episode)", numArg("val-fraction"), 0.2)
   .option("--patience <n>", "early stopping: validations without improvement (0 = off)", intArg("patience"), 5)
@@ -296,7 +299,7 @@ program
   .option("--pusht-path <path>", "Push-T zarr store (default: ../shared/data/pusht_cchi_v7_replay.zarr if present, else the copy `aura data fetch pusht` made)")
   .addOption(new Option("--backend <name>", "op backend").choices(["auto", "wasm", "ts"]).default("auto"))
   .action(async (o) => {
-    await trainCommand(o);
+    await trainCommand({ ...o, trainGateBand: bandValue(o.trainGateBand) });
   });
 
 program

@@ -94,13 +94,29 @@ export interface TrainOptions {
    * Write threshold on p the learned gate is trained with (its hard straight-through gate g = 1[p > t]),
    * null = the model's own (MemoryConfig.gateThreshold). With a number t, training runs on a view at t
    * sharing the parameters, and the model keeps its config's threshold for evaluation and deployment
-   * (checkpoints, `layer.step`, the step engine and ONNX all read the config). The stream recipe trains at
-   * 0.5 and deploys at STREAM_GATE_THRESHOLD (src/config.ts): a higher deployment threshold drops the
-   * near-threshold false writes that accumulate over a long stream (docs/method.md, "Horizon"); training
-   * at the higher threshold itself left ess-hard's gate dense (0.95: 31 writes per 128-step episode).
+   * (checkpoints, `layer.step`, the step engine and ONNX all read the config); validation during training
+   * runs at this threshold. The stream recipe trains at 0.5 (with a band on ess-hard,
+   * `trainGateThresholdRange`) and deploys at STREAM_GATE_THRESHOLD (src/config.ts): a higher deployment
+   * threshold drops the near-threshold false writes that accumulate over a long stream (docs/method.md,
+   * "Horizon"); training at the higher threshold itself left ess-hard's gate dense (0.95: 31 writes per
+   * 128-step episode).
    * In [0, 1] or null. Default null (callers of the stream recipe pass 0.5: the bench, `aura train`, the soak).
    */
   trainGateThreshold: number | null;
+  /**
+   * Threshold band of the hard gate in training, [lo, hi] with 0 <= lo <= hi <= 1, or null (off, the
+   * default). With a band every step of a hard-gate training forward is gated at its own threshold drawn
+   * uniformly from [lo, hi] (a stream of draws of its own: the batches do not change) instead of the one
+   * threshold: a step whose p lies inside the band is written on some draws and not on others, so the
+   * straight-through gradient keeps pushing events above `hi` and everything else below `lo`. Trained at one
+   * threshold the events' p settles just above it (the write-sparsity term pulls every p down and the
+   * straight-through gradient only asks for the right side), which leaves the long stream's rare false
+   * writes and missed events in one narrow range of p. The stream recipe trains ess-hard's gate with
+   * STREAM_TRAIN_GATE_BAND (src/config.ts), [0.3, 0.9], and runs it at 0.7 (docs/method.md, "Horizon": the events' 1%
+   * quantile of p 0.57-0.71 -> 0.82-0.89 on seeds 0-5). Soft warm-up steps are unaffected; only the
+   * learned-gate arm uses it. Not with `stochasticGate` (both draw the thresholds): a ConfigError.
+   */
+  trainGateThresholdRange: [number, number] | null;
   /** recon-gate: write rate the threshold tau is calibrated to (quantile of ||e||), null = keep tau. */
   reconWriteRate: number | null;
   /** Called after every step. */
@@ -127,6 +143,7 @@ export const DEFAULT_TRAIN: Omit<TrainOptions, "onStep"> = {
   streamWindows: 1,
   trainWriteDecay: null,
   trainGateThreshold: null,
+  trainGateThresholdRange: null,
   reconWriteRate: null,
 };
 
@@ -204,6 +221,13 @@ export function trainOptions(o: Partial<TrainOptions> = {}): TrainOptions {
     throw new ConfigError(`training option trainGateThreshold must be in [0, 1] or null, got ${String(out.trainGateThreshold)}`);
   }
   if (typeof out.stochasticGate !== "boolean") throw new ConfigError(`training option stochasticGate must be a boolean, got ${String(out.stochasticGate)}`);
+  const band = out.trainGateThresholdRange;
+  if (band !== null) {
+    if (!Array.isArray(band) || band.length !== 2 || !band.every((x) => typeof x === "number" && Number.isFinite(x)) || !(band[0] >= 0 && band[0] <= band[1] && band[1] <= 1)) {
+      throw new ConfigError(`training option trainGateThresholdRange must be [lo, hi] with 0 <= lo <= hi <= 1, or null, got ${JSON.stringify(band)}`);
+    }
+    if (out.stochasticGate) throw new ConfigError("training options stochasticGate and trainGateThresholdRange both draw the gate's thresholds: choose one");
+  }
   if (!Number.isInteger(out.streamWindows) || out.streamWindows < 1) {
     throw new ConfigError(`training option streamWindows must be a positive integer, got ${String(out.streamWindows)}`);
   }
@@ -352,6 +376,8 @@ export function memoryTraining<O extends MemoryObjective>(
   opts: { validation: boolean; record?(step: number, obj: O, val: number | undefined): void },
 ): { options: LoopOptions; hooks: LoopHooks<ObjectiveRequest, O>; valSet: EpisodeBatch[]; spec: MetricSpec } {
   const rng = new Rng(o.seed * 7919 + 17);
+  // the gate's threshold band draws from its own stream, so the batches do not depend on it
+  const bandRng = new Rng(o.seed * 7919 + 29);
   const valSet = opts.validation ? source.evalSet("val", o.evalBatchSize) : [];
   const spec: MetricSpec = { metric: source.metric, dAction: source.dAction, metricScale: source.metricScale };
   const recon = model.spec.arm === "recon-gate";
@@ -379,6 +405,12 @@ export function memoryTraining<O extends MemoryObjective>(
       const fwd: ObjectiveRequest["fwd"] = { gateMode, scheduleSeeds: seeds };
       if (initialState) fwd.initialState = initialState;
       if (o.stochasticGate && gateMode === "hard" && model.spec.arm === "aura") fwd.gateThresholds = uniforms(rng, batch.B * batch.T);
+      else if (o.trainGateThresholdRange && gateMode === "hard" && model.spec.arm === "aura") {
+        const [lo, hi] = o.trainGateThresholdRange;
+        const u = uniforms(bandRng, batch.B * batch.T);
+        for (let i = 0; i < u.length; i++) u[i] = lo + (hi - lo) * u[i]!;
+        fwd.gateThresholds = u;
+      }
       return { batch, opts: { ...o, lambdaW: o.lambdaW * ramp }, fwd };
     },
     diverged: (step, loss, bestStep) =>
