@@ -53,8 +53,7 @@ export function addRow(dst: Float32Array, off: number, src: Float32Array, row: n
 /** Add isotropic noise of expected norm ~`sigma` (per-coordinate std sigma/sqrt(d)) to `dst[off .. off+d)`. */
 export function addNoise(rng: Rng, dst: Float32Array, off: number, d: number, sigma: number): void {
   if (sigma === 0) return;
-  const std = sigma / Math.sqrt(d);
-  for (let i = 0; i < d; i++) dst[off + i] = dst[off + i]! + std * rng.normal();
+  rng.addNormals(dst, off, d, sigma / Math.sqrt(d));
 }
 
 /** `k` distinct integers drawn uniformly from [lo, hi) (partial Fisher-Yates; order is random). */
