@@ -85,25 +85,19 @@ export class Rng {
       let v = 0;
       let q = 0;
       do {
-        // two xoshiro128** draws, as nextU32() / 2^32 * 2 - 1
-        let r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-        let t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = rotl(s3, 11);
-        u = (r / 4294967296) * 2 - 1;
-        r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-        t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = rotl(s3, 11);
-        v = (r / 4294967296) * 2 - 1;
+        // two xoshiro128** draws (nextU32() inlined on the local state), each as uniform() * 2 - 1
+        for (let k = 0; k < 2; k++) {
+          const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+          const t = s1 << 9;
+          s2 ^= s0;
+          s3 ^= s1;
+          s1 ^= s2;
+          s0 ^= s3;
+          s2 ^= t;
+          s3 = rotl(s3, 11);
+          if (k === 0) u = (r / 4294967296) * 2 - 1;
+          else v = (r / 4294967296) * 2 - 1;
+        }
         q = u * u + v * v;
       } while (q >= 1 || q === 0);
       const f = Math.sqrt((-2 * Math.log(q)) / q);
