@@ -12,7 +12,7 @@ import { train } from "aura-mem/train/train";
 import { evaluate } from "aura-mem/train/evaluate";
 import { datasetBatches, datasetSource } from "aura-mem/train/dataset_source";
 import { AuraMemLayer } from "aura-mem/layer";
-import { RECIPE_GATE_NORM, RECIPE_GATE_THRESHOLD, RECIPE_TRAIN_GATE_BAND, RECIPE_WRITE_DECAY } from "../bench/run.js";
+import { RECIPE_GATE_NORM, RECIPE_GATE_THRESHOLD, RECIPE_TRAIN_GATE_BAND, RECIPE_TRAIN_WRITE_DECAY, RECIPE_WRITE_DECAY } from "../bench/run.js";
 
 interface TrainCli {
   task?: string;
@@ -33,11 +33,11 @@ interface TrainCli {
   gateNorm?: boolean;
   /** undefined = the task's stream recipe (ess tasks: 0.8), else 1. */
   writeDecay?: number;
-  /** undefined = the decay the model runs with (train()'s default). */
+  /** undefined = the task's stream recipe (ess-easy: 0.5), else the decay the model runs with (train()'s default). */
   trainWriteDecay?: number;
-  /** undefined = the task's stream recipe (ess-hard: [0.3, 0.9]), else none; null = none. */
+  /** undefined = the task's stream recipe (ess tasks: [0.3, 0.9]), else none; null = none. */
   trainGateBand?: [number, number] | null;
-  /** undefined = the task's stream recipe (ess-hard: 0.7), else 0.5. */
+  /** undefined = the task's stream recipe (ess tasks: 0.7), else 0.5. */
   gateThreshold?: number;
   writeRate: number;
   valFraction: number;
@@ -75,11 +75,13 @@ export async function trainCommand(o: TrainCli): Promise<void> {
   const writeDecay = o.writeDecay ?? RECIPE_WRITE_DECAY[task] ?? 1;
   const gateThreshold = o.gateThreshold ?? RECIPE_GATE_THRESHOLD[task] ?? 0.5;
   const gateNorm = o.gateNorm ?? RECIPE_GATE_NORM[task] ?? false;
+  const trainDecay = o.trainWriteDecay ?? RECIPE_TRAIN_WRITE_DECAY[task] ?? null;
   const recipeBand = RECIPE_TRAIN_GATE_BAND[task];
   const band = o.trainGateBand !== undefined ? o.trainGateBand : recipeBand ? ([recipeBand[0], recipeBand[1]] as [number, number]) : null;
   if (task in RECIPE_WRITE_DECAY) {
     const trainedAt = band ? `trained at thresholds drawn from [${band[0]}, ${band[1]}]` : "trained at 0.5";
-    console.log(`${task}: write decay ${writeDecay} (in training too), gate threshold ${gateThreshold} (${trainedAt}), gate reads ||z||: ${gateNorm ? "yes" : "no"} (the stream recipe, docs/method.md, unless set by flags)`);
+    const inTraining = trainDecay === null || trainDecay === writeDecay ? "in training too" : `${trainDecay} in training`;
+    console.log(`${task}: write decay ${writeDecay} (${inTraining}), gate threshold ${gateThreshold} (${trainedAt}), gate reads ||z||: ${gateNorm ? "yes" : "no"} (the stream recipe, docs/method.md, unless set by flags)`);
   }
   const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise, gateNorm, writeDecay, gateThreshold });
   const model = new SequenceModel(armSpec(o.arm, config, { writeRate: o.writeRate, matchParams: null }), ops);
@@ -100,7 +102,7 @@ export async function trainCommand(o: TrainCli): Promise<void> {
     reconWriteRate: o.arm === "recon-gate" ? o.writeRate : null,
     trainGateThreshold: 0.5,
     trainGateThresholdRange: band,
-    trainWriteDecay: o.trainWriteDecay ?? null,
+    trainWriteDecay: trainDecay,
     onStep: (s) => {
       if (s.val !== undefined) console.log(`step ${s.step}/${s.steps} loss ${s.loss.toFixed(4)} val ${s.val.toFixed(4)} mean p ${s.meanP.toFixed(3)}`);
     },
