@@ -95,7 +95,7 @@ export interface TrainOptions {
    * null = the model's own (MemoryConfig.gateThreshold). With a number t, training runs on a view at t
    * sharing the parameters, and the model keeps its config's threshold for evaluation and deployment
    * (checkpoints, `layer.step`, the step engine and ONNX all read the config); validation during training
-   * runs at this threshold. The stream recipe trains at 0.5 (with a band on ess-hard,
+   * runs at this threshold. The stream recipe trains at 0.5 (with a band on the ess tasks,
    * `trainGateThresholdRange`) and deploys at STREAM_GATE_THRESHOLD (src/config.ts): a higher deployment
    * threshold drops the near-threshold false writes that accumulate over a long stream (docs/method.md,
    * "Horizon"); training at the higher threshold itself left ess-hard's gate dense (0.95: 31 writes per
@@ -111,9 +111,9 @@ export interface TrainOptions {
    * straight-through gradient keeps pushing events above `hi` and everything else below `lo`. Trained at one
    * threshold the events' p settles just above it (the write-sparsity term pulls every p down and the
    * straight-through gradient only asks for the right side), which leaves the long stream's rare false
-   * writes and missed events in one narrow range of p. The stream recipe trains ess-hard's gate with
-   * STREAM_TRAIN_GATE_BAND (src/config.ts), [0.3, 0.9], and runs it at 0.7 (docs/method.md, "Horizon": the events' 1%
-   * quantile of p 0.57-0.71 -> 0.82-0.89 on seeds 0-5). Soft warm-up steps are unaffected; only the
+   * writes and missed events in one narrow range of p. The stream recipe trains the ess tasks' gates with
+   * STREAM_TRAIN_GATE_BAND (src/config.ts), [0.3, 0.9], and runs them at 0.7 (docs/method.md, "Horizon": on
+   * ess-hard the events' 1% quantile of p 0.57-0.71 -> 0.82-0.87 on seeds 0-14). Soft warm-up steps are unaffected; only the
    * learned-gate arm uses it. Not with `stochasticGate` (both draw the thresholds): a ConfigError.
    */
   trainGateThresholdRange: [number, number] | null;
