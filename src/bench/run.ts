@@ -37,6 +37,28 @@ export const RECIPE_TRAIN_WRITE_DECAY: Readonly<Record<string, number | null>> =
  */
 export const RECIPE_TRAIN_GATE_BAND: Readonly<Record<string, readonly [number, number] | null>> = { "ess-easy": STREAM_TRAIN_GATE_BAND, "ess-hard": STREAM_TRAIN_GATE_BAND };
 
+/** The memory and training settings of one task's stream recipe (the maps above; defaults where a task has none). */
+export interface TaskRecipe {
+  writeDecay: number;
+  gateThreshold: number;
+  gateNorm: boolean;
+  /** null = train with the decay the model runs with (train()'s default). */
+  trainWriteDecay: number | null;
+  /** null = trained at the single threshold 0.5. */
+  trainGateBand: readonly [number, number] | null;
+}
+
+/** The stream recipe of `task` as the bench runs it (`aura train` and the soak read it too). */
+export function taskRecipe(task: string): TaskRecipe {
+  return {
+    writeDecay: RECIPE_WRITE_DECAY[task] ?? 1,
+    gateThreshold: RECIPE_GATE_THRESHOLD[task] ?? DEFAULT_GATE_THRESHOLD,
+    gateNorm: RECIPE_GATE_NORM[task] ?? false,
+    trainWriteDecay: RECIPE_TRAIN_WRITE_DECAY[task] ?? null,
+    trainGateBand: RECIPE_TRAIN_GATE_BAND[task] ?? null,
+  };
+}
+
 /** Arms whose write budget is taken from AURA's measured write rate. */
 export const BUDGET_MATCHED: readonly ArmName[] = ["random", "periodic", "recon-gate"];
 
@@ -154,7 +176,7 @@ export function planJobs(o: BenchOptions): JobSpec[] {
           ...o.train,
           steps: o.stepsByTask[task] ?? o.train.steps,
           ...(task in o.trainWriteDecay ? { trainWriteDecay: o.trainWriteDecay[task]! } : {}),
-          ...(band !== undefined ? { trainGateThresholdRange: band === null ? null : ([band[0], band[1]] as [number, number]) } : {}),
+          ...(band !== undefined ? { trainGateThresholdRange: band } : {}),
         };
         const evalOnly = (train.trainWriteDecay === undefined ? DEFAULT_TRAIN.trainWriteDecay : train.trainWriteDecay) === 1;
         const derived: DerivedEval[] = [];

@@ -18,7 +18,7 @@
  * Results and their reading: docs/edge.md, "Soak".
  */
 import { AuraMemLayer } from "aura-mem/layer";
-import { MemoryConfig, STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_TRAIN_GATE_BAND, STREAM_WRITE_DECAY } from "aura-mem/config";
+import { MemoryConfig } from "aura-mem/config";
 import { AuraError, ConfigError, NonFiniteError } from "aura-mem/errors";
 import type { Backend } from "aura-mem/ops/index";
 import type { MemoryState } from "aura-mem/model/model";
@@ -27,6 +27,7 @@ import { ESS_HARD, essEmbeddings, type EssEmbeddings } from "../tasks/ess.js";
 import { createTask } from "../tasks/index.js";
 import { train } from "aura-mem/train/train";
 import { slopeCi95, type SlopeCi } from "./stats.js";
+import { taskRecipe } from "./run.js";
 
 /** Options of {@link runSoak}; every field has a default. */
 export interface SoakOptions {
@@ -58,7 +59,7 @@ export interface SoakOptions {
   taskSeed?: number;
   /** Train AURA on `task` with the default recipe (`train()` defaults) first, instead of a checkpoint. */
   train?: boolean;
-  /** With `train`: whether the gate reads the observation norm (MemoryConfig.gateNorm). Default STREAM_GATE_NORM (on: the stream recipe). */
+  /** With `train`: whether the gate reads the observation norm (MemoryConfig.gateNorm). Default: ess-hard's stream recipe (on). */
   gateNorm?: boolean;
   /** The layer's state guard (LayerOptions.stateLimit): a stream whose ||M||_F or ||m||_2 exceeds it is reset. Default none. */
   stateLimit?: number;
@@ -93,12 +94,14 @@ export async function soakLayer(o: Pick<SoakOptions, "checkpoint" | "train" | "d
     const t = await createTask("ess-hard", { seed: taskSeed, dModel });
     // the stream recipe: the write decay, the gate threshold, the observation-norm gate input and the training
     // threshold band measured for one long event stream; train() defaults (trained with the deployed decay)
-    const gateNorm = o.gateNorm ?? STREAM_GATE_NORM;
-    const cfg = { dModel, dAction: t.dAction, actionKind: "discrete" as const, seed: taskSeed, writeDecay: STREAM_WRITE_DECAY, gateThreshold: STREAM_GATE_THRESHOLD, gateNorm };
+    const r = taskRecipe("ess-hard");
+    const gateNorm = o.gateNorm ?? r.gateNorm;
+    const cfg = { dModel, dAction: t.dAction, actionKind: "discrete" as const, seed: taskSeed, writeDecay: r.writeDecay, gateThreshold: r.gateThreshold, gateNorm };
     const layer = new AuraMemLayer(new MemoryConfig(cfg), { backend: o.backend ?? "auto", stateLimit: o.stateLimit });
-    const [lo, hi] = STREAM_TRAIN_GATE_BAND;
-    const tr = train(layer, t, { seed: taskSeed, trainGateThreshold: 0.5, trainGateThresholdRange: [lo, hi] });
-    const source = `AURA trained on ess-hard (task seed ${taskSeed}, train() defaults: ${tr.stepsRun} steps, write decay ${STREAM_WRITE_DECAY} (also in training), gate threshold ${STREAM_GATE_THRESHOLD} (trained at thresholds drawn from [${lo}, ${hi}]), gate norm input ${gateNorm ? "on" : "off"}, val accuracy ${tr.val.metric.toFixed(3)} at T = ${t.horizon})${guardNote(o.stateLimit)}`;
+    const tr = train(layer, t, { seed: taskSeed, trainGateThreshold: 0.5, trainWriteDecay: r.trainWriteDecay, trainGateThresholdRange: r.trainGateBand });
+    const trainedAt = r.trainGateBand ? `trained at thresholds drawn from [${r.trainGateBand[0]}, ${r.trainGateBand[1]}]` : "trained at 0.5";
+    const decayNote = r.trainWriteDecay === null ? "also in training" : `${r.trainWriteDecay} in training`;
+    const source = `AURA trained on ess-hard (task seed ${taskSeed}, train() defaults: ${tr.stepsRun} steps, write decay ${r.writeDecay} (${decayNote}), gate threshold ${r.gateThreshold} (${trainedAt}), gate norm input ${gateNorm ? "on" : "off"}, val accuracy ${tr.val.metric.toFixed(3)} at T = ${t.horizon})${guardNote(o.stateLimit)}`;
     return { layer, source };
   }
   const head = task ? { dAction: 8, actionKind: "discrete" as const } : { dAction: 7 };

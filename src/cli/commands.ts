@@ -12,7 +12,7 @@ import { train } from "aura-mem/train/train";
 import { evaluate } from "aura-mem/train/evaluate";
 import { datasetBatches, datasetSource } from "aura-mem/train/dataset_source";
 import { AuraMemLayer } from "aura-mem/layer";
-import { RECIPE_GATE_NORM, RECIPE_GATE_THRESHOLD, RECIPE_TRAIN_GATE_BAND, RECIPE_TRAIN_WRITE_DECAY, RECIPE_WRITE_DECAY } from "../bench/run.js";
+import { RECIPE_WRITE_DECAY, taskRecipe } from "../bench/run.js";
 
 interface TrainCli {
   task?: string;
@@ -72,12 +72,12 @@ export async function trainCommand(o: TrainCli): Promise<void> {
   }
   // the memory settings the bench uses for the task (the stream recipe on ess), unless given
   const task = o.task ?? "";
-  const writeDecay = o.writeDecay ?? RECIPE_WRITE_DECAY[task] ?? 1;
-  const gateThreshold = o.gateThreshold ?? RECIPE_GATE_THRESHOLD[task] ?? 0.5;
-  const gateNorm = o.gateNorm ?? RECIPE_GATE_NORM[task] ?? false;
-  const trainDecay = o.trainWriteDecay ?? RECIPE_TRAIN_WRITE_DECAY[task] ?? null;
-  const recipeBand = RECIPE_TRAIN_GATE_BAND[task];
-  const band = o.trainGateBand !== undefined ? o.trainGateBand : recipeBand ? ([recipeBand[0], recipeBand[1]] as [number, number]) : null;
+  const recipe = taskRecipe(task);
+  const writeDecay = o.writeDecay ?? recipe.writeDecay;
+  const gateThreshold = o.gateThreshold ?? recipe.gateThreshold;
+  const gateNorm = o.gateNorm ?? recipe.gateNorm;
+  const trainDecay = o.trainWriteDecay ?? recipe.trainWriteDecay;
+  const band = o.trainGateBand !== undefined ? o.trainGateBand : recipe.trainGateBand;
   if (task in RECIPE_WRITE_DECAY) {
     const trainedAt = band ? `trained at thresholds drawn from [${band[0]}, ${band[1]}]` : "trained at 0.5";
     const inTraining = trainDecay === null || trainDecay === writeDecay ? "in training too" : `${trainDecay} in training`;

@@ -116,7 +116,7 @@ export interface TrainOptions {
    * ess-hard the events' 1% quantile of p 0.57-0.71 -> 0.82-0.87 on seeds 0-14). Soft warm-up steps are unaffected; only the
    * learned-gate arm uses it. Not with `stochasticGate` (both draw the thresholds): a ConfigError.
    */
-  trainGateThresholdRange: [number, number] | null;
+  trainGateThresholdRange: readonly [number, number] | null;
   /** recon-gate: write rate the threshold tau is calibrated to (quantile of ||e||), null = keep tau. */
   reconWriteRate: number | null;
   /** Called after every step. */

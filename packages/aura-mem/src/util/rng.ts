@@ -65,53 +65,9 @@ export class Rng {
     this.hasSpare = true;
     return u * f;
   }
-  /**
-   * `dst[off + i] += scale * normal()` for i < n: the same draws, in the same order, as n calls of
-   * {@link normal}, with the generator's state held in locals over the loop (the task generators' noise).
-   */
+  /** `dst[off + i] += scale * normal()` for i < n (the task generators' noise): the same draws as n calls of {@link normal}. */
   addNormals(dst: Float32Array, off: number, n: number, scale: number): void {
-    let s0 = this.s0;
-    let s1 = this.s1;
-    let s2 = this.s2;
-    let s3 = this.s3;
-    let i = 0;
-    if (n > 0 && this.hasSpare) {
-      this.hasSpare = false;
-      dst[off] = dst[off]! + scale * this.spare;
-      i = 1;
-    }
-    for (; i < n; i += 2) {
-      let u = 0;
-      let v = 0;
-      let q = 0;
-      do {
-        // two xoshiro128** draws (nextU32() inlined on the local state), each as uniform() * 2 - 1
-        for (let k = 0; k < 2; k++) {
-          const r = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-          const t = s1 << 9;
-          s2 ^= s0;
-          s3 ^= s1;
-          s1 ^= s2;
-          s0 ^= s3;
-          s2 ^= t;
-          s3 = rotl(s3, 11);
-          if (k === 0) u = (r / 4294967296) * 2 - 1;
-          else v = (r / 4294967296) * 2 - 1;
-        }
-        q = u * u + v * v;
-      } while (q >= 1 || q === 0);
-      const f = Math.sqrt((-2 * Math.log(q)) / q);
-      dst[off + i] = dst[off + i]! + scale * (u * f);
-      if (i + 1 < n) dst[off + i + 1] = dst[off + i + 1]! + scale * (v * f);
-      else {
-        this.spare = v * f;
-        this.hasSpare = true;
-      }
-    }
-    this.s0 = s0;
-    this.s1 = s1;
-    this.s2 = s2;
-    this.s3 = s3;
+    for (let i = 0; i < n; i++) dst[off + i] = dst[off + i]! + scale * this.normal();
   }
   /** Fill a new Float32Array of length n with N(0, std^2). */
   normals(n: number, std = 1): Float32Array {
