@@ -58,13 +58,13 @@ test("planJobs: AURA first, ablations added, bad names rejected", () => {
   assert.deepEqual(j2.map((j) => j.arm).sort(), ["aura", "aura", "random", "random"]);
 });
 
-test("planJobs: the stream recipe per task (the gate reads ||z||, trained in the band [0.3, 0.9] and run at 0.7; ess-hard trained with the deployed decay, ess-easy with 0.5)", () => {
+test("planJobs: the stream recipe per task (the gate reads ||z||, trained in the band [0.3, 0.9], run at 0.7 on ess-hard and 0.8 on ess-easy; ess-hard trained with the deployed decay, ess-easy with 0.5 for 800 steps)", () => {
   const q = quickOptions();
   const jobs = planJobs({ ...q, tasks: ["ess-easy", "ess-hard", "mbar"], ablationTasks: ["ess-easy", "ess-hard"], seeds: [0] });
   const easy = jobs.filter((j) => j.task === "ess-easy");
   const hard = jobs.filter((j) => j.task === "ess-hard");
-  assert.ok(easy.every((j) => j.train.trainWriteDecay === 0.5 && j.gateThreshold === 0.7 && j.writeDecay === 0.8 && j.gateNorm));
-  assert.ok(hard.every((j) => j.train.trainWriteDecay === null && j.gateThreshold === 0.7 && j.writeDecay === 0.8 && j.gateNorm));
+  assert.ok(easy.every((j) => j.train.trainWriteDecay === 0.5 && j.gateThreshold === 0.8 && j.writeDecay === 0.8 && j.gateNorm && j.train.steps === 800));
+  assert.ok(hard.every((j) => j.train.trainWriteDecay === null && j.gateThreshold === 0.7 && j.writeDecay === 0.8 && j.gateNorm && j.train.steps === 1200));
   assert.ok(jobs.filter((j) => j.task === "mbar").every((j) => j.writeDecay === 1 && j.gateThreshold === 0.5 && !j.gateNorm));
   // the ess tasks' gates are trained with the threshold band, mbar's at the single threshold
   assert.ok([...easy, ...hard].every((j) => JSON.stringify(j.train.trainGateThresholdRange) === "[0.3,0.9]"));
@@ -211,13 +211,13 @@ test("CLI: aura eval --horizon --stream --episodes --json scores a checkpoint on
   }
 });
 
-test("CLI: aura train uses the task's stream recipe unless flags set it (ess: decay 0.8 (ess-easy: 0.5 in training), ||z|| input, threshold 0.7 trained with the band [0.3, 0.9])", async () => {
+test("CLI: aura train uses the task's stream recipe unless flags set it (ess: decay 0.8 (ess-easy: 0.5 in training), ||z|| input, threshold 0.7 (ess-easy: 0.8) trained with the band [0.3, 0.9])", async () => {
   const cli = join(process.cwd(), "dist", "src", "cli", "main.js");
   const dir = mkdtempSync(join(tmpdir(), "aura-recipe-"));
   try {
     const cases: [string[], { writeDecay: number; gateNorm: boolean; gateThreshold: number }][] = [
       [["--task", "ess-hard"], { writeDecay: 0.8, gateNorm: true, gateThreshold: 0.7 }],
-      [["--task", "ess-easy"], { writeDecay: 0.8, gateNorm: true, gateThreshold: 0.7 }],
+      [["--task", "ess-easy"], { writeDecay: 0.8, gateNorm: true, gateThreshold: 0.8 }],
       [["--task", "mbar"], { writeDecay: 1, gateNorm: false, gateThreshold: 0.5 }],
       [["--task", "ess-hard", "--write-decay", "1", "--no-gate-norm", "--gate-threshold", "0.5"], { writeDecay: 1, gateNorm: false, gateThreshold: 0.5 }],
       [["--task", "mbar", "--gate-norm"], { writeDecay: 1, gateNorm: true, gateThreshold: 0.5 }],
@@ -229,7 +229,7 @@ test("CLI: aura train uses the task's stream recipe unless flags set it (ess: de
       const c = (await AuraMemLayer.load(ck)).config;
       assert.deepEqual({ writeDecay: c.writeDecay, gateNorm: c.gateNorm, gateThreshold: c.gateThreshold }, want, args.join(" "));
       if (i === 0) assert.match(tr.stdout, /trained at thresholds drawn from \[0\.3, 0\.9\]/, "ess-hard trains its gate with the recipe's band");
-      if (i === 1) assert.match(tr.stdout, /write decay 0\.8 \(0\.5 in training\), gate threshold 0\.7 \(trained at thresholds drawn from \[0\.3, 0\.9\]\)/, "ess-easy's recipe");
+      if (i === 1) assert.match(tr.stdout, /write decay 0\.8 \(0\.5 in training\), gate threshold 0\.8 \(trained at thresholds drawn from \[0\.3, 0\.9\]\)/, "ess-easy's recipe");
     }
     // the band is a training option: off by flag, and refused when malformed
     const off = spawnSync(process.execPath, [cli, "train", "--task", "ess-hard", "--train-gate-band", "none", "--steps", "2", "--eval-every", "2", "--dmodel", "16", "--out", join(dir, "off")], { encoding: "utf8" });

@@ -18,10 +18,17 @@ import { codeVersion, jobKey, keyFields, type JobStore, type KeyedJob } from "./
 /** Write decay of the gated fast-weight arms per task: the event-stream tasks run with the stream recipe. */
 export const RECIPE_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": STREAM_WRITE_DECAY, "ess-hard": STREAM_WRITE_DECAY };
 /**
- * Deployment write threshold of AURA's learned gate per task: the stream recipe's (0.7) on both event-stream tasks,
- * their gates trained at thresholds drawn from [0.3, 0.9] (docs/method.md, "A margin for the gate").
+ * Deployment write threshold of ess-easy's gate: 0.8, above the stream recipe's 0.7. Its gate (trained in the same band,
+ * 800 steps) holds its events at p >= 0.8 while its novel distractors' far tail reaches 0.7-0.8: 0.8 was the best of
+ * {0.6, 0.7, 0.75, 0.8, 0.85} for fixed events at N = 32,768 on seeds 0-5 (docs/method.md, "ess-easy: a longer budget
+ * and a higher threshold").
  */
-export const RECIPE_GATE_THRESHOLD: Readonly<Record<string, number>> = { "ess-easy": STREAM_GATE_THRESHOLD, "ess-hard": STREAM_GATE_THRESHOLD };
+export const ESS_EASY_GATE_THRESHOLD = 0.8;
+/**
+ * Deployment write threshold of AURA's learned gate per task: the stream recipe's (0.7) on ess-hard and 0.8 on ess-easy,
+ * both gates trained at thresholds drawn from [0.3, 0.9] (docs/method.md, "A margin for the gate").
+ */
+export const RECIPE_GATE_THRESHOLD: Readonly<Record<string, number>> = { "ess-easy": ESS_EASY_GATE_THRESHOLD, "ess-hard": STREAM_GATE_THRESHOLD };
 /** Whether AURA's gate reads the observation norm per task (MemoryConfig.gateNorm): on in the stream recipe. */
 export const RECIPE_GATE_NORM: Readonly<Record<string, boolean>> = { "ess-easy": STREAM_GATE_NORM, "ess-hard": STREAM_GATE_NORM };
 /**
@@ -127,8 +134,9 @@ export function quickOptions(): BenchOptions {
     // ablation), always-write, gru and kv-window; lstm and kv-cache are in --full (kv-cache is O(N^2))
     panel: { multiples: [8, 64, 512], arms: ["aura", "always-write", "gru", "kv-window"], extra: [], stepsPerPoint: 32768, maxSteps: {} },
     // sized so the whole quick run fits in ~15 minutes on 2 cores (step cost grows with T)
-    // ess-hard: 1200 steps, the budget at which every seed learned a sparse gate (docs/method.md, "Horizon")
-    stepsByTask: { "ess-easy": 400, "ess-hard": 1200, mbar: 600, pusht: 400 },
+    // ess-hard: 1200 steps, the budget at which every seed learned a sparse gate (docs/method.md, "Horizon");
+    // ess-easy: 800 (400 until 2 December: its gate's far tail of novel-distractor writes shrinks with training)
+    stepsByTask: { "ess-easy": 800, "ess-hard": 1200, mbar: 600, pusht: 400 },
     pushtWindow: 64,
     dModel: 64,
     pushtPath: defaultPushtPath(),
