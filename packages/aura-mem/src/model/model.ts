@@ -625,17 +625,10 @@ export class SequenceModel {
     const dV = c.dVal;
     const dK = c.dKey;
     const out = tape.deltaOut;
-    const U = new Float32Array(BT * dV);
     const tk = tape.k!;
     const tq = tape.q!;
     const tb = tape.beta!;
     const te = out.e;
-    for (let i = 0; i < BT; i++) {
-      let kq = 0;
-      for (let j = 0; j < dK; j++) kq += tk[i * dK + j]! * tq[i * dK + j]!;
-      const s = tb[i]! * (kq + 1);
-      for (let j = 0; j < dV; j++) U[i * dV + j] = s * te[i * dV + j]!;
-    }
     const a1pre = tape.a1pre;
     const gOut = out.g;
     const dH = this.hidden();
@@ -643,11 +636,23 @@ export class SequenceModel {
     const pre0 = new Float32Array(BT * dH);
     const pre1 = new Float32Array(BT * dH);
     const alpha = this.writeDecay;
+    // u_t = beta_t (k_t . q_t + 1) e_t, rounded to f32 (u[i, j] = fround(s_i e[i, j]))
+    const scale = new Float64Array(BT);
+    for (let i = 0, o = 0; i < BT; i++, o += dK) {
+      let kq = 0;
+      for (let j = 0; j < dK; j++) kq += tk[o + j]! * tq[o + j]!;
+      scale[i] = tb[i]! * (kq + 1);
+    }
     if (alpha === 1) {
+      const U = new Float32Array(BT * dV);
+      for (let i = 0, o = 0; i < BT; i++) {
+        const s = scale[i]!;
+        for (let end = o + dV; o < end; o++) U[o] = s * te[o]!;
+      }
       const Pm = this.ops.dense.forward(U, W1r, null, BT, dV, dH);
-      for (let i = 0; i < BT; i++) {
+      for (let i = 0, j = 0; i < BT; i++) {
         const gi = gOut[i]!;
-        for (let j = i * dH, end = j + dH; j < end; j++) {
+        for (const end = j + dH; j < end; j++) {
           const x = a1pre[j]! - gi * Pm[j]!;
           pre0[j] = x;
           pre1[j] = x + Pm[j]!;
@@ -660,22 +665,24 @@ export class SequenceModel {
       const d0 = new Float32Array(BT * dV);
       const d1 = new Float32Array(BT * dV);
       const tr = out.r;
-      for (let i = 0; i < BT; i++) {
+      for (let i = 0, o = 0; i < BT; i++) {
+        const s = scale[i]!;
         const gi = gOut[i]!;
         const keep = 1 - gi * (1 - alpha);
-        for (let j = 0; j < dV; j++) {
-          const r = tr[i * dV + j]!;
-          const u = U[i * dV + j]!;
+        for (const end = o + dV; o < end; o++) {
+          const r = tr[o]!;
+          const u = Math.fround(s * te[o]!);
           const r0 = (r - gi * u) / keep;
-          d0[i * dV + j] = r0 - r;
-          d1[i * dV + j] = alpha * r0 + u - r;
+          d0[o] = r0 - r;
+          d1[o] = alpha * r0 + u - r;
         }
       }
       const P0 = this.ops.dense.forward(d0, W1r, null, BT, dV, dH);
       const P1 = this.ops.dense.forward(d1, W1r, null, BT, dV, dH);
       for (let x = 0; x < BT * dH; x++) {
-        pre0[x] = a1pre[x]! + P0[x]!;
-        pre1[x] = a1pre[x]! + P1[x]!;
+        const a = a1pre[x]!;
+        pre0[x] = a + P0[x]!;
+        pre1[x] = a + P1[x]!;
       }
     }
     const W2 = this.params["head.W2"]!.data;
