@@ -58,14 +58,14 @@ test("planJobs: AURA first, ablations added, bad names rejected", () => {
   assert.deepEqual(j2.map((j) => j.arm).sort(), ["aura", "aura", "random", "random"]);
 });
 
-test("planJobs: the stream recipe per task (the gate reads ||z||, trained in the band [0.3, 0.9], run at 0.7 on ess-hard and 0.8 on ess-easy; ess-hard trained with the deployed decay, ess-easy with 0.5 for 800 steps)", () => {
+test("planJobs: the stream recipe per task (the gate reads ||z||, trained in the band [0.3, 0.9], run at 0.7 on ess-hard and 0.8 on ess-easy, both at the stream learning rate; ess-hard trained with the deployed decay, ess-easy with 0.5)", () => {
   const q = quickOptions();
   const jobs = planJobs({ ...q, tasks: ["ess-easy", "ess-hard", "mbar"], ablationTasks: ["ess-easy", "ess-hard"], seeds: [0] });
   const easy = jobs.filter((j) => j.task === "ess-easy");
   const hard = jobs.filter((j) => j.task === "ess-hard");
-  assert.ok(easy.every((j) => j.train.trainWriteDecay === 0.5 && j.gateThreshold === 0.8 && j.writeDecay === 0.8 && j.gateNorm && j.train.steps === 800));
-  assert.ok(hard.every((j) => j.train.trainWriteDecay === null && j.gateThreshold === 0.7 && j.writeDecay === 0.8 && j.gateNorm && j.train.steps === 1200));
-  assert.ok(jobs.filter((j) => j.task === "mbar").every((j) => j.writeDecay === 1 && j.gateThreshold === 0.5 && !j.gateNorm));
+  assert.ok(easy.every((j) => j.train.trainWriteDecay === 0.5 && j.gateThreshold === 0.8 && j.writeDecay === 0.8 && j.gateNorm && j.train.steps === 400 && j.train.lr === 6e-3));
+  assert.ok(hard.every((j) => j.train.trainWriteDecay === null && j.gateThreshold === 0.7 && j.writeDecay === 0.8 && j.gateNorm && j.train.steps === 1200 && j.train.lr === 6e-3));
+  assert.ok(jobs.filter((j) => j.task === "mbar").every((j) => j.writeDecay === 1 && j.gateThreshold === 0.5 && !j.gateNorm && j.train.lr === 3e-3));
   // the ess tasks' gates are trained with the threshold band, mbar's at the single threshold
   assert.ok([...easy, ...hard].every((j) => JSON.stringify(j.train.trainGateThresholdRange) === "[0.3,0.9]"));
   assert.ok(jobs.filter((j) => j.task === "mbar").every((j) => j.train.trainGateThresholdRange === null && j.train.trainWriteDecay === null));
@@ -229,7 +229,7 @@ test("CLI: aura train uses the task's stream recipe unless flags set it (ess: de
       const c = (await AuraMemLayer.load(ck)).config;
       assert.deepEqual({ writeDecay: c.writeDecay, gateNorm: c.gateNorm, gateThreshold: c.gateThreshold }, want, args.join(" "));
       if (i === 0) assert.match(tr.stdout, /trained at thresholds drawn from \[0\.3, 0\.9\]/, "ess-hard trains its gate with the recipe's band");
-      if (i === 1) assert.match(tr.stdout, /write decay 0\.8 \(0\.5 in training\), gate threshold 0\.8 \(trained at thresholds drawn from \[0\.3, 0\.9\]\)/, "ess-easy's recipe");
+      if (i === 1) assert.match(tr.stdout, /write decay 0\.8 \(0\.5 in training\), gate threshold 0\.8 \(trained at thresholds drawn from \[0\.3, 0\.9\]\), gate reads \|\|z\|\|: yes, learning rate 0\.006/, "ess-easy's recipe");
     }
     // the band is a training option: off by flag, and refused when malformed
     const off = spawnSync(process.execPath, [cli, "train", "--task", "ess-hard", "--train-gate-band", "none", "--steps", "2", "--eval-every", "2", "--dmodel", "16", "--out", join(dir, "off")], { encoding: "utf8" });

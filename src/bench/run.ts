@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { ConfigError } from "aura-mem/errors";
-import { STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_TRAIN_GATE_BAND, STREAM_WRITE_DECAY } from "aura-mem/config";
+import { STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_LR, STREAM_TRAIN_GATE_BAND, STREAM_WRITE_DECAY } from "aura-mem/config";
 import { DEFAULT_GATE_THRESHOLD } from "./jobs.js";
 import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
 import { taskNames, isTaskName, essConfig } from "../tasks/index.js";
@@ -18,10 +18,9 @@ import { codeVersion, jobKey, keyFields, type JobStore, type KeyedJob } from "./
 /** Write decay of the gated fast-weight arms per task: the event-stream tasks run with the stream recipe. */
 export const RECIPE_WRITE_DECAY: Readonly<Record<string, number>> = { "ess-easy": STREAM_WRITE_DECAY, "ess-hard": STREAM_WRITE_DECAY };
 /**
- * Deployment write threshold of ess-easy's gate: 0.8, above the stream recipe's 0.7. Its gate (trained in the same band,
- * 800 steps) holds its events at p >= 0.8 while its novel distractors' far tail reaches 0.7-0.8: 0.8 was the best of
- * {0.6, 0.7, 0.75, 0.8, 0.85} for fixed events at N = 32,768 on seeds 0-5 (docs/method.md, "ess-easy: a longer budget
- * and a higher threshold").
+ * Deployment write threshold of ess-easy's gate: 0.8, above the stream recipe's 0.7. Its gate (trained in the same band)
+ * holds its events at p >= 0.8 while its novel distractors' far tail reaches 0.7-0.8: 0.8 was the best of {0.7, 0.75,
+ * 0.8} for fixed events at N = 32,768 on seeds 0-5 (docs/method.md, "A faster learning rate").
  */
 export const ESS_EASY_GATE_THRESHOLD = 0.8;
 /**
@@ -43,6 +42,11 @@ export const RECIPE_TRAIN_WRITE_DECAY: Readonly<Record<string, number | null>> =
  * recipe's on the ess tasks; absent = `train.trainGateThresholdRange` (null: the single training threshold 0.5).
  */
 export const RECIPE_TRAIN_GATE_BAND: Readonly<Record<string, readonly [number, number] | null>> = { "ess-easy": STREAM_TRAIN_GATE_BAND, "ess-hard": STREAM_TRAIN_GATE_BAND };
+/**
+ * Adam learning rate of every arm per task (BenchOptions.lrByTask): the stream recipe's 6e-3 on the event-stream tasks
+ * (`STREAM_LR`, docs/method.md "A faster learning rate"); absent = `train.lr` (3e-3).
+ */
+export const RECIPE_LR: Readonly<Record<string, number>> = { "ess-easy": STREAM_LR, "ess-hard": STREAM_LR };
 
 /** The memory and training settings of one task's stream recipe (the maps above; defaults where a task has none). */
 export interface TaskRecipe {
@@ -53,6 +57,8 @@ export interface TaskRecipe {
   trainWriteDecay: number | null;
   /** null = trained at the single threshold 0.5. */
   trainGateBand: readonly [number, number] | null;
+  /** Adam learning rate (train()'s default 3e-3 where the task has none). */
+  lr: number;
 }
 
 /** The stream recipe of `task` as the bench runs it (`aura train` and the soak read it too). */
@@ -63,6 +69,7 @@ export function taskRecipe(task: string): TaskRecipe {
     gateNorm: RECIPE_GATE_NORM[task] ?? false,
     trainWriteDecay: RECIPE_TRAIN_WRITE_DECAY[task] ?? null,
     trainGateBand: RECIPE_TRAIN_GATE_BAND[task] ?? null,
+    lr: RECIPE_LR[task] ?? DEFAULT_TRAIN.lr,
   };
 }
 
@@ -78,6 +85,8 @@ export interface BenchOptions {
   horizons: Record<string, (number | null)[]>;
   /** Training steps per task (overrides train.steps). */
   stepsByTask: Record<string, number>;
+  /** Adam learning rate per task (overrides train.lr; every arm of the task alike). Absent from older callers = none. */
+  lrByTask?: Record<string, number>;
   /** pusht training window (steps); evaluation uses whole episodes. null = whole episodes. */
   pushtWindow: number | null;
   /** Write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) per task; absent = 1 (none). */
@@ -130,13 +139,14 @@ export function quickOptions(): BenchOptions {
     gateNorm: { ...RECIPE_GATE_NORM },
     trainWriteDecay: { ...RECIPE_TRAIN_WRITE_DECAY },
     trainGateBand: { ...RECIPE_TRAIN_GATE_BAND },
+    lrByTask: { ...RECIPE_LR },
     // horizon panel: N in {T, 8T, 64T, 512T} (65,536 steps on ess-hard) for aura (and its no-decay
     // ablation), always-write, gru and kv-window; lstm and kv-cache are in --full (kv-cache is O(N^2))
     panel: { multiples: [8, 64, 512], arms: ["aura", "always-write", "gru", "kv-window"], extra: [], stepsPerPoint: 32768, maxSteps: {} },
     // sized so the whole quick run fits in ~15 minutes on 2 cores (step cost grows with T)
     // ess-hard: 1200 steps, the budget at which every seed learned a sparse gate (docs/method.md, "Horizon");
-    // ess-easy: 800 (400 until 2 December: its gate's far tail of novel-distractor writes shrinks with training)
-    stepsByTask: { "ess-easy": 800, "ess-hard": 1200, mbar: 600, pusht: 400 },
+    // the ess tasks train at the stream recipe's learning rate (lrByTask)
+    stepsByTask: { "ess-easy": 400, "ess-hard": 1200, mbar: 600, pusht: 400 },
     pushtWindow: 64,
     dModel: 64,
     pushtPath: defaultPushtPath(),
@@ -183,6 +193,7 @@ export function planJobs(o: BenchOptions): JobSpec[] {
         const train = {
           ...o.train,
           steps: o.stepsByTask[task] ?? o.train.steps,
+          lr: o.lrByTask?.[task] ?? o.train.lr,
           ...(task in o.trainWriteDecay ? { trainWriteDecay: o.trainWriteDecay[task]! } : {}),
           ...(band !== undefined ? { trainGateThresholdRange: band } : {}),
         };

@@ -98,10 +98,10 @@ export async function soakLayer(o: Pick<SoakOptions, "checkpoint" | "train" | "d
     const gateNorm = o.gateNorm ?? r.gateNorm;
     const cfg = { dModel, dAction: t.dAction, actionKind: "discrete" as const, seed: taskSeed, writeDecay: r.writeDecay, gateThreshold: r.gateThreshold, gateNorm };
     const layer = new AuraMemLayer(new MemoryConfig(cfg), { backend: o.backend ?? "auto", stateLimit: o.stateLimit });
-    const tr = train(layer, t, { seed: taskSeed, trainGateThreshold: 0.5, trainWriteDecay: r.trainWriteDecay, trainGateThresholdRange: r.trainGateBand });
+    const tr = train(layer, t, { seed: taskSeed, lr: r.lr, trainGateThreshold: 0.5, trainWriteDecay: r.trainWriteDecay, trainGateThresholdRange: r.trainGateBand });
     const trainedAt = r.trainGateBand ? `trained at thresholds drawn from [${r.trainGateBand[0]}, ${r.trainGateBand[1]}]` : "trained at 0.5";
     const decayNote = r.trainWriteDecay === null ? "also in training" : `${r.trainWriteDecay} in training`;
-    const source = `AURA trained on ess-hard (task seed ${taskSeed}, train() defaults: ${tr.stepsRun} steps, write decay ${r.writeDecay} (${decayNote}), gate threshold ${r.gateThreshold} (${trainedAt}), gate norm input ${gateNorm ? "on" : "off"}, val accuracy ${tr.val.metric.toFixed(3)} at T = ${t.horizon})${guardNote(o.stateLimit)}`;
+    const source = `AURA trained on ess-hard (task seed ${taskSeed}, train() defaults: ${tr.stepsRun} steps at lr ${r.lr}, write decay ${r.writeDecay} (${decayNote}), gate threshold ${r.gateThreshold} (${trainedAt}), gate norm input ${gateNorm ? "on" : "off"}, val accuracy ${tr.val.metric.toFixed(3)} at T = ${t.horizon})${guardNote(o.stateLimit)}`;
     return { layer, source };
   }
   const head = task ? { dAction: 8, actionKind: "discrete" as const } : { dAction: 7 };

@@ -21,7 +21,8 @@ interface TrainCli {
   out: string;
   steps: number;
   batch: number;
-  lr: number;
+  /** undefined = the task's stream recipe (taskRecipe(task).lr). */
+  lr?: number;
   lambdaIb: number;
   lambdaW: number;
   lambdaU: number;
@@ -81,7 +82,7 @@ export async function trainCommand(o: TrainCli): Promise<void> {
   if (task in RECIPE_WRITE_DECAY) {
     const trainedAt = band ? `trained at thresholds drawn from [${band[0]}, ${band[1]}]` : "trained at 0.5";
     const inTraining = trainDecay === null || trainDecay === writeDecay ? "in training too" : `${trainDecay} in training`;
-    console.log(`${task}: write decay ${writeDecay} (${inTraining}), gate threshold ${gateThreshold} (${trainedAt}), gate reads ||z||: ${gateNorm ? "yes" : "no"} (the stream recipe, docs/method.md, unless set by flags)`);
+    console.log(`${task}: write decay ${writeDecay} (${inTraining}), gate threshold ${gateThreshold} (${trainedAt}), gate reads ||z||: ${gateNorm ? "yes" : "no"}, learning rate ${o.lr ?? recipe.lr} (the stream recipe, docs/method.md, unless set by flags)`);
   }
   const config = new MemoryConfig({ dModel, dAction: source.dAction, actionKind: source.kind, seed: o.seed, gateSurprise: o.gateSurprise, gateNorm, writeDecay, gateThreshold });
   const model = new SequenceModel(armSpec(o.arm, config, { writeRate: o.writeRate, matchParams: null }), ops);
@@ -89,7 +90,7 @@ export async function trainCommand(o: TrainCli): Promise<void> {
   const r = train(model, source, {
     steps: o.steps,
     batchSize: o.batch,
-    lr: o.lr,
+    lr: o.lr ?? recipe.lr,
     lambdaIB: o.lambdaIb,
     lambdaW: o.lambdaW,
     lambdaU: o.lambdaU,

@@ -19,6 +19,7 @@ import type { JobStore } from "../bench/store.js";
 import { writeReport, aggregate, taskTable } from "../bench/report.js";
 import { AuraError } from "aura-mem/errors";
 import { DEFAULT_TRAIN } from "aura-mem/train/train";
+import { STREAM_LR } from "aura-mem/config";
 import { trainCommand, evalCommand, infoCommand } from "./commands.js";
 import { registerEdgeCommands } from "./edge.js";
 import { registerSimCommands } from "./sim.js";
@@ -54,13 +55,13 @@ program
   .option("--seeds <list>", "seeds, e.g. 0,1,2 or 0-4", seedsArg)
   .option("--steps <n>", "Adam steps per training run (default per task: ess-easy 800, ess-hard 1200, mbar 600, pusht 400; --full 1500)", intArg("steps"))
   .option("--batch <n>", "episodes per batch", intArg("batch"))
-  .option("--lr <x>", "learning rate", numArg("lr"))
+  .option("--lr <x>", `Adam learning rate on every task (default: ${STREAM_LR} on ess-easy / ess-hard, the stream recipe; ${DEFAULT_TRAIN.lr} elsewhere)`, numArg("lr"))
   .option("--lambda-ib <x>", `weight of the action-IB term (default ${DEFAULT_TRAIN.lambdaIB}; 0 = off)`, numArg("lambda-ib"))
   .option("--lambda-w <x>", `weight of the write-sparsity term (default ${DEFAULT_TRAIN.lambdaW}; 0 = off)`, numArg("lambda-w"))
   .option("--target-rate <x>", "target write rate rho of the sparsity hinge (writes per step)", numArg("target-rate"))
   .option("--no-ablation", "skip the AURA ablation variants (quick: no-decay; --full: also lambda_IB = 0, lambda_w = 0)")
   .option("--write-decay <x>", "write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) on every task, in training and when they run (default: 0.8 on ess-easy / ess-hard, 1 = none elsewhere)", numArg("write-decay"))
-  .option("--gate-threshold <p>", "deployment write threshold on p of AURA's gate on every task, trained at 0.5 or in a band (default: 0.7 on ess-easy / ess-hard, 0.5 elsewhere)", numArg("gate-threshold"))
+  .option("--gate-threshold <p>", "deployment write threshold on p of AURA's gate on every task, trained at 0.5 or in a band (default: 0.7 on ess-hard, 0.8 on ess-easy, 0.5 elsewhere)", numArg("gate-threshold"))
   .option("--train-write-decay <x>", "write decay alpha the gated fast-weight arms are trained with, on every task (default: 0.5 on ess-easy, elsewhere the one they run with, --write-decay; docs/method.md)", numArg("train-write-decay"))
   .addOption(new Option("--gate-norm <on|off>", "whether AURA's gate reads the observation norm ||z||, on every task (default: on for ess-easy / ess-hard, the stream recipe; off elsewhere)").choices(["on", "off"]))
   .option("--train-gate-band <lo,hi|none>", "threshold band AURA's gate is trained with, on every task: each hard training step gated at a threshold drawn from [lo, hi] (default: 0.3,0.9 on ess-easy / ess-hard, none elsewhere; docs/method.md)", bandArg("train-gate-band"))
@@ -98,6 +99,7 @@ program
       trainGateBand: o.trainGateBand !== undefined ? Object.fromEntries((o.tasks ?? base.tasks).map((t: string) => [t, bandValue(o.trainGateBand)])) : base.trainGateBand,
       panel: o.horizons === false ? { ...base.panel, multiples: [], extra: [] } : { ...base.panel, arms: (o.horizonArms ?? base.panel.arms) as ArmName[] },
       stepsByTask: o.steps !== undefined ? {} : base.stepsByTask,
+      lrByTask: o.lr !== undefined ? {} : base.lrByTask,
       train: {
         ...base.train,
         ...(o.steps !== undefined ? { steps: o.steps } : {}),
@@ -276,7 +278,7 @@ program
   .option("--out <path>", "checkpoint path (writes <path>.safetensors and <path>.json)", "checkpoints/aura")
   .option("--steps <n>", "Adam steps", intArg("steps"), DEFAULT_TRAIN.steps)
   .option("--batch <n>", "episodes per batch", intArg("batch"), DEFAULT_TRAIN.batchSize)
-  .option("--lr <x>", "learning rate", numArg("lr"), DEFAULT_TRAIN.lr)
+  .option("--lr <x>", `Adam learning rate (default: the task's stream recipe, ${STREAM_LR} on ess-easy / ess-hard; ${DEFAULT_TRAIN.lr} elsewhere)`, numArg("lr"))
   .option("--lambda-ib <x>", "action-IB weight (0 = off)", numArg("lambda-ib"), DEFAULT_TRAIN.lambdaIB)
   .option("--lambda-w <x>", "write-sparsity weight (0 = off)", numArg("lambda-w"), DEFAULT_TRAIN.lambdaW)
   .option("--target-rate <x>", "target write rate of the sparsity hinge", numArg("target-rate"), DEFAULT_TRAIN.targetWriteRate)
