@@ -53,7 +53,7 @@ program
   .option("--tasks <list>", `comma-separated tasks (${taskNames.join(", ")})`, listArg)
   .option("--arms <list>", `comma-separated arms (${ARMS.join(", ")})`, listArg)
   .option("--seeds <list>", "seeds, e.g. 0,1,2 or 0-4", seedsArg)
-  .option("--steps <n>", "Adam steps per training run (default per task: ess-easy 800, ess-hard 1200, mbar 600, pusht 400; --full 1500)", intArg("steps"))
+  .option("--steps <n>", "Adam steps per training run (default per task: ess-easy 400, ess-hard 1200, mbar 600, pusht 400; --full 1500)", intArg("steps"))
   .option("--batch <n>", "episodes per batch", intArg("batch"))
   .option("--lr <x>", `Adam learning rate on every task (default: ${STREAM_LR} on ess-easy / ess-hard, the stream recipe; ${DEFAULT_TRAIN.lr} elsewhere)`, numArg("lr"))
   .option("--lambda-ib <x>", `weight of the action-IB term (default ${DEFAULT_TRAIN.lambdaIB}; 0 = off)`, numArg("lambda-ib"))
