@@ -39,8 +39,12 @@ test("job keys: stable, the budget-matched arm keyed by its AURA job, new keys f
   assert.match(aura.fields.codeVersion, /^0\.\d+\.\d+\+[0-9a-f]{12}$/);
   assert.equal(aura.fields.codeVersion, codeVersion());
   // one training option changes every key (and the dependant's through its AURA key)
-  const c = keyJobs(planJobs({ ...tiny(), train: { ...tiny().train, lr: 1e-3 } }));
+  const c = keyJobs(planJobs({ ...tiny(), train: { ...tiny().train, lambdaW: 0.2 } }));
   for (let i = 0; i < a.length; i++) assert.notEqual(c[i]!.key, a[i]!.key);
+  // so does the task's learning rate (the stream recipe's lrByTask overrides train.lr on the ess tasks)
+  const e = keyJobs(planJobs({ ...tiny(), lrByTask: { "ess-easy": 1e-3 } }));
+  for (let i = 0; i < a.length; i++) assert.notEqual(e[i]!.key, a[i]!.key);
+  assert.deepEqual(keyJobs(planJobs({ ...tiny(), train: { ...tiny().train, lr: 1e-3 } })).map((k) => k.key), a.map((k) => k.key), "train.lr is overridden by lrByTask");
   // another code version: new keys
   const d = keyJobs(planJobs(tiny()), "9.9.9+000000000000");
   for (let i = 0; i < a.length; i++) assert.notEqual(d[i]!.key, a[i]!.key);
