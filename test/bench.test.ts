@@ -231,6 +231,10 @@ test("CLI: aura train uses the task's stream recipe unless flags set it (ess: de
       if (i === 0) assert.match(tr.stdout, /trained at thresholds drawn from \[0\.3, 0\.9\]/, "ess-hard trains its gate with the recipe's band");
       if (i === 1) assert.match(tr.stdout, /write decay 0\.8 \(0\.5 in training\), gate threshold 0\.8 \(trained at thresholds drawn from \[0\.3, 0\.9\]\), gate reads \|\|z\|\|: yes, learning rate 0\.006/, "ess-easy's recipe");
     }
+    // the learning rate is the recipe's unless --lr says otherwise
+    const lr = spawnSync(process.execPath, [cli, "train", "--task", "ess-easy", "--lr", "0.001", "--steps", "2", "--eval-every", "2", "--dmodel", "16", "--out", join(dir, "lr")], { encoding: "utf8" });
+    assert.equal(lr.status, 0, lr.stderr);
+    assert.match(lr.stdout, /learning rate 0\.001 \(the stream recipe/);
     // the band is a training option: off by flag, and refused when malformed
     const off = spawnSync(process.execPath, [cli, "train", "--task", "ess-hard", "--train-gate-band", "none", "--steps", "2", "--eval-every", "2", "--dmodel", "16", "--out", join(dir, "off")], { encoding: "utf8" });
     assert.equal(off.status, 0, off.stderr);
