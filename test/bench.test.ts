@@ -246,3 +246,16 @@ test("CLI: aura train uses the task's stream recipe unless flags set it (ess: de
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("horizon panel episodes: stepsPerPoint / N, clamped to [minEpisodes, 512]; the quick panel has at least 4 streams at 512T", async () => {
+  const { panelEpisodes } = await import("../src/bench/jobs.js");
+  assert.equal(panelEpisodes(1024, 32768), 32);
+  assert.equal(panelEpisodes(65536, 32768), 1, "at least one by default");
+  assert.equal(panelEpisodes(65536, 32768, 4), 4);
+  assert.equal(panelEpisodes(8192, 32768, 4), 4);
+  assert.equal(panelEpisodes(64, 1 << 20, 4), 512, "at most 512");
+  const jobs = planJobs({ ...quickOptions(), tasks: ["ess-hard"], arms: ["aura"], seeds: [0], ablationTasks: [] });
+  const panel = jobs[0]!.panel!;
+  assert.deepEqual(panel.horizons, [1024, 8192, 65536]);
+  assert.deepEqual(panel.horizons.map((N) => panelEpisodes(N, panel.stepsPerPoint, panel.minEpisodes)), [32, 4, 4]);
+});

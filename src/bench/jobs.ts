@@ -72,8 +72,10 @@ export interface DerivedEval {
 export interface HorizonPanelSpec {
   /** Horizons N > T (steps). */
   horizons: number[];
-  /** Test steps per (N, stream kind): episodes = clamp(floor(stepsPerPoint / N), 1, 512). */
+  /** Test steps per (N, stream kind): episodes = clamp(floor(stepsPerPoint / N), minEpisodes, 512). */
   stepsPerPoint: number;
+  /** Fewest test episodes per (N, stream kind) (absent = 1): a fixed-event stream at 512T is one cliff per episode. */
+  minEpisodes?: number;
 }
 
 /** Stream kinds of the horizon panel: events fixed per episode, or at the task's density. */
@@ -83,9 +85,9 @@ export type { StreamKind };
 /** One point of the horizon panel: the test metrics of one (N, stream kind). */
 export type HorizonPoint = Pick<EvalResult, "metric" | "episodes" | "writesPerEpisode" | "writeRate" | "pWriteEvent" | "pWriteDistractor">;
 
-/** Episodes of the horizon panel at horizon N: stepsPerPoint / N, at least 1, at most 512. */
-export function panelEpisodes(N: number, stepsPerPoint: number): number {
-  return Math.max(1, Math.min(512, Math.floor(stepsPerPoint / N)));
+/** Episodes of the horizon panel at horizon N: stepsPerPoint / N, at least `minEpisodes` (default 1), at most 512. */
+export function panelEpisodes(N: number, stepsPerPoint: number, minEpisodes = 1): number {
+  return Math.max(minEpisodes, 1, Math.min(512, Math.floor(stepsPerPoint / N)));
 }
 
 /** Plain-JSON outcome of a job. */
@@ -266,7 +268,7 @@ async function evaluateJob(
           dModel: job.dModel,
           horizon: N,
           stream,
-          testEpisodes: panelEpisodes(N, panel.stepsPerPoint),
+          testEpisodes: panelEpisodes(N, panel.stepsPerPoint, panel.minEpisodes),
           valEpisodes: 1,
         });
         // lazily, about 2^16 steps per batch: a long episode is generated when it is evaluated

@@ -116,6 +116,8 @@ export interface BenchOptions {
     extra: number[];
     arms: ArmName[];
     stepsPerPoint: number;
+    /** Fewest test episodes per (N, stream kind) (absent = 1). */
+    minEpisodes?: number;
     /** Longest horizon per arm where its cost does not allow more (kv-cache: O(N^2) time). */
     maxSteps: Partial<Record<ArmName, number>>;
   };
@@ -140,9 +142,10 @@ export function quickOptions(): BenchOptions {
     trainWriteDecay: { ...RECIPE_TRAIN_WRITE_DECAY },
     trainGateBand: { ...RECIPE_TRAIN_GATE_BAND },
     lrByTask: { ...RECIPE_LR },
-    // horizon panel: N in {T, 8T, 64T, 512T} (65,536 steps on ess-hard) for aura (and its no-decay
+    // horizon panel: N in {T, 8T, 64T, 512T} (65,536 steps on ess-hard), 32,768 / N test episodes per point but at
+    // least 4 (one fixed-event stream of 512T is one cliff: a missed event or a false write costs a stretch of it), for aura (and its no-decay
     // ablation), always-write, gru and kv-window; lstm and kv-cache are in --full (kv-cache is O(N^2))
-    panel: { multiples: [8, 64, 512], arms: ["aura", "always-write", "gru", "kv-window"], extra: [], stepsPerPoint: 32768, maxSteps: {} },
+    panel: { multiples: [8, 64, 512], arms: ["aura", "always-write", "gru", "kv-window"], extra: [], stepsPerPoint: 32768, minEpisodes: 4, maxSteps: {} },
     // sized so the whole quick run fits in ~15 minutes on 2 cores (step cost grows with T)
     // ess-hard: 1200 steps, the budget at which every seed learned a sparse gate (docs/method.md, "Horizon");
     // the ess tasks train at the stream recipe's learning rate (lrByTask)
@@ -166,7 +169,7 @@ export function fullOptions(): BenchOptions {
     ablationTasks: ["ess-hard", "ess-easy", "mbar"],
     ablations: ["no-ib", "no-sparsity", "no-decay"],
     // every arm, N in {T, 8T, 64T, 512T, 10^6}; kv-cache (O(N^2) time) up to 8,192 steps
-    panel: { multiples: [8, 64, 512], extra: [1_000_000], arms: [...ARMS], stepsPerPoint: 1 << 20, maxSteps: { "kv-cache": 8192 } },
+    panel: { multiples: [8, 64, 512], extra: [1_000_000], arms: [...ARMS], stepsPerPoint: 1 << 20, minEpisodes: 4, maxSteps: { "kv-cache": 8192 } },
     stepsByTask: {},
     train: { ...q.train, steps: 1500, evalEvery: 100 },
   };
@@ -243,7 +246,7 @@ function panelFor(o: BenchOptions, task: string, horizon: number | null, arm: Ar
   const horizons = [...new Set([...o.panel.multiples.map((m) => m * T), ...o.panel.extra])]
     .sort((a, b) => a - b)
     .filter((N) => N > T && N <= cap && N <= 1 << 20);
-  return horizons.length ? { horizons, stepsPerPoint: o.panel.stepsPerPoint } : null;
+  return horizons.length ? { horizons, stepsPerPoint: o.panel.stepsPerPoint, ...(o.panel.minEpisodes ? { minEpisodes: o.panel.minEpisodes } : {}) } : null;
 }
 
 /** Progress report of a benchmark job (posted by the worker every few steps). */
