@@ -30,7 +30,7 @@ function tiny(): BenchOptions {
     gateThreshold: { "ess-easy": 0.7 },
     train: { ...q.train, steps: 12, batchSize: 8, evalEvery: 6, evalBatchSize: 64, softWarmupSteps: 4 },
     // horizon panel at 4T = 256 steps for two arms (kv-cache capped below it: skipped)
-    panel: { multiples: [4], extra: [], arms: ["aura", "always-write", "kv-cache"], stepsPerPoint: 512, maxSteps: { "kv-cache": 128 } },
+    panel: { multiples: [4], extra: [], arms: ["aura", "always-write", "kv-cache"], stepsPerPoint: 512, minEpisodes: 1, maxSteps: { "kv-cache": 128 } },
   };
 }
 

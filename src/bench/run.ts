@@ -85,8 +85,8 @@ export interface BenchOptions {
   horizons: Record<string, (number | null)[]>;
   /** Training steps per task (overrides train.steps). */
   stepsByTask: Record<string, number>;
-  /** Adam learning rate per task (overrides train.lr; every arm of the task alike). Absent from older callers = none. */
-  lrByTask?: Record<string, number>;
+  /** Adam learning rate per task (overrides train.lr; every arm of the task alike). */
+  lrByTask: Record<string, number>;
   /** pusht training window (steps); evaluation uses whole episodes. null = whole episodes. */
   pushtWindow: number | null;
   /** Write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) per task; absent = 1 (none). */
@@ -116,8 +116,8 @@ export interface BenchOptions {
     extra: number[];
     arms: ArmName[];
     stepsPerPoint: number;
-    /** Fewest test episodes per (N, stream kind) (absent = 1). */
-    minEpisodes?: number;
+    /** Fewest test episodes per (N, stream kind). */
+    minEpisodes: number;
     /** Longest horizon per arm where its cost does not allow more (kv-cache: O(N^2) time). */
     maxSteps: Partial<Record<ArmName, number>>;
   };
@@ -196,7 +196,7 @@ export function planJobs(o: BenchOptions): JobSpec[] {
         const train = {
           ...o.train,
           steps: o.stepsByTask[task] ?? o.train.steps,
-          lr: o.lrByTask?.[task] ?? o.train.lr,
+          lr: o.lrByTask[task] ?? o.train.lr,
           ...(task in o.trainWriteDecay ? { trainWriteDecay: o.trainWriteDecay[task]! } : {}),
           ...(band !== undefined ? { trainGateThresholdRange: band } : {}),
         };
@@ -246,7 +246,7 @@ function panelFor(o: BenchOptions, task: string, horizon: number | null, arm: Ar
   const horizons = [...new Set([...o.panel.multiples.map((m) => m * T), ...o.panel.extra])]
     .sort((a, b) => a - b)
     .filter((N) => N > T && N <= cap && N <= 1 << 20);
-  return horizons.length ? { horizons, stepsPerPoint: o.panel.stepsPerPoint, ...(o.panel.minEpisodes ? { minEpisodes: o.panel.minEpisodes } : {}) } : null;
+  return horizons.length ? { horizons, stepsPerPoint: o.panel.stepsPerPoint, minEpisodes: o.panel.minEpisodes } : null;
 }
 
 /** Progress report of a benchmark job (posted by the worker every few steps). */

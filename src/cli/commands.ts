@@ -38,7 +38,7 @@ interface TrainCli {
   trainWriteDecay?: number;
   /** undefined = the task's stream recipe (ess tasks: [0.3, 0.9]), else none; null = none. */
   trainGateBand?: [number, number] | null;
-  /** undefined = the task's stream recipe (ess tasks: 0.7), else 0.5. */
+  /** undefined = the task's stream recipe (ess-hard 0.7, ess-easy 0.8), else 0.5. */
   gateThreshold?: number;
   writeRate: number;
   valFraction: number;

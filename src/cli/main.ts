@@ -13,7 +13,7 @@ import cliProgress from "cli-progress";
 import { join, resolve } from "node:path";
 import { ARMS, isArm, type ArmName } from "aura-mem/model/model";
 import { taskNames } from "../tasks/index.js";
-import { fullOptions, quickOptions, runBench, type BenchOptions } from "../bench/run.js";
+import { RECIPE_GATE_THRESHOLD, fullOptions, quickOptions, runBench, type BenchOptions } from "../bench/run.js";
 import { withDerived, type JobResult } from "../bench/jobs.js";
 import type { JobStore } from "../bench/store.js";
 import { writeReport, aggregate, taskTable } from "../bench/report.js";
@@ -40,6 +40,11 @@ function seedsArg(v: string): number[] {
   return out;
 }
 
+/** "0.8 on ess-easy, 0.7 on ess-hard": the per-task deployment thresholds of the stream recipe, for the help texts. */
+const RECIPE_THRESHOLDS = Object.entries(RECIPE_GATE_THRESHOLD)
+  .map(([t, p]) => `${p} on ${t}`)
+  .join(", ");
+
 const program = new Command();
 program
   .name("aura")
@@ -61,7 +66,7 @@ program
   .option("--target-rate <x>", "target write rate rho of the sparsity hinge (writes per step)", numArg("target-rate"))
   .option("--no-ablation", "skip the AURA ablation variants (quick: no-decay; --full: also lambda_IB = 0, lambda_w = 0)")
   .option("--write-decay <x>", "write decay alpha of the gated fast-weight arms (aura, random, periodic, recon-gate) on every task, in training and when they run (default: 0.8 on ess-easy / ess-hard, 1 = none elsewhere)", numArg("write-decay"))
-  .option("--gate-threshold <p>", "deployment write threshold on p of AURA's gate on every task, trained at 0.5 or in a band (default: 0.7 on ess-hard, 0.8 on ess-easy, 0.5 elsewhere)", numArg("gate-threshold"))
+  .option("--gate-threshold <p>", `deployment write threshold on p of AURA's gate on every task, trained at 0.5 or in a band (default: ${RECIPE_THRESHOLDS}, 0.5 elsewhere)`, numArg("gate-threshold"))
   .option("--train-write-decay <x>", "write decay alpha the gated fast-weight arms are trained with, on every task (default: 0.5 on ess-easy, elsewhere the one they run with, --write-decay; docs/method.md)", numArg("train-write-decay"))
   .addOption(new Option("--gate-norm <on|off>", "whether AURA's gate reads the observation norm ||z||, on every task (default: on for ess-easy / ess-hard, the stream recipe; off elsewhere)").choices(["on", "off"]))
   .option("--train-gate-band <lo,hi|none>", "threshold band AURA's gate is trained with, on every task: each hard training step gated at a threshold drawn from [lo, hi] (default: 0.3,0.9 on ess-easy / ess-hard, none elsewhere; docs/method.md)", bandArg("train-gate-band"))
@@ -289,7 +294,7 @@ program
   .option("--gate-norm", "the write gate also reads the observation norm ||z|| (default: on for ess-easy / ess-hard, the stream recipe; off otherwise; docs/method.md)")
   .option("--no-gate-norm", "the write gate does not read ||z||")
   .option("--write-decay <x>", "write decay alpha of the memory: M <- alpha M + beta k e^T where the gate writes (default: 0.8 for ess-easy / ess-hard, the stream recipe; 1 = none otherwise; docs/method.md)", numArg("write-decay"))
-  .option("--gate-threshold <p>", "write threshold on p the trained gate runs with (stored in the checkpoint); it is trained at 0.5, or in a band on ess tasks (default: 0.7 for ess-easy / ess-hard, the stream recipe; 0.5 otherwise; docs/method.md)", numArg("gate-threshold"))
+  .option("--gate-threshold <p>", `write threshold on p the trained gate runs with (stored in the checkpoint); it is trained at 0.5, or in a band on ess tasks (default: the stream recipe, ${RECIPE_THRESHOLDS}; 0.5 otherwise; docs/method.md)`, numArg("gate-threshold"))
   .option("--train-write-decay <x>", "write decay alpha in training (default: 0.5 for ess-easy, the stream recipe; otherwise the one the model runs with, --write-decay; 1 = train without it; docs/method.md)", numArg("train-write-decay"))
   .option("--train-gate-band <lo,hi|none>", "train the gate at a threshold drawn per step from [lo, hi] instead of 0.5 (default: 0.3,0.9 for ess-easy / ess-hard, the stream recipe; none otherwise; docs/method.md)", bandArg("train-gate-band"))
   .option("--write-rate <x>", "write budget of random / periodic / recon-gate arms (writes per step)", numArg("write-rate"), 0.1)
