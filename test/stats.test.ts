@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { meanCi95, slopeCi95, wilson95, t95, Z95 } from "../src/bench/stats.js";
+import { meanCi95, slopeCi95, wilson95, clusteredWilson95, t95, Z95 } from "../src/bench/stats.js";
 import { ConfigError, NonFiniteError } from "aura-mem/errors";
 
 const near = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
@@ -94,4 +94,38 @@ test("slopeCi95: an exact line has its slope and a zero-width interval; scatter 
   assert.ok(Math.abs(noisy.ci95[1] - noisy.slope - t95(2) * Math.sqrt(0.4 / 5)) < 1e-12);
   assert.throws(() => slopeCi95([1, 2]));
   assert.throws(() => slopeCi95([1, NaN, 2]));
+});
+
+test("clusteredWilson95: one cluster or homogeneous clusters give the plain Wilson interval; clustered successes widen it by the design effect", () => {
+  const one = clusteredWilson95([7], [19]);
+  assert.deepEqual(one.ci95, wilson95(7, 19).ci95);
+  assert.equal(one.designEffect, 1);
+  // identical clusters: no extra variance, deff floored at 1
+  const same = clusteredWilson95([5, 5], [10, 10]);
+  assert.deepEqual(same.ci95, wilson95(10, 20).ci95);
+  assert.equal(same.nEffective, 20);
+  // all-or-nothing clusters: p = 0.5, cluster variance 2 * 50 / 400 = 0.25 vs binomial 0.0125 -> deff 20,
+  // n_eff = 1: Wilson at n = 1 is 0.5 +- 1.96 sqrt(0.25 + z^2 / 4) / (1 + z^2)
+  const split = clusteredWilson95([10, 0], [10, 10]);
+  near(split.designEffect, 20, 1e-9, "deff");
+  near(split.nEffective, 1, 1e-9, "n_eff");
+  const z2 = Z95 * Z95;
+  const half = (Z95 * Math.sqrt(0.25 + z2 / 4)) / (1 + z2);
+  near(split.ci95[0], 0.5 - half, 1e-9, "lo");
+  near(split.ci95[1], 0.5 + half, 1e-9, "hi");
+  assert.equal(split.n, 20);
+  assert.equal(split.clusters, 2);
+  // a mild cluster effect: wider than the plain interval, same point estimate
+  const mild = clusteredWilson95([9, 6, 8, 3], [10, 10, 10, 10]);
+  const plain = wilson95(26, 40);
+  assert.equal(mild.p, plain.p);
+  assert.ok(mild.designEffect > 1);
+  assert.ok(mild.ci95[0] < plain.ci95[0] && mild.ci95[1] > plain.ci95[1]);
+  // 0 and all successes stay well defined
+  assert.deepEqual(clusteredWilson95([0, 0], [5, 7]).ci95, wilson95(0, 12).ci95);
+  assert.deepEqual(clusteredWilson95([5, 7], [5, 7]).ci95, wilson95(12, 12).ci95);
+  assert.throws(() => clusteredWilson95([1], [1, 2]), ConfigError);
+  assert.throws(() => clusteredWilson95([0], [0]), ConfigError);
+  assert.throws(() => clusteredWilson95([3], [2]), ConfigError);
+  assert.throws(() => clusteredWilson95([0.5], [2]), ConfigError);
 });

@@ -137,3 +137,56 @@ export function wilson95(successes: number, n: number): ProportionCi {
   const hi = successes === n ? 1 : Math.min(1, center + half);
   return { p, ci95: [lo, hi], n };
 }
+
+/** A proportion over clustered trials (e.g. cues within episodes) with its cluster-adjusted Wilson interval. */
+export interface ClusteredProportionCi extends ProportionCi {
+  /** Number of clusters (episodes). */
+  clusters: number;
+  /** Design effect: the cluster-robust variance of p over the binomial one (>= 1; 1 when both are 0). */
+  designEffect: number;
+  /** n / designEffect: the independent trials the clustered ones are worth. */
+  nEffective: number;
+}
+
+/**
+ * Wilson 95% interval of a proportion whose trials come in clusters (cues within one episode share the
+ * robot's state, so they are not independent): p = sum(s_i) / sum(n_i); the cluster-robust variance of
+ * this ratio estimator, k / (k - 1) * sum_i (s_i - p n_i)^2 / n^2 over k clusters, divided by the
+ * binomial p (1 - p) / n gives the design effect deff (Kish; floored at 1, so clustering never
+ * narrows the interval); the Wilson interval is then taken at the effective size n / deff. With one
+ * cluster it is the plain Wilson interval.
+ * @param successes per cluster, integers >= 0; @param trials per cluster, integers >= successes.
+ * @throws ConfigError on mismatched lengths, no trials, or a count that is not a non-negative integer.
+ */
+export function clusteredWilson95(successes: readonly number[], trials: readonly number[]): ClusteredProportionCi {
+  if (successes.length !== trials.length) throw new ConfigError(`clusteredWilson95: ${successes.length} success counts for ${trials.length} clusters`);
+  let S = 0;
+  let N = 0;
+  for (let i = 0; i < trials.length; i++) {
+    const s = successes[i]!;
+    const n = trials[i]!;
+    if (!Number.isInteger(n) || n < 0 || !Number.isInteger(s) || s < 0 || s > n) {
+      throw new ConfigError(`clusteredWilson95: cluster ${i} has ${s} successes of ${n} trials`);
+    }
+    S += s;
+    N += n;
+  }
+  if (N < 1) throw new ConfigError("clusteredWilson95: no trials");
+  const k = trials.length;
+  const base = wilson95(S, N);
+  const p = S / N;
+  const binom = (p * (1 - p)) / N;
+  let deff = 1;
+  if (k > 1 && binom > 0) {
+    let ss = 0;
+    for (let i = 0; i < k; i++) ss += (successes[i]! - p * trials[i]!) ** 2;
+    deff = Math.max(1, (k / (k - 1)) * (ss / (N * N)) / binom);
+  }
+  const ne = N / deff;
+  if (deff === 1) return { ...base, clusters: k, designEffect: 1, nEffective: N };
+  const z2 = Z95 * Z95;
+  const denom = 1 + z2 / ne;
+  const center = (p + z2 / (2 * ne)) / denom;
+  const half = (Z95 * Math.sqrt((p * (1 - p)) / ne + z2 / (4 * ne * ne))) / denom;
+  return { p, ci95: [Math.max(0, center - half), Math.min(1, center + half)], n: N, clusters: k, designEffect: deff, nEffective: ne };
+}

@@ -3,8 +3,13 @@ import type { Command } from "commander";
 import { intArg, numArg, listArg } from "./args.js";
 import cliProgress from "cli-progress";
 import { join, resolve } from "node:path";
-import { SIM_TASKS } from "../sim/env.js";
+import { writeFile } from "node:fs/promises";
+import { SIM_TASKS, STREAM_TASK, TASK_INFO } from "../sim/env.js";
 import { SIM_ARMS } from "../sim/jobs.js";
+import { EVAL_SEED_BASE } from "../sim/demos.js";
+import { SimPool } from "../sim/pool.js";
+import { STREAM_POLICIES, isStreamPolicy, summariseStream, type StreamEpisode, type StreamPolicy } from "../sim/stream.js";
+import { ConfigError } from "aura-mem/errors";
 import { defaultSimOptions, checkSimOptions, runSim, type SimOptions } from "../sim/panel.js";
 import { simResults, simTable, aisLines, simClaims, writeSimReport } from "../sim/report.js";
 
@@ -93,5 +98,61 @@ export function registerSimCommands(program: Command): void {
       }
       console.log("\n" + simClaims(res).map((l) => `- ${l}`).join("\n"));
       console.log(`\nwall time ${meta.wallSeconds.toFixed(0)} s; wrote ${files.length} files to ${outDir}`);
+    });
+
+  program
+    .command("sim-stream")
+    .description(
+      "cue-stream, the continual task: one episode of --horizon control steps (default 12,000 = 10 min at 20 Hz, no reset), a new cue every 20-40 s, scored per cue; runs the scripted reference policies (expert: privileged goal; cue-memory: reads the cue and remembers it; guess: a uniformly drawn goal per cue, the chance level)",
+    )
+    .option("--policies <list>", `comma-separated policies (${STREAM_POLICIES.join(", ")})`, listArg)
+    .option("--episodes <n>", "episodes per policy (evaluation seeds from --first-seed on)", intArg("episodes", 1), 20)
+    .option("--horizon <n>", "control steps per episode (>= 500)", intArg("horizon", 500), TASK_INFO[STREAM_TASK].horizon)
+    .option("--first-seed <n>", "first episode seed", intArg("first-seed", 0), EVAL_SEED_BASE)
+    .option("--robot-dir <path>", "MuJoCo Menagerie franka_emika_panda directory", d.robotDir)
+    .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"), d.workers)
+    .option("--json <file>", "also write the summaries and every cue's outcome as JSON")
+    .action(async (o) => {
+      const policies = (o.policies ?? [...STREAM_POLICIES]) as string[];
+      for (const p of policies) if (!isStreamPolicy(p)) throw new ConfigError(`unknown policy "${p}" (valid: ${STREAM_POLICIES.join(", ")})`);
+      const robotDir = resolve(o.robotDir);
+      const seeds = Array.from({ length: o.episodes }, (_, i) => o.firstSeed + i);
+      const started = Date.now();
+      const pool = new SimPool(o.workers);
+      const byPolicy = new Map<StreamPolicy, StreamEpisode[]>();
+      try {
+        // one job per (policy, episode): episodes are independent, the pool keeps every worker busy
+        await Promise.all(
+          (policies as StreamPolicy[]).flatMap((policy) =>
+            seeds.map(async (seed) => {
+              const r = await pool.submit<StreamEpisode[]>({ kind: "stream", task: STREAM_TASK, policy, seeds: [seed], horizon: o.horizon, robotDir });
+              const list = byPolicy.get(policy) ?? [];
+              list.push(...r);
+              byPolicy.set(policy, list);
+            }),
+          ),
+        );
+      } finally {
+        await pool.close();
+      }
+      const wallSeconds = (Date.now() - started) / 1000;
+      const f3 = (x: number): string => x.toFixed(3);
+      console.log(`cue-stream: ${o.episodes} episodes x ${o.horizon.toLocaleString("en-US")} control steps (${(o.horizon / 20 / 60).toFixed(1)} min), seeds ${seeds[0]}-${seeds[seeds.length - 1]}\n`);
+      console.log("| policy | cues | cues / episode | success per cue [Wilson 95%, clustered by episode] | design effect | cued cube placed | s / episode |");
+      console.log("|---|---|---|---|---|---|---|");
+      const summaries: Record<string, unknown> = {};
+      for (const policy of policies as StreamPolicy[]) {
+        const eps = byPolicy.get(policy)!.sort((a, b) => a.seed - b.seed);
+        const r = summariseStream(eps);
+        summaries[policy] = { ...r, episodeOutcomes: eps };
+        console.log(
+          `| ${policy} | ${r.cues} | ${r.cuesPerEpisode.toFixed(1)} | ${f3(r.success.p)} [${f3(r.success.ci95[0])}, ${f3(r.success.ci95[1])}] | ${r.success.designEffect.toFixed(2)} | ${f3(r.placed.p)} | ${r.secondsPerEpisode.toFixed(1)} |`,
+        );
+      }
+      console.log(`\nwall time ${wallSeconds.toFixed(0)} s`);
+      if (o.json) {
+        await writeFile(o.json, JSON.stringify({ task: STREAM_TASK, horizon: o.horizon, seeds, workers: o.workers, wallSeconds, policies: summaries }, null, 2) + "\n");
+        console.log(`wrote ${o.json}`);
+      }
     });
 }

@@ -10,9 +10,12 @@
  * Observation (OBS_DIM = 61 floats, see OBS_LAYOUT): joint positions (9) and velocities (9), gripper
  *   width, TCP position and quaternion, the three cube poses, the cubes relative to the TCP, and a
  *   5-D cue channel [on, s1x, s1y, s2x, s2y]: two spotlights on the table, non-zero only while a cue
- *   (or a flicker, with on = 0) is shown. cue-place lights the target cube (s1) and the target zone
- *   (s2); cue-sequence lights the first cube (s1) and the second cube (s2). Spot coordinates are in
- *   table units: ((x - 0.5) / 0.1, y / 0.1).
+ *   (or a flicker, with on = 0) is shown. cue-place and cue-stream light the target cube (s1) and the
+ *   target zone (s2); cue-sequence lights the first cube (s1) and the second cube (s2). Spot
+ *   coordinates are in table units: ((x - 0.5) / 0.1, y / 0.1).
+ * Tasks: the short episodes of the n = 60 panel (cue-place, 8 s; cue-sequence, 15 s; one cue at the
+ *   start) and cue-stream, one continual episode (default 12,000 control steps = 10 min, no reset)
+ *   with a new cue every 20-40 s (docs/sim.md, "cue-stream").
  * Everything is deterministic given (task, seed): same seed -> same trajectory for the same actions.
  */
 import type { MainModule, MjData, MjModel } from "@mujoco/mujoco";
@@ -24,12 +27,15 @@ import { CUBES, CUBE_HALF, PHYSICS_DT, ZONE_RADIUS, ZONE_XY } from "./scene.js";
 import { Ik, HOME_Q } from "./ik.js";
 import { clamp, matToQuat, qexp, qmul, qnormalize, rotErr, type Quat, type Vec3 } from "./math.js";
 
-/** The closed-loop tasks. */
+/** The short-episode tasks of the n = 60 panel (`aura sim --all`). */
 export const SIM_TASKS = ["cue-place", "cue-sequence"] as const;
-export type SimTaskName = (typeof SIM_TASKS)[number];
+/** The continual task: one non-resetting episode of many minutes with a cue every 20-40 s. */
+export const STREAM_TASK = "cue-stream" as const;
+export type PanelTaskName = (typeof SIM_TASKS)[number];
+export type SimTaskName = PanelTaskName | typeof STREAM_TASK;
 
-/** Whether `s` names a sim task. */
-export function isSimTask(s: string): s is SimTaskName {
+/** Whether `s` names a task of the short-episode panel (cue-place, cue-sequence). */
+export function isSimTask(s: string): s is PanelTaskName {
   return (SIM_TASKS as readonly string[]).includes(s);
 }
 
@@ -61,12 +67,39 @@ export const TASK_INFO: Record<SimTaskName, SimTaskInfo> = {
     nGoals: 6,
     description: "the cue names two of 3 cubes in order; place the first in zone A, then the second in zone B",
   },
+  "cue-stream": {
+    name: "cue-stream",
+    horizon: 12000,
+    cueSteps: 6,
+    nGoals: 6,
+    description: "one 10-minute episode without a reset; every 20-40 s a cue names one of 3 cubes and one of 2 zones: put that cube there, then go on",
+  },
 };
+
+/**
+ * The cue-stream schedule (control steps at 20 Hz). The first cue comes in [firstCue[0], firstCue[1]);
+ * each next one `gap` steps after the previous (uniform integer in [gap[0], gap[1]], 20-40 s) while at
+ * least `minLast` steps remain for it. Between two cues: `flickersPerCue` two-step flickers (the
+ * spotlights on a random cube and zone with `on` = 0) and `nudgesPerCue` nudges of a cube that is not the
+ * current target and rests on the table outside the zones, none within `quiet` steps after a cue's first
+ * step or `quietBefore` steps before the next. At every cue after the first, cubes resting in a zone
+ * (or knocked off the table) are put back on a free spot of the spawn region before the cue is shown
+ * (someone clears the zones), so every cue starts from empty zones.
+ */
+export const STREAM = {
+  firstCue: [20, 100] as const,
+  gap: [400, 800] as const,
+  minLast: 400,
+  flickersPerCue: 2,
+  nudgesPerCue: 1,
+  quiet: 40,
+  quietBefore: 20,
+} as const;
 
 /** Check a task name. @throws ConfigError naming the valid tasks. */
 export function simTask(name: string): SimTaskInfo {
-  if (!isSimTask(name)) throw new ConfigError(`unknown sim task "${name}" (valid: ${SIM_TASKS.join(", ")})`);
-  return TASK_INFO[name];
+  if (!isSimTask(name) && name !== STREAM_TASK) throw new ConfigError(`unknown sim task "${name}" (valid: ${[...SIM_TASKS, STREAM_TASK].join(", ")})`);
+  return TASK_INFO[name as SimTaskName];
 }
 
 export const CONTROL_HZ = 20;
@@ -106,22 +139,42 @@ export interface Goal {
   zones: number[];
 }
 
+/** One cue of an episode: shown on control steps [step, step + cueSteps). */
+export interface CueEvent {
+  step: number;
+  /** 0-based id of the goal among the task's nGoals (the cue's content). */
+  goalIndex: number;
+  goal: Goal;
+}
+
 /** Everything an episode draws from its seed before it starts. */
 export interface EpisodePlan {
   task: SimTaskName;
   seed: number;
+  /** Control steps of the episode. */
+  horizon: number;
   /** Cube (x, y, yaw). */
   cubes: [number, number, number][];
+  /** The first cue's goal (the only one of cue-place / cue-sequence). */
   goal: Goal;
-  /** 0-based id of the goal among the task's nGoals (the cue's content). */
+  /** 0-based id of the first cue's goal among the task's nGoals. */
   goalIndex: number;
-  /** Step at whose start a non-target cube is nudged (a distractor), or -1. */
+  /** Every cue in time order (cue-place / cue-sequence: one, at step 0). */
+  cues: CueEvent[];
+  /** Step at whose start a non-target cube is nudged (the first nudge of a stream), or -1. */
   nudgeStep: number;
-  /** First of the two steps with an irrelevant cue flicker (a distractor). */
+  /** First of the two steps with an irrelevant cue flicker (the first flicker of a stream). */
   flickerStep: number;
+  /** Every nudge step, in time order. */
+  nudges: number[];
+  /** Every flicker's first step, in time order (each flicker lasts two steps). */
+  flickers: number[];
   /** Initial arm joint offsets from the home pose (rad). */
   armNoise: number[];
 }
+
+/** The goal before the first cue of a stream: nothing to place. */
+const NO_GOAL: Goal = Object.freeze({ cubes: [], zones: [] }) as unknown as Goal;
 
 /** All ordered pairs of distinct cubes, the cue-sequence goals. */
 const PAIRS: [number, number][] = [
@@ -133,9 +186,9 @@ const PAIRS: [number, number][] = [
   [2, 1],
 ];
 
-/** Goal of a task by index. */
+/** Goal of a task by index (cue-place and cue-stream: cube floor(index / 2) to zone index % 2). */
 export function goalOf(task: SimTaskName, index: number): Goal {
-  if (task === "cue-place") return { cubes: [Math.floor(index / 2)], zones: [index % 2] };
+  if (task !== "cue-sequence") return { cubes: [Math.floor(index / 2)], zones: [index % 2] };
   const [a, b] = PAIRS[index]!;
   return { cubes: [a, b], zones: [0, 1] };
 }
@@ -151,27 +204,122 @@ function spot(x: number, y: number): [number, number] {
  */
 export function cueVector(task: SimTaskName, goal: Goal, cubeXY: readonly (readonly number[])[], on = 1): number[] {
   const c1 = cubeXY[goal.cubes[0]!]!;
-  const s2 = task === "cue-place" ? ZONE_XY[goal.zones[0]!]! : cubeXY[goal.cubes[1]!]!;
+  const s2 = task !== "cue-sequence" ? ZONE_XY[goal.zones[0]!]! : cubeXY[goal.cubes[1]!]!;
   return [on, ...spot(c1[0]!, c1[1]!), ...spot(s2[0]!, s2[1]!)];
 }
 
-/** Draw the plan of episode `seed` (deterministic). */
-export function planEpisode(task: SimTaskName, seed: number): EpisodePlan {
-  const info = simTask(task);
-  const rng = new Rng((seed * 2654435761 + (task === "cue-place" ? 11 : 23)) >>> 0);
-  const cubes: [number, number, number][] = [];
-  while (cubes.length < CUBES.length) {
+/** A free cube spot (x, y, yaw) in the spawn region, at least SPAWN.minDist from every spot in `taken`. */
+function freeSpot(rng: Rng, taken: readonly (readonly number[])[]): [number, number, number] {
+  for (;;) {
     const x = SPAWN.x[0] + rng.uniform() * (SPAWN.x[1] - SPAWN.x[0]);
     const y = SPAWN.y[0] + rng.uniform() * (SPAWN.y[1] - SPAWN.y[0]);
-    if (cubes.every(([cx, cy]) => Math.hypot(cx - x, cy - y) >= SPAWN.minDist)) cubes.push([x, y, (rng.uniform() - 0.5) * 0.3]);
+    if (taken.every((c) => Math.hypot(c[0]! - x, c[1]! - y) >= SPAWN.minDist)) return [x, y, (rng.uniform() - 0.5) * 0.3];
   }
+}
+
+/**
+ * Draw the plan of episode `seed` (deterministic). `horizon` sets the length of a cue-stream episode
+ * (default 12,000 control steps; at least STREAM.firstCue[1] + STREAM.minLast); the short tasks have
+ * their own fixed horizon.
+ * @throws ConfigError on an unknown task or a horizon given for a short task / too short for a stream.
+ */
+export function planEpisode(task: SimTaskName, seed: number, horizon?: number): EpisodePlan {
+  const info = simTask(task);
+  if (task === STREAM_TASK) return planStream(seed, horizon ?? info.horizon);
+  if (horizon !== undefined && horizon !== info.horizon) throw new ConfigError(`${task} has a fixed horizon of ${info.horizon} steps (got ${horizon}); only cue-stream takes one`);
+  const rng = new Rng((seed * 2654435761 + (task === "cue-place" ? 11 : 23)) >>> 0);
+  const cubes: [number, number, number][] = [];
+  while (cubes.length < CUBES.length) cubes.push(freeSpot(rng, cubes));
   const goalIndex = rng.int(info.nGoals);
   const T = info.horizon;
   const nudgeStep = Math.floor(T * 0.25 + rng.uniform() * T * 0.3);
   let flickerStep = Math.floor(T * 0.15 + rng.uniform() * T * 0.7);
   if (Math.abs(flickerStep - nudgeStep) < 3) flickerStep = nudgeStep + 3;
   const armNoise = Array.from({ length: 7 }, () => (rng.uniform() - 0.5) * 0.06);
-  return { task, seed, cubes, goal: goalOf(task, goalIndex), goalIndex, nudgeStep, flickerStep, armNoise };
+  const goal = goalOf(task, goalIndex);
+  return {
+    task,
+    seed,
+    horizon: T,
+    cubes,
+    goal,
+    goalIndex,
+    cues: [{ step: 0, goalIndex, goal }],
+    nudgeStep,
+    flickerStep,
+    nudges: [nudgeStep],
+    flickers: [flickerStep],
+    armNoise,
+  };
+}
+
+/** The cue-stream plan: cue schedule, flickers and nudges between cues (STREAM). */
+function planStream(seed: number, T: number): EpisodePlan {
+  const task = STREAM_TASK;
+  const info = TASK_INFO[task];
+  if (!Number.isInteger(T) || T < STREAM.firstCue[1] + STREAM.minLast) {
+    throw new ConfigError(`cue-stream horizon must be an integer >= ${STREAM.firstCue[1] + STREAM.minLast} control steps, got ${T}`);
+  }
+  const rng = new Rng((seed * 2654435761 + 37) >>> 0);
+  const cubes: [number, number, number][] = [];
+  while (cubes.length < CUBES.length) cubes.push(freeSpot(rng, cubes));
+  const cues: CueEvent[] = [];
+  for (let step = STREAM.firstCue[0] + rng.int(STREAM.firstCue[1] - STREAM.firstCue[0]); step + STREAM.minLast <= T; ) {
+    const goalIndex = rng.int(info.nGoals);
+    cues.push({ step, goalIndex, goal: goalOf(task, goalIndex) });
+    step += STREAM.gap[0] + rng.int(STREAM.gap[1] - STREAM.gap[0] + 1);
+  }
+  const flickers: number[] = [];
+  const nudges: number[] = [];
+  for (let i = 0; i < cues.length; i++) {
+    const lo = cues[i]!.step + STREAM.quiet;
+    const hi = (i + 1 < cues.length ? cues[i + 1]!.step : T) - STREAM.quietBefore;
+    // distinct steps at least 3 apart (a flicker lasts 2), drawn from [lo, hi)
+    const used: number[] = [];
+    const draw = (): number => {
+      for (;;) {
+        const s = lo + rng.int(hi - lo);
+        if (used.every((u) => Math.abs(u - s) >= 3)) {
+          used.push(s);
+          return s;
+        }
+      }
+    };
+    for (let k = 0; k < STREAM.flickersPerCue; k++) flickers.push(draw());
+    for (let k = 0; k < STREAM.nudgesPerCue; k++) nudges.push(draw());
+  }
+  flickers.sort((a, b) => a - b);
+  nudges.sort((a, b) => a - b);
+  const armNoise = Array.from({ length: 7 }, () => (rng.uniform() - 0.5) * 0.06);
+  const first = cues[0]!;
+  return {
+    task,
+    seed,
+    horizon: T,
+    cubes,
+    goal: first.goal,
+    goalIndex: first.goalIndex,
+    cues,
+    nudgeStep: nudges[0] ?? -1,
+    flickerStep: flickers[0] ?? -1,
+    nudges,
+    flickers,
+    armNoise,
+  };
+}
+
+/** The outcome of one cue of a stream, scored on the state just before the next cue (or at the end). */
+export interface CueOutcome {
+  /** Index of the cue in the plan. */
+  cue: number;
+  /** Control step at which the cue was shown first, and the step at which it was scored. */
+  step: number;
+  scoredAt: number;
+  goalIndex: number;
+  /** The cued cube rests in the cued zone and no other cube lies in a zone. */
+  success: boolean;
+  /** The cued cube rests in the cued zone (whatever else lies in the zones). */
+  placed: boolean;
 }
 
 /** One cube pose [x, y, z, qw, qx, qy, qz]. */
@@ -203,8 +351,15 @@ export class TabletopEnv {
   private cue_: number[] = new Array(CUE_DIM).fill(0);
   private cueCode_ = 0;
   private rng: Rng = new Rng(0);
-  /** Whether the planned nudge happened (it is skipped when no displacement is free). */
+  /** Index of the current cue in plan.cues (-1 before the first). */
+  private cueIndex_ = -1;
+  private nudgeAt = new Set<number>();
+  private flickerAt = new Set<number>();
+  private outcomes: CueOutcome[] = [];
+  /** Whether the planned nudge happened (it is skipped when no displacement is free; a stream: the last one). */
   nudged = false;
+  /** Nudges that happened so far (a stream has several). */
+  nudgeCount = 0;
   /** Orientation of the TCP at the home pose: pointing down, fingers closing along world x. */
   readonly downQuat: Quat;
   /** Start configuration: TCP at READY_POS pointing down (IK from the home keyframe). */
@@ -258,17 +413,42 @@ export class TabletopEnv {
   get cueCode(): number {
     return this.cueCode_;
   }
+  /** Control steps of the episode (the plan's horizon). */
   get horizon(): number {
-    return TASK_INFO[this.plan.task].horizon;
+    return this.plan.horizon;
+  }
+  /** Index of the current cue in plan.cues: the last one shown at or before this step (-1 before the first). */
+  get cueIndex(): number {
+    return this.cueIndex_;
+  }
+  /** The goal of the current cue (no cubes before the first cue of a stream). */
+  get goal(): Goal {
+    return this.cueIndex_ >= 0 ? this.plan.cues[this.cueIndex_]!.goal : NO_GOAL;
+  }
+  /**
+   * The scored cues so far: every cue is scored on the state just before the next cue is shown, and
+   * the last one at the end of the episode (after the final step). A copy.
+   */
+  cueOutcomes(): CueOutcome[] {
+    return this.outcomes.map((o) => ({ ...o }));
   }
   get done(): boolean {
     return this.t_ >= this.horizon;
   }
 
-  /** Start episode `seed` of `task`; returns the first observation. */
-  reset(task: SimTaskName, seed: number): Float32Array {
-    const plan = planEpisode(task, seed);
+  /**
+   * Start episode `seed` of `task` (`horizon`: the length of a cue-stream episode, default 12,000
+   * control steps); returns the first observation.
+   * @throws ConfigError on an unknown task or a bad horizon (planEpisode).
+   */
+  reset(task: SimTaskName, seed: number, horizon?: number): Float32Array {
+    const plan = planEpisode(task, seed, horizon);
     this.plan_ = plan;
+    this.cueIndex_ = -1;
+    this.nudgeAt = new Set(plan.nudges);
+    this.flickerAt = new Set(plan.flickers);
+    this.outcomes = [];
+    this.nudgeCount = 0;
     this.rng = new Rng((seed ^ 0x5eed1e55) >>> 0);
     const { mj, model, data } = this;
     mj.mj_resetData(model, data);
@@ -314,6 +494,11 @@ export class TabletopEnv {
     this.cue_ = [...other.cue_];
     this.cueCode_ = other.cueCode_;
     this.nudged = other.nudged;
+    this.nudgeCount = other.nudgeCount;
+    this.cueIndex_ = other.cueIndex_;
+    this.nudgeAt = other.nudgeAt;
+    this.flickerAt = other.flickerAt;
+    this.outcomes = other.outcomes.map((o) => ({ ...o }));
   }
 
   /** Positions of the TCP and the three cubes (12 values, m): the state the AIS distance is read on. */
@@ -326,6 +511,7 @@ export class TabletopEnv {
   /** Apply one 7-D action for one control step (25 physics steps); returns the next observation. */
   step(action: ArrayLike<number>): Float32Array {
     if (!this.plan_) throw new ConfigError("call reset() first");
+    if (this.t_ >= this.plan_.horizon) throw new ConfigError(`the episode is over (${this.plan_.horizon} control steps): call reset()`);
     if (action.length !== ACTION_DIM) throw new ConfigError(`action must have ${ACTION_DIM} values, got ${action.length}`);
     const a = Array.from({ length: ACTION_DIM }, (_, i) => {
       const v = Number(action[i]);
@@ -357,7 +543,8 @@ export class TabletopEnv {
     mj.mj_forward(model, data);
     this.t_++;
     this.updateCue();
-    if (this.t_ === this.plan_.nudgeStep) this.nudge();
+    if (this.nudgeAt.has(this.t_)) this.nudge();
+    if (this.t_ === this.plan_.horizon && this.plan_.task === STREAM_TASK) this.scoreCue();
     return this.observe();
   }
 
@@ -365,15 +552,23 @@ export class TabletopEnv {
     const plan = this.plan;
     const info = TASK_INFO[plan.task];
     const t = this.t_;
+    const next = plan.cues[this.cueIndex_ + 1];
+    if (next && next.step === t) {
+      // a new cue: score the one before it, clear the zones (streams), switch the goal
+      if (this.cueIndex_ >= 0) this.scoreCue();
+      if (plan.task === STREAM_TASK && this.cueIndex_ >= 0) this.clearZones();
+      this.cueIndex_++;
+    }
     this.cue_.fill(0);
     this.cueCode_ = 0;
     this.stepType_ = StepType.background;
     const cubeXY = [0, 1, 2].map((i) => this.cubePose(i).slice(0, 2));
-    if (t < info.cueSteps) {
-      this.cue_ = cueVector(plan.task, plan.goal, cubeXY);
-      this.cueCode_ = 1 + plan.goalIndex;
+    const cue = this.cueIndex_ >= 0 ? plan.cues[this.cueIndex_]! : null;
+    if (cue && t < cue.step + info.cueSteps) {
+      this.cue_ = cueVector(plan.task, cue.goal, cubeXY);
+      this.cueCode_ = 1 + cue.goalIndex;
       this.stepType_ = StepType.event;
-    } else if (t === plan.flickerStep || t === plan.flickerStep + 1) {
+    } else if (this.flickerAt.has(t) || this.flickerAt.has(t - 1)) {
       // an irrelevant flicker: spotlights on a random cube and zone (cube pair) with the "on" bit off
       this.cue_ = cueVector(plan.task, goalOf(plan.task, this.rng.int(info.nGoals)), cubeXY, 0);
       this.cueCode_ = -1;
@@ -381,12 +576,55 @@ export class TabletopEnv {
     }
   }
 
-  /** Displace a non-target cube that rests on the table by 3-5 cm (a distractor event). */
+  /** Score the current cue on the current state (streams: just before the next cue, and at the end). */
+  private scoreCue(): void {
+    const cue = this.plan.cues[this.cueIndex_];
+    if (!cue) return;
+    this.outcomes.push({
+      cue: this.cueIndex_,
+      step: cue.step,
+      scoredAt: this.t_,
+      goalIndex: cue.goalIndex,
+      success: this.success(),
+      placed: cue.goal.cubes.every((c, k) => this.cubeInZone(c, cue.goal.zones[k]!)),
+    });
+  }
+
+  /**
+   * Streams, at a new cue: every cube lying in a zone (or off the table, or outside the reach of the
+   * workspace) is put back at a free spot of the spawn region (random yaw), at rest.
+   */
+  private clearZones(): void {
+    const moved: number[] = [];
+    for (let c = 0; c < CUBES.length; c++) {
+      const p = this.cubePose(c);
+      const inZone = ZONE_XY.some(([zx, zy]) => Math.hypot(p[0] - zx, p[1] - zy) <= ZONE_RADIUS + 0.03);
+      const lost = p[2] < 0 || p[0] < WORKSPACE.lo[0] || p[0] > WORKSPACE.hi[0] || p[1] < WORKSPACE.lo[1] || p[1] > WORKSPACE.hi[1];
+      if (inZone || lost) moved.push(c);
+    }
+    if (!moved.length) return;
+    const tcp = this.tcpPos();
+    const taken: number[][] = [[tcp[0], tcp[1]]];
+    for (let c = 0; c < CUBES.length; c++) if (!moved.includes(c)) taken.push(this.cubePose(c).slice(0, 2));
+    for (const c of moved) {
+      const [x, y, yaw] = freeSpot(this.rng, taken);
+      taken.push([x, y]);
+      this.setCube(c, x, y, CUBE_HALF, yaw);
+    }
+    this.mj.mj_forward(this.model, this.data);
+  }
+
+  /** Displace a non-target cube that rests on the table by 3-5 cm (a distractor event); streams: not one lying in a zone. */
   private nudge(): void {
     const plan = this.plan;
-    const targets = new Set(plan.goal.cubes);
+    const targets = new Set(this.goal.cubes);
     const tcp = this.tcpPos();
-    const cands = [0, 1, 2].filter((i) => !targets.has(i));
+    const inZone = (i: number): boolean => {
+      const p = this.cubePose(i);
+      return ZONE_XY.some(([zx, zy]) => Math.hypot(p[0] - zx, p[1] - zy) <= ZONE_RADIUS + 0.03);
+    };
+    const cands = [0, 1, 2].filter((i) => !targets.has(i) && (plan.task !== STREAM_TASK || !inZone(i)));
+    if (!cands.length) return;
     const i = cands[this.rng.int(cands.length)]!;
     const p = this.cubePose(i);
     if (p[2] > CUBE_HALF + 0.01) return;
@@ -410,6 +648,7 @@ export class TabletopEnv {
       this.setCube(i, x, y, p[2], yaw);
       this.mj.mj_forward(this.model, this.data);
       this.nudged = true;
+      this.nudgeCount++;
       this.stepType_ = StepType.distractor;
       return;
     }
@@ -502,11 +741,12 @@ export class TabletopEnv {
   }
 
   /**
-   * Success on the current (final) state: every goal cube rests in its zone (centre within
-   * ZONE_RADIUS in x, y, height < 2.8 cm, not held) and no other cube lies in any zone.
+   * Success of the current goal on the current state (the final one for cue-place / cue-sequence):
+   * every goal cube rests in its zone (centre within ZONE_RADIUS in x, y, height < 2.8 cm, not held)
+   * and no other cube lies in any zone. Before the first cue of a stream: no cube in a zone.
    */
   success(): boolean {
-    const { goal } = this.plan;
+    const goal = this.goal;
     for (let k = 0; k < goal.cubes.length; k++) if (!this.cubeInZone(goal.cubes[k]!, goal.zones[k]!)) return false;
     for (let c = 0; c < CUBES.length; c++) {
       if (goal.cubes.includes(c)) continue;

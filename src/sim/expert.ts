@@ -10,7 +10,7 @@
  * phase's waypoint (proportional, capped at 0.8 of full scale) and holds the TCP pointing down.
  */
 import { CUBE_HALF, ZONE_XY } from "./scene.js";
-import { POS_SCALE, ROT_SCALE, type TabletopEnv } from "./env.js";
+import { POS_SCALE, ROT_SCALE, type Goal, type TabletopEnv } from "./env.js";
 import { rotErr, qexp, qmul, yawOf, type Quat, type Vec3 } from "./math.js";
 
 export type ExpertPhase = "approach" | "descend" | "grasp" | "lift" | "carry" | "lower" | "release" | "retreat" | "home";
@@ -22,26 +22,51 @@ const HOVER = 0.1;
 const CARRY = 0.12;
 const HOME_POS: Vec3 = [0.5, 0, 0.22];
 
+/** Where the expert's goal comes from: the environment (privileged, the default) or a policy's own reading of the cue. */
+export interface GoalSource {
+  /** The goal to pursue now (no cubes: hold the home pose). */
+  readonly goal: Goal;
+  /** Changes whenever a new goal is given (a new cue): the phase machine restarts on it. */
+  readonly cueIndex: number;
+}
+
 export class Expert {
   phase: ExpertPhase = "approach";
   /** Index into the goal's cube list. */
   k = 0;
   private timer = 0;
   private grasp: Vec3 = [0, 0, 0];
+  /** The cue whose goal the phase machine pursues (a new cue restarts it). */
+  private cue = -1;
 
-  constructor(private readonly env: TabletopEnv) {}
+  private readonly src: GoalSource;
+
+  /** @param goals where the goal comes from (default: the environment's current goal). */
+  constructor(
+    private readonly env: TabletopEnv,
+    goals?: GoalSource,
+  ) {
+    this.src = goals ?? env;
+  }
 
   /** Call after env.reset(). */
   reset(): void {
-    this.phase = "approach";
+    this.restart();
+  }
+
+  /** Start pursuing the environment's current goal (home if there is none yet). */
+  private restart(): void {
+    this.cue = this.src.cueIndex;
+    this.phase = this.src.goal.cubes.length ? "approach" : "home";
     this.k = 0;
     this.timer = 0;
   }
 
-  /** The expert's action for the current state (advances its phase machine). */
+  /** The expert's action for the current state (advances its phase machine; a new cue restarts it). */
   act(): number[] {
     const env = this.env;
-    const { goal } = env.plan;
+    if (this.src.cueIndex !== this.cue) this.restart();
+    const goal = this.src.goal;
     const tcp = env.tcpPos();
     let target: Vec3 = HOME_POS;
     let close = false;

@@ -13,6 +13,7 @@ import { ACTION_DIM, TabletopEnv, type SimTaskName } from "./env.js";
 import { expertEpisode, residualSource, type Demo } from "./demos.js";
 import { BasePolicy, type BasePolicyData } from "./policy.js";
 import { runEpisode, type EpisodeOutcome, type SimTrace } from "./rollout.js";
+import { runStreamEpisode, type StreamEpisode, type StreamPolicy } from "./stream.js";
 
 /** The arms of the closed-loop panel, in report order. */
 export const SIM_ARMS = ["no-memory", "always-write", "aura", "kv-cache", "gru"] as const;
@@ -124,8 +125,18 @@ export interface EvalJobResult {
   traces: SimTrace[];
 }
 
-export type SimJob = DemoJob | BaseJob | ArmJob | EvalJob;
-export type SimJobResult = Demo[] | BaseJobResult | ArmJobResult | EvalJobResult;
+/** cue-stream episodes of a scripted reference policy (stream.ts). */
+export interface StreamJob {
+  kind: "stream";
+  task: "cue-stream";
+  policy: StreamPolicy;
+  seeds: number[];
+  horizon: number;
+  robotDir: string;
+}
+
+export type SimJob = DemoJob | BaseJob | ArmJob | EvalJob | StreamJob;
+export type SimJobResult = Demo[] | BaseJobResult | ArmJobResult | EvalJobResult | StreamEpisode[];
 
 /** Per-thread resources: the environments (one per robot directory, plus a probe copy) and the ops. */
 export class SimContext {
@@ -236,6 +247,15 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
         progress?.(episodes.length, job.seeds.length);
       }
       return { episodes, traces } satisfies EvalJobResult;
+    }
+    case "stream": {
+      const env = await ctx.env(job.robotDir);
+      const out: StreamEpisode[] = [];
+      for (const seed of job.seeds) {
+        out.push(runStreamEpisode(env, seed, job.horizon, job.policy));
+        progress?.(out.length, job.seeds.length);
+      }
+      return out;
     }
   }
 }

@@ -1,0 +1,163 @@
+/**
+ * cue-stream: one continual episode (default 12,000 control steps = 10 min at 20 Hz, no reset) with a
+ * new cue every 20-40 s, scored per cue (env.ts, STREAM; docs/sim.md, "cue-stream").
+ *
+ * The scripted reference policies bound what a learned policy can reach and show that the task needs
+ * memory. All three run the scripted expert's controller (expert.ts); they differ only in where its
+ * goal comes from:
+ *  - `expert`: the environment's current goal (privileged): the motor skill's ceiling.
+ *  - `cue-memory`: the goal read from the observation's cue channel when a cue comes on (the cube whose
+ *    position is nearest the first spotlight, the zone nearest the second) and kept until the next cue:
+ *    a policy that sees what the cue says and remembers it perfectly.
+ *  - `guess`: at each cue onset a goal drawn uniformly from the 6 (the cue's content is not read): a
+ *    policy that cannot recall what the cue said is at best at this chance level, 1/6 of the skill,
+ *    unless it carries the goal in some other state.
+ * The learned arms (a frozen base policy plus a memory) are evaluated on the same seeds and scored the
+ * same way (per cue, Wilson intervals clustered by episode: stats.ts clusteredWilson95).
+ */
+import { ConfigError } from "aura-mem/errors";
+import { Rng } from "aura-mem/util/rng";
+import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
+import { CUBES, ZONE_XY } from "./scene.js";
+import { Expert, type GoalSource } from "./expert.js";
+import { OBS_LAYOUT, STREAM_TASK, TASK_INFO, goalOf, type CueOutcome, type Goal, type TabletopEnv } from "./env.js";
+
+/** The scripted reference policies of cue-stream. */
+export const STREAM_POLICIES = ["expert", "cue-memory", "guess"] as const;
+export type StreamPolicy = (typeof STREAM_POLICIES)[number];
+export function isStreamPolicy(s: string): s is StreamPolicy {
+  return (STREAM_POLICIES as readonly string[]).includes(s);
+}
+
+/** A table position in the cue channel's units (env.ts). */
+function spot(x: number, y: number): [number, number] {
+  return [(x - 0.5) / 0.1, y / 0.1];
+}
+
+/**
+ * The goal a cue channel names, read from one observation: the cube nearest the first spotlight and the
+ * zone nearest the second (cue-stream / cue-place layout). Returns the goal index (cube * 2 + zone) or
+ * -1 when the cue is off (`on` = 0, which flickers also have).
+ */
+export function readCue(obs: Float32Array): number {
+  const o = OBS_LAYOUT.cue;
+  if (obs[o] !== 1) return -1;
+  const s1x = obs[o + 1]!;
+  const s1y = obs[o + 2]!;
+  const s2x = obs[o + 3]!;
+  const s2y = obs[o + 4]!;
+  let cube = 0;
+  let best = Infinity;
+  for (let c = 0; c < CUBES.length; c++) {
+    const [x, y] = spot(obs[OBS_LAYOUT.cubes + 7 * c]!, obs[OBS_LAYOUT.cubes + 7 * c + 1]!);
+    const d = Math.hypot(x - s1x, y - s1y);
+    if (d < best) (best = d), (cube = c);
+  }
+  let zone = 0;
+  best = Infinity;
+  for (let z = 0; z < ZONE_XY.length; z++) {
+    const [x, y] = spot(ZONE_XY[z]![0], ZONE_XY[z]![1]);
+    const d = Math.hypot(x - s2x, y - s2y);
+    if (d < best) (best = d), (zone = z);
+  }
+  return cube * 2 + zone;
+}
+
+/** A goal source fed one observation per step: a new goal at each cue onset (`on` rising 0 -> 1). */
+class CueGoals implements GoalSource {
+  goal: Goal = { cubes: [], zones: [] };
+  cueIndex = -1;
+  private wasOn = false;
+  constructor(private readonly pick: (read: number) => number) {}
+  observe(obs: Float32Array): void {
+    const read = readCue(obs);
+    const on = read >= 0;
+    if (on && !this.wasOn) {
+      this.cueIndex++;
+      this.goal = goalOf(STREAM_TASK, this.pick(read));
+    }
+    this.wasOn = on;
+  }
+}
+
+/** One cue-stream episode of a scripted policy. */
+export interface StreamEpisode {
+  seed: number;
+  policy: StreamPolicy;
+  /** Control steps. */
+  horizon: number;
+  /** Every cue, scored just before the next one (the last at the end). */
+  cues: CueOutcome[];
+  /** Nudges that happened / were planned; flickers. */
+  nudges: number;
+  plannedNudges: number;
+  flickers: number;
+  wallMs: number;
+}
+
+/**
+ * Run one cue-stream episode (seed `seed`, `horizon` control steps) with a scripted policy.
+ * @throws ConfigError on an unknown policy or a bad horizon.
+ */
+export function runStreamEpisode(env: TabletopEnv, seed: number, horizon: number, policy: StreamPolicy): StreamEpisode {
+  if (!isStreamPolicy(policy)) throw new ConfigError(`unknown stream policy "${String(policy)}" (valid: ${STREAM_POLICIES.join(", ")})`);
+  const t0 = performance.now();
+  let obs = env.reset(STREAM_TASK, seed, horizon);
+  const rng = new Rng((seed ^ 0x6a7e55) >>> 0);
+  const goals = policy === "expert" ? null : new CueGoals(policy === "guess" ? () => rng.int(TASK_INFO[STREAM_TASK].nGoals) : (read) => read);
+  const expert = new Expert(env, goals ?? undefined);
+  goals?.observe(obs);
+  expert.reset();
+  while (!env.done) {
+    obs = env.step(expert.act());
+    goals?.observe(obs);
+  }
+  const plan = env.plan;
+  return {
+    seed,
+    policy,
+    horizon: plan.horizon,
+    cues: env.cueOutcomes(),
+    nudges: env.nudgeCount,
+    plannedNudges: plan.nudges.length,
+    flickers: plan.flickers.length,
+    wallMs: performance.now() - t0,
+  };
+}
+
+/** Per-cue success of a set of episodes, clustered by episode. */
+export interface StreamSummary {
+  episodes: number;
+  cues: number;
+  /** Cues per episode (mean). */
+  cuesPerEpisode: number;
+  /** Success per cue (the cued cube in the cued zone, nothing else in a zone) [Wilson 95%, clustered by episode]. */
+  success: ClusteredProportionCi;
+  /** The cued cube in the cued zone, whatever else lies in the zones [clustered Wilson 95%]. */
+  placed: ClusteredProportionCi;
+  /** Per episode: successes / cues. */
+  perEpisode: number[];
+  /** Episode length (min) and wall time per episode (s, mean). */
+  minutes: number;
+  secondsPerEpisode: number;
+}
+
+/** Summarise episodes (at least one, each with at least one cue). @throws ConfigError otherwise. */
+export function summariseStream(eps: readonly StreamEpisode[]): StreamSummary {
+  if (!eps.length) throw new ConfigError("no episodes to summarise");
+  const n = eps.map((e) => e.cues.length);
+  if (n.some((k) => k < 1)) throw new ConfigError("an episode without a scored cue: is the horizon too short?");
+  const s = eps.map((e) => e.cues.filter((c) => c.success).length);
+  const pl = eps.map((e) => e.cues.filter((c) => c.placed).length);
+  const cues = n.reduce((a, b) => a + b, 0);
+  return {
+    episodes: eps.length,
+    cues,
+    cuesPerEpisode: cues / eps.length,
+    success: clusteredWilson95(s, n),
+    placed: clusteredWilson95(pl, n),
+    perEpisode: s.map((k, i) => k / n[i]!),
+    minutes: eps[0]!.horizon / 20 / 60,
+    secondsPerEpisode: eps.reduce((a, e) => a + e.wallMs, 0) / eps.length / 1000,
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * cue-stream, the continual closed-loop task: the plan's schedule (cues every 20-40 s, flickers and
+ * nudges between them), per-cue scoring that can fail (a still robot scores nothing), the zones cleared
+ * at each new cue, determinism, the cue channel decoded by the reference policies, and the references
+ * themselves: the privileged expert and the cue-reading policy solve every cue, the uniform guess does
+ * not. Reads the Menagerie Panda from ../shared/models/franka_emika_panda (skipped, saying so, only when
+ * absent; under CI=true a missing input fails).
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { test } from "node:test";
+import { ConfigError } from "aura-mem/errors";
+import { testNeeding, type OptionalInput } from "./helpers.js";
+import { STREAM, STREAM_TASK, TASK_INFO, TabletopEnv, planEpisode } from "../src/sim/env.js";
+import { Expert } from "../src/sim/expert.js";
+import { ZONE_RADIUS, ZONE_XY } from "../src/sim/scene.js";
+import { readCue, runStreamEpisode, summariseStream } from "../src/sim/stream.js";
+import { StepType } from "../src/tasks/types.js";
+
+const ROBOT = "../shared/models/franka_emika_panda";
+const PANDA: OptionalInput = { name: "the MuJoCo Menagerie Panda", present: existsSync(join(ROBOT, "panda.xml")), hint: `expected at ${ROBOT} (README: where to get Menagerie)` };
+
+let envP: Promise<TabletopEnv> | null = null;
+const env = (): Promise<TabletopEnv> => (envP ??= TabletopEnv.create(ROBOT));
+
+test("cue-stream plan: a cue every 20-40 s, the last with >= 20 s left; two flickers and one nudge between cues, off the cue steps; deterministic", () => {
+  const info = TASK_INFO[STREAM_TASK];
+  assert.equal(info.horizon, 12000, "10 minutes at 20 Hz");
+  for (const seed of [0, 1, 2, 1000003]) {
+    const p = planEpisode(STREAM_TASK, seed);
+    assert.deepEqual(planEpisode(STREAM_TASK, seed), p, "same seed, same plan");
+    assert.equal(p.horizon, 12000);
+    assert.ok(p.cues.length >= 12000 / 800 - 1 && p.cues.length <= 12000 / 400 + 1, `${p.cues.length} cues`);
+    assert.ok(p.cues[0]!.step >= STREAM.firstCue[0] && p.cues[0]!.step < STREAM.firstCue[1]);
+    for (let i = 1; i < p.cues.length; i++) {
+      const gap = p.cues[i]!.step - p.cues[i - 1]!.step;
+      assert.ok(gap >= 400 && gap <= 800, `gap ${gap}`);
+    }
+    assert.ok(p.cues[p.cues.length - 1]!.step + STREAM.minLast <= p.horizon);
+    assert.ok(p.cues.every((c) => c.goalIndex >= 0 && c.goalIndex < 6 && c.goal.cubes[0] === Math.floor(c.goalIndex / 2) && c.goal.zones[0] === c.goalIndex % 2));
+    assert.equal(p.flickers.length, 2 * p.cues.length);
+    assert.equal(p.nudges.length, p.cues.length);
+    const busy = new Set<number>();
+    for (const c of p.cues) for (let t = c.step; t < c.step + STREAM.quiet; t++) busy.add(t);
+    for (const f of [...p.flickers, ...p.flickers.map((f) => f + 1), ...p.nudges]) assert.ok(!busy.has(f), `distractor at ${f} inside a cue's quiet window`);
+    assert.ok(new Set(p.cues.map((c) => c.goalIndex)).size > 1, "cues name different goals");
+  }
+  assert.notDeepEqual(planEpisode(STREAM_TASK, 5).cues, planEpisode(STREAM_TASK, 6).cues);
+  assert.equal(planEpisode(STREAM_TASK, 0, 3000).horizon, 3000);
+  assert.throws(() => planEpisode(STREAM_TASK, 0, 100), ConfigError);
+  assert.throws(() => planEpisode(STREAM_TASK, 0, 1000.5), ConfigError);
+  assert.throws(() => planEpisode("cue-place", 0, 500), ConfigError, "the short tasks have a fixed horizon");
+  assert.equal(planEpisode("cue-place", 0).cues.length, 1);
+});
+
+testNeeding(PANDA, "cue-stream env: cue steps typed and decoded exactly, flickers read as no cue, per-cue scoring, zones cleared at each new cue, same seed same trajectory", {}, async () => {
+  const e = await env();
+  const H = 2000;
+  const roll = (seed: number): { obs: number[][]; types: number[]; codes: number[]; read: number[] } => {
+    e.reset(STREAM_TASK, seed, H);
+    const ex = new Expert(e);
+    ex.reset();
+    const out = { obs: [] as number[][], types: [e.stepType], codes: [e.cueCode], read: [] as number[] };
+    let o = e.reset(STREAM_TASK, seed, H);
+    ex.reset();
+    out.read.push(readCue(o));
+    while (!e.done) {
+      o = e.step(ex.act());
+      out.obs.push([...o]);
+      out.types.push(e.stepType);
+      out.codes.push(e.cueCode);
+      out.read.push(readCue(o));
+    }
+    return out;
+  };
+  const seed = 1000001;
+  const a = roll(seed);
+  const plan = e.plan;
+  const outcomes = e.cueOutcomes();
+  assert.deepEqual(roll(seed).obs, a.obs, "same seed must give the same trajectory, bit for bit");
+  const k = TASK_INFO[STREAM_TASK].cueSteps;
+  const cueAt = new Map<number, number>();
+  for (const c of plan.cues) for (let t = c.step; t < c.step + k; t++) cueAt.set(t, c.goalIndex);
+  for (let t = 0; t <= H; t++) {
+    const g = cueAt.get(t);
+    if (g !== undefined) {
+      assert.equal(a.types[t], StepType.event, `step ${t}`);
+      assert.equal(a.codes[t], 1 + g);
+      assert.equal(a.read[t], g, `the cue channel at step ${t} names goal ${g}`);
+    } else {
+      assert.notEqual(a.types[t], StepType.event, `step ${t} is no cue`);
+      assert.equal(a.read[t], -1, `nothing to read at step ${t}`);
+    }
+  }
+  for (const f of plan.flickers) {
+    assert.equal(a.types[f], StepType.distractor);
+    assert.equal(a.codes[f], -1);
+  }
+  // every cue scored once, in order, just before the next cue (the last at the end); the expert solves them
+  assert.equal(outcomes.length, plan.cues.length);
+  outcomes.forEach((o, i) => {
+    assert.equal(o.cue, i);
+    assert.equal(o.scoredAt, i + 1 < plan.cues.length ? plan.cues[i + 1]!.step : H);
+    assert.ok(o.success && o.placed, `cue ${i} (goal ${o.goalIndex}) failed under the expert`);
+  });
+  // at each later cue the placed cube is back outside the zones: no cube lies in a zone while a cue shows
+  for (const c of plan.cues.slice(1)) {
+    const o = a.obs[c.step - 1]!; // observation at step c.step
+    for (let cube = 0; cube < 3; cube++) {
+      const x = o[26 + 7 * cube]!;
+      const y = o[27 + 7 * cube]!;
+      for (const [zx, zy] of ZONE_XY) assert.ok(Math.hypot(x - zx, y - zy) > ZONE_RADIUS, `cube ${cube} in a zone at the cue of step ${c.step}`);
+    }
+  }
+  assert.throws(() => e.step([0, 0, 0, 0, 0, 0, 0]), ConfigError, "no step after the end of the episode");
+  // a robot that never moves places nothing: every cue fails
+  e.reset(STREAM_TASK, seed, H);
+  while (!e.done) e.step([0, 0, 0, 0, 0, 0, -1]);
+  const still = e.cueOutcomes();
+  assert.equal(still.length, plan.cues.length);
+  assert.ok(still.every((o) => !o.success && !o.placed));
+});
+
+testNeeding(PANDA, "cue-stream references: the expert and the cue-reading policy solve every cue; the uniform guess is far below (chance 1/6)", {}, async (t) => {
+  const e = await env();
+  const H = 2400;
+  const seeds = [1000000, 1000002, 1000003, 1000004];
+  const run = (policy: "expert" | "cue-memory" | "guess") => summariseStream(seeds.map((s) => runStreamEpisode(e, s, H, policy)));
+  const ex = run("expert");
+  const mem = run("cue-memory");
+  const guess = run("guess");
+  t.diagnostic(`expert ${ex.success.p.toFixed(3)}, cue-memory ${mem.success.p.toFixed(3)}, guess ${guess.success.p.toFixed(3)} over ${ex.cues} cues`);
+  assert.equal(ex.cues, mem.cues);
+  assert.ok(ex.cues >= 12);
+  assert.ok(ex.success.p >= 0.9, `expert ${ex.success.p}`);
+  assert.ok(mem.success.p >= 0.9, `cue-memory ${mem.success.p}`);
+  assert.ok(guess.success.p <= 0.45, `guess ${guess.success.p}: it must not read the cue`);
+  assert.ok(guess.success.ci95[1] < mem.success.ci95[0] || guess.success.p < mem.success.p - 0.4);
+  assert.throws(() => runStreamEpisode(e, 0, H, "oracle" as never), ConfigError);
+});
+
+testNeeding(PANDA, "aura sim-stream (the CLI): table and JSON with per-cue outcomes", {}, () => {
+  const dir = mkdtempSync(join(tmpdir(), "aura-stream-"));
+  try {
+    const json = join(dir, "s.json");
+    const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "sim-stream", "--policies", "expert,guess", "--episodes", "2", "--horizon", "600", "--workers", "0", "--robot-dir", ROBOT, "--json", json], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /\| expert \| \d+ \|/);
+    assert.match(r.stdout, /\| guess \| \d+ \|/);
+    const res = JSON.parse(readFileSync(json, "utf8"));
+    assert.equal(res.task, "cue-stream");
+    assert.equal(res.horizon, 600);
+    for (const p of ["expert", "guess"]) {
+      const s = res.policies[p];
+      assert.equal(s.episodes, 2);
+      assert.equal(s.episodeOutcomes.length, 2);
+      assert.ok(s.success.ci95[0] <= s.success.p && s.success.p <= s.success.ci95[1]);
+      assert.equal(s.cues, s.episodeOutcomes.reduce((a: number, e: { cues: unknown[] }) => a + e.cues.length, 0));
+    }
+    const bad = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "sim-stream", "--policies", "oracle", "--robot-dir", ROBOT], { encoding: "utf8" });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr + bad.stdout, /unknown policy "oracle"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
