@@ -18,6 +18,11 @@ import { STREAM, STREAM_TASK, TASK_INFO, TabletopEnv, planEpisode } from "../src
 import { Expert } from "../src/sim/expert.js";
 import { ZONE_RADIUS, ZONE_XY } from "../src/sim/scene.js";
 import { readCue, runStreamEpisode, summariseStream } from "../src/sim/stream.js";
+import { expertEpisode, residualSource, type Demo } from "../src/sim/demos.js";
+import { BasePolicy } from "../src/sim/policy.js";
+import { ACTION_DIM, OBS_DIM } from "../src/sim/env.js";
+import { naiveOps } from "aura-mem/ops/index";
+import { Rng } from "aura-mem/util/rng";
 import { StepType } from "../src/tasks/types.js";
 
 const ROBOT = "../shared/models/franka_emika_panda";
@@ -163,6 +168,98 @@ testNeeding(PANDA, "aura sim-stream (the CLI): table and JSON with per-cue outco
     const bad = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "sim-stream", "--policies", "oracle", "--robot-dir", ROBOT], { encoding: "utf8" });
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr + bad.stdout, /unknown policy "oracle"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("residualSource windows: W-step slices of whole-demo features and residual targets; validation = consecutive windows; bad windows refused", () => {
+  const ops = naiveOps();
+  const base = new BasePolicy(ops, { hidden: 8, seed: 3 });
+  const rng = new Rng(11);
+  const demo = (seed: number, T: number): Demo => ({
+    task: STREAM_TASK,
+    seed,
+    T,
+    obs: Float32Array.from({ length: T * OBS_DIM }, () => rng.normal()),
+    act: Float32Array.from({ length: T * ACTION_DIM }, () => rng.normal()),
+    stepType: Uint8Array.from({ length: T }, (_, t) => (t % 7 === 0 ? StepType.event : StepType.background)),
+    success: true,
+  });
+  const train = [demo(0, 50), demo(1, 63)];
+  const val = [demo(2, 45)];
+  const W = 20;
+  const src = residualSource(base, train, val, { window: W });
+  const full = train.map((d) => ({ d, f: base.forward(d.obs, d.T) }));
+  const b = src.sample(new Rng(5), 6);
+  assert.equal(b.T, W);
+  assert.equal(b.B, 6);
+  assert.equal(b.dModel, 8);
+  for (let r = 0; r < b.B; r++) {
+    // find the demo and offset this window came from by its features, then check targets and step types
+    const zr = b.z.subarray(r * W * 8, (r + 1) * W * 8);
+    const hit = full.flatMap(({ d, f }) => Array.from({ length: d.T - W + 1 }, (_, off) => ({ d, f, off }))).find(({ f, off }) => f.z.subarray(off * 8, (off + W) * 8).every((v, i) => v === zr[i]));
+    assert.ok(hit, `window ${r} is a slice of a training demo`);
+    for (let i = 0; i < W * ACTION_DIM; i++) {
+      const j: number = hit.off * ACTION_DIM + i;
+      assert.equal(b.target![r * W * ACTION_DIM + i], Math.fround(hit.d.act[j]! - hit.f.action[j]!));
+    }
+    assert.deepEqual([...b.stepType.subarray(r * W, (r + 1) * W)], [...hit.d.stepType.subarray(hit.off, hit.off + W)]);
+  }
+  const ev = src.evalSet("val", 100);
+  assert.equal(ev.length, 1);
+  assert.equal(ev[0]!.B, Math.floor(45 / W));
+  const vf = base.forward(val[0]!.obs, 45);
+  assert.deepEqual([...ev[0]!.z.subarray(W * 8, 2 * W * 8)], [...vf.z.subarray(W * 8, 2 * W * 8)], "the second validation window starts at step W");
+  assert.throws(() => residualSource(base, train, val, { window: 64 }), ConfigError, "a window longer than a demo");
+  assert.throws(() => residualSource(base, train, val, { window: 0 }), ConfigError);
+  assert.throws(() => residualSource(base, train, val, { window: 2.5 }), ConfigError);
+});
+
+testNeeding(PANDA, "cue-stream demonstrations: clean labels, perturbed execution, the clean expert places every cue", {}, async () => {
+  const e = await env();
+  const clean = expertEpisode(e, STREAM_TASK, 3, false, 1500);
+  const cleanCues = e.cueOutcomes();
+  const pert = expertEpisode(e, STREAM_TASK, 3, true, 1500);
+  assert.equal(clean.T, 1500);
+  assert.equal(clean.obs.length, 1500 * OBS_DIM);
+  assert.ok(cleanCues.length >= 2 && cleanCues.every((c) => c.success), "the unperturbed expert solves every cue");
+  const events = [...clean.stepType].filter((x) => x === StepType.event).length;
+  assert.equal(events, cleanCues.length * TASK_INFO[STREAM_TASK].cueSteps);
+  assert.notDeepEqual([...pert.obs.subarray(0, 200 * OBS_DIM)], [...clean.obs.subarray(0, 200 * OBS_DIM)], "perturbations change the visited states");
+  assert.deepEqual([...pert.stepType].filter((x) => x === StepType.event).length, events, "same cue schedule");
+});
+
+testNeeding(PANDA, "aura sim-stream --arms (the CLI): every learned arm through demos, base, training and 10-minute-style episodes; writes, bytes and per-cue figures", {}, () => {
+  const dir = mkdtempSync(join(tmpdir(), "aura-stream-arms-"));
+  try {
+    const json = join(dir, "s.json");
+    const H = 900;
+    const args = ["sim-stream", "--arms", "no-memory,always-write,aura,kv-cache,gru", "--demos", "5", "--demo-horizon", "800", "--window", "300", "--base-epochs", "1"];
+    args.push("--arm-steps", "2", "--arm-batch", "2", "--episodes", "1", "--horizon", String(H), "--workers", "2", "--robot-dir", ROBOT, "--json", json);
+    const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    for (const a of ["no-memory", "always-write", "aura", "kv-cache", "gru"]) assert.match(r.stdout, new RegExp(`\\| ${a} \\| `));
+    const res = JSON.parse(readFileSync(json, "utf8"));
+    assert.deepEqual(res.policies, {}, "no scripted policies unless asked for");
+    const rows = Object.fromEntries(res.learned.summary.map((x: { arm: string }) => [x.arm, x]));
+    assert.equal(rows["no-memory"].writesPerEpisode, 0);
+    assert.equal(rows["always-write"].writesPerEpisode, H);
+    assert.equal(rows["always-write"].writesPerMinute, 1200);
+    assert.equal(rows["always-write"].stateBytesEnd, 4224);
+    assert.equal(rows["aura"].stateBytesEnd, 4224);
+    assert.equal(rows["kv-cache"].stateBytesEnd, H * (32 + 32) * 4, "the KV cache grows by one (k, v) entry per step");
+    assert.equal(rows["kv-cache"].stateBytesStart, (32 + 32) * 4);
+    assert.equal(rows["gru"].stateBytesEnd, 128);
+    for (const a of Object.values(rows) as { cues: number; success: { p: number; ci95: number[] } }[]) {
+      assert.ok(a.cues >= 1);
+      assert.ok(a.success.ci95[0] <= a.success.p && a.success.p <= a.success.ci95[1]);
+    }
+    assert.equal(res.learned.demos.n, 5);
+    assert.equal(res.learned.demos.steps, 5 * 800);
+    const bad = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "sim-stream", "--arms", "aura", "--window", "5000", "--robot-dir", ROBOT], { encoding: "utf8" });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr + bad.stdout, /window 5000 is longer than the demonstrations/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ import { SIM_ARMS } from "../sim/jobs.js";
 import { EVAL_SEED_BASE } from "../sim/demos.js";
 import { SimPool } from "../sim/pool.js";
 import { STREAM_POLICIES, isStreamPolicy, summariseStream, type StreamEpisode, type StreamPolicy } from "../sim/stream.js";
+import { checkStreamPanelOptions, defaultStreamPanelOptions, runStreamPanel, streamPanelTable, summariseStreamPanel, type StreamPanelOptions } from "../sim/stream_panel.js";
 import { ConfigError } from "aura-mem/errors";
 import { defaultSimOptions, checkSimOptions, runSim, type SimOptions } from "../sim/panel.js";
 import { simResults, simTable, aisLines, simClaims, writeSimReport } from "../sim/report.js";
@@ -105,18 +106,49 @@ export function registerSimCommands(program: Command): void {
     .description(
       "cue-stream, the continual task: one episode of --horizon control steps (default 12,000 = 10 min at 20 Hz, no reset), a new cue every 20-40 s, scored per cue; runs the scripted reference policies (expert: privileged goal; cue-memory: reads the cue and remembers it; guess: a uniformly drawn goal per cue, the chance level)",
     )
-    .option("--policies <list>", `comma-separated policies (${STREAM_POLICIES.join(", ")})`, listArg)
-    .option("--episodes <n>", "episodes per policy (evaluation seeds from --first-seed on)", intArg("episodes", 1), 20)
+    .option("--policies <list>", `comma-separated scripted policies (${STREAM_POLICIES.join(", ")}; default: all, or none when --arms is given)`, listArg)
+    .option("--arms <list>", `learned arms on a frozen behaviour-cloned base (${SIM_ARMS.join(", ")}): demonstrations, base, training and closed-loop episodes`, listArg)
+    .option("--episodes <n>", "episodes per policy / arm (evaluation seeds from --first-seed on)", intArg("episodes", 1), 20)
     .option("--horizon <n>", "control steps per episode (>= 500)", intArg("horizon", 500), TASK_INFO[STREAM_TASK].horizon)
     .option("--first-seed <n>", "first episode seed", intArg("first-seed", 0), EVAL_SEED_BASE)
     .option("--robot-dir <path>", "MuJoCo Menagerie franka_emika_panda directory", d.robotDir)
     .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"), d.workers)
+    .option("--demos <n>", "--arms: demonstration streams", intArg("demos", 4), defaultStreamPanelOptions().demos)
+    .option("--demo-horizon <n>", "--arms: control steps per demonstration stream", intArg("demo-horizon", 500), defaultStreamPanelOptions().demoHorizon)
+    .option("--window <n>", "--arms: training window of the memory arms (steps)", intArg("window", 1), defaultStreamPanelOptions().window)
+    .option("--base-epochs <n>", "--arms: behaviour-cloning epochs of the base policy", intArg("base-epochs", 1), defaultStreamPanelOptions().baseEpochs)
+    .option("--arm-steps <n>", "--arms: Adam steps per memory arm", intArg("arm-steps", 1), defaultStreamPanelOptions().armSteps)
+    .option("--arm-batch <n>", "--arms: windows per Adam step", intArg("arm-batch", 1), defaultStreamPanelOptions().armBatch)
+    .option("--lambda-w <x>", "--arms: AURA's write-sparsity weight", numArg("lambda-w"), defaultStreamPanelOptions().lambdaW)
+    .option("--seed <n>", "--arms: training seed", intArg("seed"), 0)
     .option("--json <file>", "also write the summaries and every cue's outcome as JSON")
     .action(async (o) => {
-      const policies = (o.policies ?? [...STREAM_POLICIES]) as string[];
+      const arms = o.arms as string[] | undefined;
+      const policies = (o.policies ?? (arms ? [] : [...STREAM_POLICIES])) as string[];
       for (const p of policies) if (!isStreamPolicy(p)) throw new ConfigError(`unknown policy "${p}" (valid: ${STREAM_POLICIES.join(", ")})`);
       const robotDir = resolve(o.robotDir);
       const seeds = Array.from({ length: o.episodes }, (_, i) => o.firstSeed + i);
+      let panelOpts: StreamPanelOptions | null = null;
+      if (arms) {
+        if (o.firstSeed !== EVAL_SEED_BASE) throw new ConfigError("--first-seed applies to --policies only: the learned arms are evaluated on the evaluation seeds 1,000,000 + i");
+        panelOpts = {
+          ...defaultStreamPanelOptions(),
+          arms: arms as StreamPanelOptions["arms"],
+          episodes: o.episodes,
+          horizon: o.horizon,
+          demos: o.demos,
+          demoHorizon: o.demoHorizon,
+          window: o.window,
+          baseEpochs: o.baseEpochs,
+          armSteps: o.armSteps,
+          armBatch: o.armBatch,
+          lambdaW: o.lambdaW,
+          seed: o.seed,
+          robotDir,
+          workers: o.workers,
+        };
+        checkStreamPanelOptions(panelOpts); // clear errors before anything starts
+      }
       const started = Date.now();
       const pool = new SimPool(o.workers);
       const byPolicy = new Map<StreamPolicy, StreamEpisode[]>();
@@ -135,12 +167,14 @@ export function registerSimCommands(program: Command): void {
       } finally {
         await pool.close();
       }
-      const wallSeconds = (Date.now() - started) / 1000;
+      const refSeconds = (Date.now() - started) / 1000;
       const f3 = (x: number): string => x.toFixed(3);
       console.log(`cue-stream: ${o.episodes} episodes x ${o.horizon.toLocaleString("en-US")} control steps (${(o.horizon / 20 / 60).toFixed(1)} min), seeds ${seeds[0]}-${seeds[seeds.length - 1]}\n`);
-      console.log("| policy | cues | cues / episode | success per cue [Wilson 95%, clustered by episode] | design effect | cued cube placed | s / episode |");
-      console.log("|---|---|---|---|---|---|---|");
       const summaries: Record<string, unknown> = {};
+      if (policies.length) {
+        console.log("| policy | cues | cues / episode | success per cue [Wilson 95%, clustered by episode] | design effect | cued cube placed | s / episode |");
+        console.log("|---|---|---|---|---|---|---|");
+      }
       for (const policy of policies as StreamPolicy[]) {
         const eps = byPolicy.get(policy)!.sort((a, b) => a.seed - b.seed);
         const r = summariseStream(eps);
@@ -149,9 +183,24 @@ export function registerSimCommands(program: Command): void {
           `| ${policy} | ${r.cues} | ${r.cuesPerEpisode.toFixed(1)} | ${f3(r.success.p)} [${f3(r.success.ci95[0])}, ${f3(r.success.ci95[1])}] | ${r.success.designEffect.toFixed(2)} | ${f3(r.placed.p)} | ${r.secondsPerEpisode.toFixed(1)} |`,
         );
       }
-      console.log(`\nwall time ${wallSeconds.toFixed(0)} s`);
+      let learned: Record<string, unknown> | null = null;
+      if (panelOpts) {
+        const t1 = Date.now();
+        const run = await runStreamPanel(panelOpts, {
+          onStage: (stage, done, total, info) => {
+            if (done === total || stage === "train" || stage === "base") console.error(`[${((Date.now() - t1) / 1000).toFixed(0)} s] ${stage} ${done}/${total}${info ? " " + info : ""}`);
+          },
+          onWarn: (m) => console.error(m),
+        });
+        const rows = summariseStreamPanel(run);
+        console.log(`\nlearned arms: ${run.demos.n} demonstration streams (${run.demos.steps.toLocaleString("en-US")} steps), base val MSE ${run.base.valMse.toFixed(4)}, windows of ${panelOpts.window} steps\n`);
+        console.log(streamPanelTable(rows));
+        learned = { options: { ...run.options }, demos: run.demos, base: run.base, evalSeeds: run.evalSeeds, wallSeconds: run.wallSeconds, summary: rows, arms: run.arms };
+      }
+      const wallSeconds = (Date.now() - started) / 1000;
+      console.log(`\nwall time ${wallSeconds.toFixed(0)} s${policies.length && panelOpts ? ` (scripted policies ${refSeconds.toFixed(0)} s)` : ""}`);
       if (o.json) {
-        await writeFile(o.json, JSON.stringify({ task: STREAM_TASK, horizon: o.horizon, seeds, workers: o.workers, wallSeconds, policies: summaries }, null, 2) + "\n");
+        await writeFile(o.json, JSON.stringify({ task: STREAM_TASK, horizon: o.horizon, seeds, workers: o.workers, wallSeconds, policies: summaries, learned }, null, 2) + "\n");
         console.log(`wrote ${o.json}`);
       }
     });

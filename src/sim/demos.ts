@@ -12,7 +12,7 @@ import type { EpisodeBatch } from "../tasks/types.js";
 import type { TrainSource } from "aura-mem/train/train";
 import { Rng } from "aura-mem/util/rng";
 import { ConfigError } from "aura-mem/errors";
-import { ACTION_DIM, OBS_DIM, POS_SCALE, TASK_INFO, type SimTaskName, type TabletopEnv } from "./env.js";
+import { ACTION_DIM, OBS_DIM, POS_SCALE, STREAM_TASK, TASK_INFO, type SimTaskName, type TabletopEnv } from "./env.js";
 import { ZONE_XY } from "./scene.js";
 import { Expert } from "./expert.js";
 import type { BasePolicy } from "./policy.js";
@@ -44,22 +44,38 @@ export const DEMO_NOISE = {
 
 /**
  * Roll the expert out on episode `seed`; with `perturb`, the executed actions carry the noise and
- * decoy excursions of {@link DEMO_NOISE} (labels are the clean expert actions).
+ * decoy excursions of {@link DEMO_NOISE} (labels are the clean expert actions). cue-stream: `horizon`
+ * control steps (default the task's 12,000); its decision points and random excursions come with
+ * every cue (the first step after the cue, then the start of every approach and carry, and
+ * DEMO_NOISE.excursions at random times between that cue and the next).
  */
-export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number, perturb = true): Demo {
+export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number, perturb = true, horizon?: number): Demo {
   const info = TASK_INFO[task];
-  const T = info.horizon;
+  let o = env.reset(task, seed, horizon);
+  const plan = env.plan;
+  const T = plan.horizon;
   const obs = new Float32Array(T * OBS_DIM);
   const act = new Float32Array(T * ACTION_DIM);
   const stepType = new Uint8Array(T);
   const expert = new Expert(env);
-  let o = env.reset(task, seed);
   expert.reset();
   const rng = new Rng((seed * 7919 + 0xde70) >>> 0);
   // excursions at the decision points (the first step without the cue, the start of every approach
   // and carry), each with probability DEMO_NOISE.decision, plus DEMO_NOISE.excursions at random times
   const starts = new Set<number>();
-  for (let k = 0; k < DEMO_NOISE.excursions; k++) starts.add(info.cueSteps + rng.int(Math.floor(0.8 * T) - info.cueSteps));
+  const cueEnds = new Set<number>();
+  if (task !== STREAM_TASK) {
+    for (let k = 0; k < DEMO_NOISE.excursions; k++) starts.add(info.cueSteps + rng.int(Math.floor(0.8 * T) - info.cueSteps));
+    cueEnds.add(info.cueSteps);
+  } else {
+    plan.cues.forEach((c, i) => {
+      const lo = c.step + info.cueSteps;
+      const hi = i + 1 < plan.cues.length ? plan.cues[i + 1]!.step : T;
+      cueEnds.add(lo);
+      for (let k = 0; k < DEMO_NOISE.excursions; k++) starts.add(lo + rng.int(Math.max(1, Math.floor(0.8 * (hi - lo)))));
+    });
+  }
+  const firstEnd = task !== STREAM_TASK ? info.cueSteps : plan.cues[0]!.step + info.cueSteps;
   let excursion: { left: number; x: number; y: number; phase: string } | null = null;
   let lastPhase = "";
   for (let t = 0; t < T; t++) {
@@ -68,7 +84,7 @@ export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number,
     const a = expert.act();
     act.set(a, t * ACTION_DIM);
     const exec = a.slice();
-    const decision = t === info.cueSteps || (t > info.cueSteps && expert.phase !== lastPhase && (expert.phase === "approach" || expert.phase === "carry"));
+    const decision = cueEnds.has(t) || (t > firstEnd && expert.phase !== lastPhase && (expert.phase === "approach" || expert.phase === "carry"));
     lastPhase = expert.phase;
     if (perturb) {
       if (!excursion && ((decision && rng.uniform() < DEMO_NOISE.decision) || starts.has(t))) excursion = startExcursion(env, expert, rng);
@@ -96,7 +112,7 @@ export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number,
 
 /** A decoy excursion for the expert's current phase: another cube while approaching, the other zone while carrying. */
 function startExcursion(env: TabletopEnv, expert: Expert, rng: Rng): { left: number; x: number; y: number; phase: string } | null {
-  const { goal } = env.plan;
+  const goal = env.goal;
   const len = 4 + rng.int(6);
   if (expert.phase === "approach") {
     const target = goal.cubes[expert.k];
@@ -130,9 +146,14 @@ export function demoFeatures(base: BasePolicy, d: Demo): { z: Float32Array; base
  * The memory arms' training data: z from the frozen base along each demo, target = expert - base
  * action, loss on every step. `val` episodes form the validation split (the trainer keeps the best
  * validation MSE); "test" returns the same episodes (only "val" is used by train()).
+ * With `window` W (long cue-stream demos): a training episode is a window of W consecutive steps of a
+ * demo at a uniformly drawn offset (fresh memory at its start: truncated BPTT over W steps), and the
+ * validation set is every demo cut into consecutive W-step windows.
+ * @throws ConfigError on no demos, demos of different lengths (without a window) or shorter than W.
  */
-export function residualSource(base: BasePolicy, train: Demo[], val: Demo[]): TrainSource {
+export function residualSource(base: BasePolicy, train: Demo[], val: Demo[], opts: { window?: number } = {}): TrainSource {
   if (train.length === 0 || val.length === 0) throw new ConfigError("need at least one training and one validation demo");
+  if (opts.window !== undefined) return windowedSource(base, train, val, opts.window);
   const T = train[0]!.T;
   const H = base.hidden;
   const feat = (ds: Demo[]): { z: Float32Array; target: Float32Array; stepType: Uint8Array }[] =>
@@ -181,3 +202,58 @@ export function residualSource(base: BasePolicy, train: Demo[], val: Demo[]): Tr
   };
 }
 
+
+/** Features and residual targets of whole demos, cut into W-step windows on demand (residualSource's window mode). */
+function windowedSource(base: BasePolicy, train: Demo[], val: Demo[], W: number): TrainSource {
+  if (!Number.isInteger(W) || W < 1) throw new ConfigError(`window must be a positive integer, got ${W}`);
+  const H = base.hidden;
+  const feat = (d: Demo): { T: number; z: Float32Array; target: Float32Array; stepType: Uint8Array } => {
+    if (d.T < W) throw new ConfigError(`demo ${d.seed} has ${d.T} steps, shorter than the window ${W}`);
+    const { z, baseAct } = demoFeatures(base, d);
+    const target = new Float32Array(d.T * ACTION_DIM);
+    for (let i = 0; i < target.length; i++) target[i] = d.act[i]! - baseAct[i]!;
+    return { T: d.T, z, target, stepType: d.stepType };
+  };
+  const tr = train.map(feat);
+  const va = val.map(feat);
+  const batchOf = (rows: { r: (typeof tr)[number]; off: number }[]): EpisodeBatch => {
+    const B = rows.length;
+    const batch: EpisodeBatch = {
+      B,
+      T: W,
+      dModel: H,
+      z: new Float32Array(B * W * H),
+      label: null,
+      target: new Float32Array(B * W * ACTION_DIM),
+      lossMask: new Float32Array(B * W).fill(1),
+      evalMask: new Float32Array(B * W).fill(1),
+      stepType: new Uint8Array(B * W),
+    };
+    rows.forEach(({ r, off }, b) => {
+      batch.z.set(r.z.subarray(off * H, (off + W) * H), b * W * H);
+      batch.target!.set(r.target.subarray(off * ACTION_DIM, (off + W) * ACTION_DIM), b * W * ACTION_DIM);
+      batch.stepType.set(r.stepType.subarray(off, off + W), b * W);
+    });
+    return batch;
+  };
+  const valRows = va.flatMap((r) => Array.from({ length: Math.floor(r.T / W) }, (_, k) => ({ r, off: k * W })));
+  return {
+    kind: "continuous",
+    metric: "mse",
+    dAction: ACTION_DIM,
+    metricScale: 1,
+    sample(rng: Rng, B: number): EpisodeBatch {
+      return batchOf(
+        Array.from({ length: B }, () => {
+          const r = tr[rng.int(tr.length)]!;
+          return { r, off: rng.int(r.T - W + 1) };
+        }),
+      );
+    },
+    evalSet(_split: "val" | "test", batchSize: number): EpisodeBatch[] {
+      const out: EpisodeBatch[] = [];
+      for (let i = 0; i < valRows.length; i += batchSize) out.push(batchOf(valRows.slice(i, i + batchSize)));
+      return out;
+    },
+  };
+}

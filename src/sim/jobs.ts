@@ -13,7 +13,7 @@ import { ACTION_DIM, TabletopEnv, type SimTaskName } from "./env.js";
 import { expertEpisode, residualSource, type Demo } from "./demos.js";
 import { BasePolicy, type BasePolicyData } from "./policy.js";
 import { runEpisode, type EpisodeOutcome, type SimTrace } from "./rollout.js";
-import { runStreamEpisode, type StreamEpisode, type StreamPolicy } from "./stream.js";
+import { runStreamEpisode, runStreamArmEpisode, type StreamArmEpisode, type StreamEpisode, type StreamPolicy } from "./stream.js";
 
 /** The arms of the closed-loop panel, in report order. */
 export const SIM_ARMS = ["no-memory", "always-write", "aura", "kv-cache", "gru"] as const;
@@ -61,6 +61,8 @@ export interface DemoJob {
   robotDir: string;
   /** Perturbed demonstrations (training data) or the clean expert (default true). */
   perturb?: boolean;
+  /** cue-stream: control steps per demonstration (default the task's). */
+  horizon?: number;
 }
 
 export interface BaseJob {
@@ -93,6 +95,8 @@ export interface ArmJob {
   /** Write-sparsity weight (AURA only). */
   lambdaW: number;
   seed: number;
+  /** Train on windows of this many steps of the demos (cue-stream); default whole demos. */
+  window?: number;
 }
 export interface ArmJobResult {
   arm: ArmData;
@@ -135,8 +139,20 @@ export interface StreamJob {
   robotDir: string;
 }
 
-export type SimJob = DemoJob | BaseJob | ArmJob | EvalJob | StreamJob;
-export type SimJobResult = Demo[] | BaseJobResult | ArmJobResult | EvalJobResult | StreamEpisode[];
+/** cue-stream episodes of one learned arm on the frozen base (stream.ts). */
+export interface StreamEvalJob {
+  kind: "stream-eval";
+  task: "cue-stream";
+  arm: SimArm;
+  seeds: number[];
+  horizon: number;
+  base: BasePolicyData;
+  model: ArmData | null;
+  robotDir: string;
+}
+
+export type SimJob = DemoJob | BaseJob | ArmJob | EvalJob | StreamJob | StreamEvalJob;
+export type SimJobResult = Demo[] | BaseJobResult | ArmJobResult | EvalJobResult | StreamEpisode[] | StreamArmEpisode[];
 
 /** Per-thread resources: the environments (one per robot directory, plus a probe copy) and the ops. */
 export class SimContext {
@@ -175,7 +191,7 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const env = await ctx.env(job.robotDir);
       const out: Demo[] = [];
       for (const s of job.seeds) {
-        out.push(expertEpisode(env, job.task, s, job.perturb ?? true));
+        out.push(expertEpisode(env, job.task, s, job.perturb ?? true, job.horizon));
         progress?.(out.length, job.seeds.length);
       }
       return out;
@@ -200,7 +216,7 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
     }
     case "arm": {
       const base = new BasePolicy(ctx.ops, job.base);
-      const source = residualSource(base, job.train, job.val);
+      const source = residualSource(base, job.train, job.val, job.window !== undefined ? { window: job.window } : {});
       const config = new MemoryConfig({ dModel: base.hidden, dAction: ACTION_DIM, actionKind: "continuous", seed: job.seed });
       const model = new SequenceModel(armSpec(job.arm, config), ctx.ops);
       const tr = train(model, source, {
@@ -253,6 +269,17 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const out: StreamEpisode[] = [];
       for (const seed of job.seeds) {
         out.push(runStreamEpisode(env, seed, job.horizon, job.policy));
+        progress?.(out.length, job.seeds.length);
+      }
+      return out;
+    }
+    case "stream-eval": {
+      const env = await ctx.env(job.robotDir);
+      const base = new BasePolicy(ctx.ops, job.base);
+      const model = job.model ? armFromData(job.model, ctx.ops) : null;
+      const out: StreamArmEpisode[] = [];
+      for (const seed of job.seeds) {
+        out.push(runStreamArmEpisode(env, seed, job.horizon, base, { name: job.arm, model }));
         progress?.(out.length, job.seeds.length);
       }
       return out;

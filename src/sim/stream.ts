@@ -16,11 +16,15 @@
  * same way (per cue, Wilson intervals clustered by episode: stats.ts clusteredWilson95).
  */
 import { ConfigError } from "aura-mem/errors";
+import type { MemoryState, SequenceModel } from "aura-mem/model/model";
+import { StepType } from "../tasks/types.js";
+import type { BasePolicy } from "./policy.js";
+import type { ArmPolicy } from "./rollout.js";
 import { Rng } from "aura-mem/util/rng";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
 import { CUBES, ZONE_XY } from "./scene.js";
 import { Expert, type GoalSource } from "./expert.js";
-import { OBS_LAYOUT, STREAM_TASK, TASK_INFO, goalOf, type CueOutcome, type Goal, type TabletopEnv } from "./env.js";
+import { ACTION_DIM, OBS_LAYOUT, STREAM_TASK, TASK_INFO, goalOf, type CueOutcome, type Goal, type TabletopEnv } from "./env.js";
 
 /** The scripted reference policies of cue-stream. */
 export const STREAM_POLICIES = ["expert", "cue-memory", "guess"] as const;
@@ -143,7 +147,7 @@ export interface StreamSummary {
 }
 
 /** Summarise episodes (at least one, each with at least one cue). @throws ConfigError otherwise. */
-export function summariseStream(eps: readonly StreamEpisode[]): StreamSummary {
+export function summariseStream(eps: readonly Pick<StreamEpisode, "cues" | "horizon" | "wallMs">[]): StreamSummary {
   if (!eps.length) throw new ConfigError("no episodes to summarise");
   const n = eps.map((e) => e.cues.length);
   if (n.some((k) => k < 1)) throw new ConfigError("an episode without a scored cue: is the horizon too short?");
@@ -159,5 +163,85 @@ export function summariseStream(eps: readonly StreamEpisode[]): StreamSummary {
     perEpisode: s.map((k, i) => k / n[i]!),
     minutes: eps[0]!.horizon / 20 / 60,
     secondsPerEpisode: eps.reduce((a, e) => a + e.wallMs, 0) / eps.length / 1000,
+  };
+}
+
+/** One cue-stream episode of a learned arm (frozen base + memory residual). */
+export interface StreamArmEpisode {
+  seed: number;
+  arm: string;
+  horizon: number;
+  cues: CueOutcome[];
+  /** Writes over the episode (dense arms: one per step; no-memory: 0). */
+  writes: number;
+  /** [writes, steps] at cue steps and at distractor steps. */
+  cueWrites: [number, number];
+  distractorWrites: [number, number];
+  /** Memory state bytes after the first step and at the end. */
+  stateBytesStart: number;
+  stateBytesEnd: number;
+  /** Mean wall time of the arm's step (ms) over the first and the last 200 control steps. */
+  armMsStart: number;
+  armMsEnd: number;
+  wallMs: number;
+}
+
+function armStep(model: SequenceModel, z: Float32Array, state: MemoryState): { out: Float32Array; g: number; state: MemoryState } {
+  const fr = model.forward(z, 1, 1, { initialState: state, validate: false });
+  return { out: fr.out, g: fr.g[0]!, state: fr.finalState };
+}
+
+/**
+ * Run one cue-stream episode with the frozen base policy plus an arm's residual (rollout.ts's loop,
+ * one `model.forward(z_t, 1, 1, { initialState })` per control step), scored per cue.
+ */
+export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: number, base: BasePolicy, arm: ArmPolicy): StreamArmEpisode {
+  const t0 = performance.now();
+  let obs = env.reset(STREAM_TASK, seed, horizon);
+  const T = env.horizon;
+  const model = arm.model;
+  let state = model ? model.initState(1) : null;
+  let writes = 0;
+  const ev: [number, number] = [0, 0];
+  const di: [number, number] = [0, 0];
+  let bytes = 0;
+  let bytesStart = 0;
+  const W = Math.min(200, T);
+  let msStart = 0;
+  let msEnd = 0;
+  for (let t = 0; t < T; t++) {
+    const { z, action } = base.forward(obs, 1);
+    const a = Array.from(action);
+    let g = 0;
+    if (model && state) {
+      const s0 = performance.now();
+      const r = armStep(model, z, state);
+      const dt = performance.now() - s0;
+      if (t < W) msStart += dt;
+      if (t >= T - W) msEnd += dt;
+      for (let i = 0; i < ACTION_DIM; i++) a[i] = a[i]! + r.out[i]!;
+      g = r.g;
+      state = r.state;
+      bytes = model.stateBytes(state);
+      if (t === 0) bytesStart = bytes;
+    }
+    writes += g;
+    if (env.stepType === StepType.event) (ev[0] += g), ev[1]++;
+    else if (env.stepType === StepType.distractor) (di[0] += g), di[1]++;
+    obs = env.step(a);
+  }
+  return {
+    seed,
+    arm: arm.name,
+    horizon: T,
+    cues: env.cueOutcomes(),
+    writes,
+    cueWrites: ev,
+    distractorWrites: di,
+    stateBytesStart: bytesStart,
+    stateBytesEnd: bytes,
+    armMsStart: msStart / W,
+    armMsEnd: msEnd / W,
+    wallMs: performance.now() - t0,
   };
 }

@@ -1,0 +1,240 @@
+/**
+ * The learned arms on cue-stream (`aura sim-stream --arms ...`): perturbed expert demonstrations over
+ * streams of `demoHorizon` steps -> the base policy (behaviour cloning, then frozen) -> every memory arm
+ * trained on the base's features in `window`-step windows of the demos (truncated BPTT, fresh memory
+ * at each window's start) -> closed-loop episodes of `horizon` steps (10 min) per arm on the evaluation
+ * seeds, scored per cue. Jobs run on the sim pool (each stage starts when its inputs exist; episodes
+ * are independent jobs).
+ */
+import { availableParallelism } from "node:os";
+import { ConfigError } from "aura-mem/errors";
+import { createOps } from "aura-mem/ops/index";
+import { STREAM, STREAM_TASK, TASK_INFO } from "./env.js";
+import { demoSeeds, EVAL_SEED_BASE, type Demo } from "./demos.js";
+import { SIM_ARMS, isSimArm, armFromData, type SimArm, type ArmJobResult, type BaseJobResult } from "./jobs.js";
+import { SimPool } from "./pool.js";
+import { checkRobotDir } from "./scene.js";
+import { defaultRobotDir } from "../data/paths.js";
+import { summariseStream, type StreamArmEpisode, type StreamSummary } from "./stream.js";
+
+/** Options of the learned cue-stream panel; {@link defaultStreamPanelOptions} has the defaults. */
+export interface StreamPanelOptions {
+  arms: SimArm[];
+  /** Closed-loop episodes per arm and their length (control steps). */
+  episodes: number;
+  horizon: number;
+  /** Demonstration streams and their length (10% validate). */
+  demos: number;
+  demoHorizon: number;
+  /** Training window of the memory arms (steps). */
+  window: number;
+  baseHidden: number;
+  baseEpochs: number;
+  baseLr: number;
+  armSteps: number;
+  armBatch: number;
+  /** AURA's write-sparsity weight (the short tasks' 0.5, docs/sim.md). */
+  lambdaW: number;
+  seed: number;
+  robotDir: string;
+  workers: number;
+}
+
+export function defaultStreamPanelOptions(): StreamPanelOptions {
+  return {
+    arms: [...SIM_ARMS],
+    episodes: 10,
+    horizon: TASK_INFO[STREAM_TASK].horizon,
+    demos: 60,
+    demoHorizon: 2400,
+    window: 800,
+    baseHidden: 256,
+    baseEpochs: 35,
+    baseLr: 2e-3,
+    armSteps: 600,
+    armBatch: 16,
+    lambdaW: 0.5,
+    seed: 0,
+    robotDir: defaultRobotDir(),
+    workers: Math.max(1, Math.min(2, availableParallelism())),
+  };
+}
+
+/** @throws ConfigError on unknown arms, bad sizes, a window longer than the demos, or no robot. */
+export function checkStreamPanelOptions(o: StreamPanelOptions): void {
+  if (o.arms.length === 0) throw new ConfigError("at least one arm is needed");
+  for (const a of o.arms) if (!isSimArm(a)) throw new ConfigError(`unknown sim arm "${a}" (valid: ${SIM_ARMS.join(", ")})`);
+  const minH = STREAM.firstCue[1] + STREAM.minLast;
+  const int = (k: keyof StreamPanelOptions, min: number): void => {
+    const v = o[k] as number;
+    if (!Number.isInteger(v) || v < min) throw new ConfigError(`${k} must be an integer >= ${min}, got ${v}`);
+  };
+  int("episodes", 1);
+  int("horizon", minH);
+  int("demos", 4);
+  int("demoHorizon", minH);
+  int("window", 1);
+  int("baseHidden", 4);
+  int("baseEpochs", 1);
+  int("armSteps", 1);
+  int("armBatch", 1);
+  int("seed", 0);
+  int("workers", 0);
+  if (o.window > o.demoHorizon) throw new ConfigError(`window ${o.window} is longer than the demonstrations (${o.demoHorizon} steps)`);
+  if (!(Number.isFinite(o.lambdaW) && o.lambdaW >= 0)) throw new ConfigError(`lambdaW must be a non-negative number, got ${o.lambdaW}`);
+  checkRobotDir(o.robotDir);
+}
+
+/** One arm's training summary and closed-loop episodes. */
+export interface StreamArmRun {
+  arm: SimArm;
+  train: Omit<ArmJobResult, "arm"> | null;
+  params: number;
+  episodes: StreamArmEpisode[];
+}
+
+export interface StreamPanelRun {
+  options: StreamPanelOptions;
+  demos: { n: number; steps: number; seconds: number };
+  base: Omit<BaseJobResult, "base">;
+  arms: Partial<Record<SimArm, StreamArmRun>>;
+  evalSeeds: [number, number];
+  wallSeconds: number;
+}
+
+/** Run the learned panel on cue-stream. `onStage(stage, done, total, info)`: "demos" | "base" | "train" | "eval". */
+export async function runStreamPanel(
+  o: StreamPanelOptions,
+  hooks: { onStage?(stage: string, done: number, total: number, info?: string): void; onWarn?(m: string): void } = {},
+): Promise<StreamPanelRun> {
+  checkStreamPanelOptions(o);
+  const started = Date.now();
+  const pool = new SimPool(o.workers, { onWarn: hooks.onWarn });
+  try {
+    const task = STREAM_TASK;
+    const seeds = demoSeeds(o.demos);
+    let nDemo = 0;
+    const t0 = Date.now();
+    const parts = await Promise.all(
+      seeds.map(async (s) => {
+        const r = (await pool.submit({ kind: "demos", task, seeds: [s], robotDir: o.robotDir, horizon: o.demoHorizon })) as Demo[];
+        hooks.onStage?.("demos", ++nDemo, seeds.length);
+        return r;
+      }),
+    );
+    const demos = parts.flat();
+    const demoSeconds = (Date.now() - t0) / 1000;
+    const nVal = Math.max(2, Math.round(demos.length * 0.1));
+    const val = demos.slice(0, nVal);
+    const trainSet = demos.slice(nVal);
+    hooks.onStage?.("base", 0, 1);
+    const baseRes = (await pool.submit({ kind: "base", task, train: trainSet, val, hidden: o.baseHidden, epochs: o.baseEpochs, lr: o.baseLr, seed: o.seed })) as BaseJobResult;
+    hooks.onStage?.("base", 1, 1, `val mse ${baseRes.valMse.toFixed(4)}`);
+    const memArms = o.arms.filter((a): a is Exclude<SimArm, "no-memory"> => a !== "no-memory");
+    let trained = 0;
+    const training = new Map(
+      memArms.map((arm) => [
+        arm,
+        (
+          pool.submit({ kind: "arm", task, arm, base: baseRes.base, train: trainSet, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, window: o.window }) as Promise<ArmJobResult>
+        ).then((r) => {
+          hooks.onStage?.("train", ++trained, memArms.length, `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
+          return r;
+        }),
+      ]),
+    );
+    const evalSeeds = Array.from({ length: o.episodes }, (_, i) => EVAL_SEED_BASE + i);
+    let evaluated = 0;
+    const ops = createOps("auto", () => undefined);
+    const evals = await Promise.all(
+      o.arms.map(async (arm): Promise<StreamArmRun> => {
+        const tr = arm === "no-memory" ? null : await training.get(arm)!;
+        const episodes = (
+          await Promise.all(
+            evalSeeds.map(async (seed) => {
+              const r = (await pool.submit({ kind: "stream-eval", task, arm, seeds: [seed], horizon: o.horizon, base: baseRes.base, model: tr ? tr.arm : null, robotDir: o.robotDir })) as StreamArmEpisode[];
+              hooks.onStage?.("eval", ++evaluated, o.arms.length * o.episodes, arm);
+              return r;
+            }),
+          )
+        ).flat();
+        const model = tr ? armFromData(tr.arm, ops) : null;
+        return { arm, train: tr ? (({ arm: _a, ...rest }) => rest)(tr) : null, params: model ? model.paramCount() : 0, episodes };
+      }),
+    );
+    const arms: StreamPanelRun["arms"] = {};
+    for (const e of evals) arms[e.arm] = e;
+    const { base: _b, ...baseInfo } = baseRes;
+    return {
+      options: o,
+      demos: { n: demos.length, steps: demos.reduce((s, d) => s + d.T, 0), seconds: demoSeconds },
+      base: baseInfo,
+      arms,
+      evalSeeds: [evalSeeds[0]!, evalSeeds[evalSeeds.length - 1]!],
+      wallSeconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The per-arm figures of the panel. */
+export interface StreamArmSummary extends StreamSummary {
+  arm: SimArm;
+  writesPerEpisode: number;
+  writesPerCue: number;
+  writesPerMinute: number;
+  /** always-write's writes over this arm's (null without always-write or for 0 writes). */
+  writeReduction: number | null;
+  pWriteCue: number | null;
+  pWriteDistractor: number | null;
+  stateBytesStart: number;
+  stateBytesEnd: number;
+  armMsStart: number;
+  armMsEnd: number;
+}
+
+/** Summarise every arm of a panel run. */
+export function summariseStreamPanel(run: StreamPanelRun): StreamArmSummary[] {
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const rows = Object.values(run.arms).map((a): StreamArmSummary => {
+    const s = summariseStream(a!.episodes);
+    const writes = a!.episodes.reduce((t, e) => t + e.writes, 0);
+    const cw = a!.episodes.reduce((t, e) => [t[0] + e.cueWrites[0], t[1] + e.cueWrites[1]], [0, 0]);
+    const dw = a!.episodes.reduce((t, e) => [t[0] + e.distractorWrites[0], t[1] + e.distractorWrites[1]], [0, 0]);
+    const minutes = a!.episodes.reduce((t, e) => t + e.horizon / 1200, 0);
+    const dense = a!.arm !== "aura" && a!.arm !== "no-memory";
+    return {
+      ...s,
+      arm: a!.arm,
+      writesPerEpisode: writes / a!.episodes.length,
+      writesPerCue: writes / s.cues,
+      writesPerMinute: writes / minutes,
+      writeReduction: null,
+      pWriteCue: a!.arm === "no-memory" ? null : cw[1] ? cw[0] / cw[1] : null,
+      pWriteDistractor: a!.arm === "no-memory" ? null : dw[1] ? dw[0] / dw[1] : null,
+      stateBytesStart: mean(a!.episodes.map((e) => e.stateBytesStart)),
+      stateBytesEnd: mean(a!.episodes.map((e) => e.stateBytesEnd)),
+      armMsStart: dense || a!.arm === "aura" ? mean(a!.episodes.map((e) => e.armMsStart)) : 0,
+      armMsEnd: dense || a!.arm === "aura" ? mean(a!.episodes.map((e) => e.armMsEnd)) : 0,
+    };
+  });
+  const aw = rows.find((r) => r.arm === "always-write");
+  for (const r of rows) r.writeReduction = aw && r.writesPerEpisode > 0 ? aw.writesPerEpisode / r.writesPerEpisode : null;
+  return rows;
+}
+
+/** Markdown table of {@link summariseStreamPanel}. */
+export function streamPanelTable(rows: StreamArmSummary[]): string {
+  const f3 = (x: number | null): string => (x === null ? "–" : x.toFixed(3));
+  const out = [
+    "| arm | success per cue [Wilson 95%, clustered] | cues | writes / cue | writes / min | write reduction vs always-write | P(write\\|cue) | P(write\\|distractor) | state bytes start -> end | arm step ms start -> end |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const r of rows) {
+    out.push(
+      `| ${r.arm} | ${f3(r.success.p)} [${f3(r.success.ci95[0])}, ${f3(r.success.ci95[1])}] | ${r.cues} | ${r.writesPerCue.toFixed(1)} | ${r.writesPerMinute.toFixed(1)} | ${r.writeReduction === null ? "–" : r.writeReduction.toFixed(1) + "x"} | ${f3(r.pWriteCue)} | ${f3(r.pWriteDistractor)} | ${Math.round(r.stateBytesStart).toLocaleString("en-US")} -> ${Math.round(r.stateBytesEnd).toLocaleString("en-US")} | ${r.armMsStart.toFixed(3)} -> ${r.armMsEnd.toFixed(3)} |`,
+    );
+  }
+  return out.join("\n");
+}
