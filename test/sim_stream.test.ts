@@ -211,6 +211,14 @@ test("residualSource windows: W-step slices of whole-demo features and residual 
   assert.equal(ev[0]!.B, Math.floor(45 / W));
   const vf = base.forward(val[0]!.obs, 45);
   assert.deepEqual([...ev[0]!.z.subarray(W * 8, 2 * W * 8)], [...vf.z.subarray(W * 8, 2 * W * 8)], "the second validation window starts at step W");
+  // carried-state streams: consecutive steps of one demo, as long as asked
+  assert.equal(src.horizon, W);
+  const st = src.sampleStream!(new Rng(9), 3 * W);
+  assert.equal(st.B, 1);
+  assert.equal(st.T, 3 * W);
+  const from = full.find(({ d }) => d.T >= 3 * W && Array.from({ length: d.T - 3 * W + 1 }).some((_, off) => base.forward(d.obs, d.T).z.subarray(off * 8, (off + 3 * W) * 8).every((v, i) => v === st.z[i])));
+  assert.ok(from, "a stream is a contiguous slice of one demonstration");
+  assert.throws(() => src.sampleStream!(new Rng(9), 64), ConfigError, "longer than every demonstration");
   assert.throws(() => residualSource(base, train, val, { window: 64 }), ConfigError, "a window longer than a demo");
   assert.throws(() => residualSource(base, train, val, { window: 0 }), ConfigError);
   assert.throws(() => residualSource(base, train, val, { window: 2.5 }), ConfigError);
@@ -230,12 +238,12 @@ testNeeding(PANDA, "cue-stream demonstrations: clean labels, perturbed execution
   assert.deepEqual([...pert.stepType].filter((x) => x === StepType.event).length, events, "same cue schedule");
 });
 
-testNeeding(PANDA, "aura sim-stream --arms (the CLI): every learned arm through demos, base, training and 10-minute-style episodes; writes, bytes and per-cue figures", {}, () => {
+testNeeding(PANDA, "aura sim-stream --arms (the CLI): every learned arm through demos, base, carried-state training and whole-stream episodes; writes, bytes and per-cue figures", {}, () => {
   const dir = mkdtempSync(join(tmpdir(), "aura-stream-arms-"));
   try {
     const json = join(dir, "s.json");
     const H = 900;
-    const args = ["sim-stream", "--arms", "no-memory,always-write,aura,kv-cache,gru", "--demos", "5", "--demo-horizon", "800", "--window", "300", "--base-epochs", "1"];
+    const args = ["sim-stream", "--arms", "no-memory,always-write,aura,kv-cache,gru", "--demos", "5", "--demo-horizon", "800", "--window", "300", "--stream-windows", "2", "--base-epochs", "1"];
     args.push("--arm-steps", "2", "--arm-batch", "2", "--episodes", "1", "--horizon", String(H), "--workers", "2", "--robot-dir", ROBOT, "--json", json);
     const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr + r.stdout);
@@ -260,6 +268,9 @@ testNeeding(PANDA, "aura sim-stream --arms (the CLI): every learned arm through 
     const bad = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "sim-stream", "--arms", "aura", "--window", "5000", "--robot-dir", ROBOT], { encoding: "utf8" });
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr + bad.stdout, /window 5000 is longer than the demonstrations/);
+    const bad2 = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "sim-stream", "--arms", "aura", "--window", "800", "--stream-windows", "4", "--robot-dir", ROBOT], { encoding: "utf8" });
+    assert.notEqual(bad2.status, 0);
+    assert.match(bad2.stderr + bad2.stdout, /streamWindows x window = 3200 steps is longer than the demonstrations \(2400 steps\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -116,6 +116,7 @@ export function registerSimCommands(program: Command): void {
     .option("--demos <n>", "--arms: demonstration streams", intArg("demos", 4), defaultStreamPanelOptions().demos)
     .option("--demo-horizon <n>", "--arms: control steps per demonstration stream", intArg("demo-horizon", 500), defaultStreamPanelOptions().demoHorizon)
     .option("--window <n>", "--arms: training window of the memory arms (steps)", intArg("window", 1), defaultStreamPanelOptions().window)
+    .option("--stream-windows <n>", "--arms: carried-state training over this many consecutive windows of a demonstration (fast-weight and RNN arms; 1 = fresh memory per window)", intArg("stream-windows", 1), defaultStreamPanelOptions().streamWindows)
     .option("--base-epochs <n>", "--arms: behaviour-cloning epochs of the base policy", intArg("base-epochs", 1), defaultStreamPanelOptions().baseEpochs)
     .option("--arm-steps <n>", "--arms: Adam steps per memory arm", intArg("arm-steps", 1), defaultStreamPanelOptions().armSteps)
     .option("--arm-batch <n>", "--arms: windows per Adam step", intArg("arm-batch", 1), defaultStreamPanelOptions().armBatch)
@@ -139,6 +140,7 @@ export function registerSimCommands(program: Command): void {
           demos: o.demos,
           demoHorizon: o.demoHorizon,
           window: o.window,
+          streamWindows: o.streamWindows,
           baseEpochs: o.baseEpochs,
           armSteps: o.armSteps,
           armBatch: o.armBatch,

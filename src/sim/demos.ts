@@ -148,7 +148,8 @@ export function demoFeatures(base: BasePolicy, d: Demo): { z: Float32Array; base
  * validation MSE); "test" returns the same episodes (only "val" is used by train()).
  * With `window` W (long cue-stream demos): a training episode is a window of W consecutive steps of a
  * demo at a uniformly drawn offset (fresh memory at its start: truncated BPTT over W steps), and the
- * validation set is every demo cut into consecutive W-step windows.
+ * validation set is every demo cut into consecutive W-step windows. Carried-state training
+ * (`streamWindows` > 1) reads `sampleStream` streams of consecutive windows from one demo.
  * @throws ConfigError on no demos, demos of different lengths (without a window) or shorter than W.
  */
 export function residualSource(base: BasePolicy, train: Demo[], val: Demo[], opts: { window?: number } = {}): TrainSource {
@@ -237,11 +238,35 @@ function windowedSource(base: BasePolicy, train: Demo[], val: Demo[], W: number)
     return batch;
   };
   const valRows = va.flatMap((r) => Array.from({ length: Math.floor(r.T / W) }, (_, k) => ({ r, off: k * W })));
+  const longest = Math.max(...tr.map((r) => r.T));
   return {
     kind: "continuous",
     metric: "mse",
     dAction: ACTION_DIM,
     metricScale: 1,
+    horizon: W,
+    // carried-state training (TrainOptions.streamWindows): `length` consecutive steps of a demo at least that long
+    sampleStream(rng: Rng, length: number): EpisodeBatch {
+      if (length > longest) throw new ConfigError(`a stream of ${length} steps is longer than every demonstration (${longest} steps)`);
+      const fit = tr.filter((r) => r.T >= length);
+      const r = fit[rng.int(fit.length)]!;
+      const off = rng.int(r.T - length + 1);
+      const one = (L: number): EpisodeBatch => {
+        const b: EpisodeBatch = {
+          B: 1,
+          T: L,
+          dModel: H,
+          z: r.z.slice(off * H, (off + L) * H),
+          label: null,
+          target: r.target.slice(off * ACTION_DIM, (off + L) * ACTION_DIM),
+          lossMask: new Float32Array(L).fill(1),
+          evalMask: new Float32Array(L).fill(1),
+          stepType: r.stepType.slice(off, off + L),
+        };
+        return b;
+      };
+      return one(length);
+    },
     sample(rng: Rng, B: number): EpisodeBatch {
       return batchOf(
         Array.from({ length: B }, () => {

@@ -97,6 +97,8 @@ export interface ArmJob {
   seed: number;
   /** Train on windows of this many steps of the demos (cue-stream); default whole demos. */
   window?: number;
+  /** Carried-state training over this many consecutive windows of a demo (fast-weight and RNN arms; default 1). */
+  streamWindows?: number;
 }
 export interface ArmJobResult {
   arm: ArmData;
@@ -224,6 +226,7 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
         batchSize: job.batchSize,
         lambdaW: job.lambdaW,
         seed: job.seed,
+        ...(job.streamWindows !== undefined ? { streamWindows: job.streamWindows } : {}),
         evalEvery: Math.max(1, Math.floor(job.steps / 6)),
         evalBatchSize: 32,
         onStep: (i) => progress?.(i.step, i.steps),

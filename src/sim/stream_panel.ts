@@ -13,6 +13,7 @@ import { STREAM, STREAM_TASK, TASK_INFO } from "./env.js";
 import { demoSeeds, EVAL_SEED_BASE, type Demo } from "./demos.js";
 import { SIM_ARMS, isSimArm, armFromData, type SimArm, type ArmJobResult, type BaseJobResult } from "./jobs.js";
 import { SimPool } from "./pool.js";
+import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
 import { checkRobotDir } from "./scene.js";
 import { defaultRobotDir } from "../data/paths.js";
 import { summariseStream, type StreamArmEpisode, type StreamSummary } from "./stream.js";
@@ -28,6 +29,8 @@ export interface StreamPanelOptions {
   demoHorizon: number;
   /** Training window of the memory arms (steps). */
   window: number;
+  /** Carried-state training: windows per stream (fast-weight and RNN arms; 1 = fresh memory per window). */
+  streamWindows: number;
   baseHidden: number;
   baseEpochs: number;
   baseLr: number;
@@ -48,6 +51,7 @@ export function defaultStreamPanelOptions(): StreamPanelOptions {
     demos: 60,
     demoHorizon: 2400,
     window: 800,
+    streamWindows: 1,
     baseHidden: 256,
     baseEpochs: 35,
     baseLr: 2e-3,
@@ -74,6 +78,7 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   int("demos", 4);
   int("demoHorizon", minH);
   int("window", 1);
+  int("streamWindows", 1);
   int("baseHidden", 4);
   int("baseEpochs", 1);
   int("armSteps", 1);
@@ -81,6 +86,7 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   int("seed", 0);
   int("workers", 0);
   if (o.window > o.demoHorizon) throw new ConfigError(`window ${o.window} is longer than the demonstrations (${o.demoHorizon} steps)`);
+  if (o.window * o.streamWindows > o.demoHorizon) throw new ConfigError(`streamWindows x window = ${o.window * o.streamWindows} steps is longer than the demonstrations (${o.demoHorizon} steps)`);
   if (!(Number.isFinite(o.lambdaW) && o.lambdaW >= 0)) throw new ConfigError(`lambdaW must be a non-negative number, got ${o.lambdaW}`);
   checkRobotDir(o.robotDir);
 }
@@ -136,7 +142,7 @@ export async function runStreamPanel(
       memArms.map((arm) => [
         arm,
         (
-          pool.submit({ kind: "arm", task, arm, base: baseRes.base, train: trainSet, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, window: o.window }) as Promise<ArmJobResult>
+          pool.submit({ kind: "arm", task, arm, base: baseRes.base, train: trainSet, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, window: o.window, streamWindows: o.streamWindows }) as Promise<ArmJobResult>
         ).then((r) => {
           hooks.onStage?.("train", ++trained, memArms.length, `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
           return r;
@@ -181,6 +187,9 @@ export async function runStreamPanel(
 /** The per-arm figures of the panel. */
 export interface StreamArmSummary extends StreamSummary {
   arm: SimArm;
+  /** Success per cue over the first EARLY_CUES cues of each episode and over the rest (the memory's age). */
+  successEarly: ClusteredProportionCi;
+  successLate: ClusteredProportionCi | null;
   writesPerEpisode: number;
   writesPerCue: number;
   writesPerMinute: number;
@@ -194,6 +203,9 @@ export interface StreamArmSummary extends StreamSummary {
   armMsEnd: number;
 }
 
+/** Cues counted as "early" in {@link StreamArmSummary}: about the first two minutes. */
+export const EARLY_CUES = 4;
+
 /** Summarise every arm of a panel run. */
 export function summariseStreamPanel(run: StreamPanelRun): StreamArmSummary[] {
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -204,9 +216,17 @@ export function summariseStreamPanel(run: StreamPanelRun): StreamArmSummary[] {
     const dw = a!.episodes.reduce((t, e) => [t[0] + e.distractorWrites[0], t[1] + e.distractorWrites[1]], [0, 0]);
     const minutes = a!.episodes.reduce((t, e) => t + e.horizon / 1200, 0);
     const dense = a!.arm !== "aura" && a!.arm !== "no-memory";
+    const split = (early: boolean): ClusteredProportionCi | null => {
+      const n = a!.episodes.map((e) => e.cues.filter((c) => c.cue < EARLY_CUES === early).length);
+      if (n.every((k) => k === 0)) return null;
+      const k = a!.episodes.map((e) => e.cues.filter((c) => c.cue < EARLY_CUES === early && c.success).length);
+      return clusteredWilson95(k, n);
+    };
     return {
       ...s,
       arm: a!.arm,
+      successEarly: split(true)!,
+      successLate: split(false),
       writesPerEpisode: writes / a!.episodes.length,
       writesPerCue: writes / s.cues,
       writesPerMinute: writes / minutes,
@@ -228,12 +248,12 @@ export function summariseStreamPanel(run: StreamPanelRun): StreamArmSummary[] {
 export function streamPanelTable(rows: StreamArmSummary[]): string {
   const f3 = (x: number | null): string => (x === null ? "–" : x.toFixed(3));
   const out = [
-    "| arm | success per cue [Wilson 95%, clustered] | cues | writes / cue | writes / min | write reduction vs always-write | P(write\\|cue) | P(write\\|distractor) | state bytes start -> end | arm step ms start -> end |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    `| arm | success per cue [Wilson 95%, clustered] | first ${EARLY_CUES} cues | later cues | cues | writes / cue | writes / min | write reduction vs always-write | P(write\\|cue) | P(write\\|distractor) | state bytes start -> end | arm step ms start -> end |`,
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows) {
     out.push(
-      `| ${r.arm} | ${f3(r.success.p)} [${f3(r.success.ci95[0])}, ${f3(r.success.ci95[1])}] | ${r.cues} | ${r.writesPerCue.toFixed(1)} | ${r.writesPerMinute.toFixed(1)} | ${r.writeReduction === null ? "–" : r.writeReduction.toFixed(1) + "x"} | ${f3(r.pWriteCue)} | ${f3(r.pWriteDistractor)} | ${Math.round(r.stateBytesStart).toLocaleString("en-US")} -> ${Math.round(r.stateBytesEnd).toLocaleString("en-US")} | ${r.armMsStart.toFixed(3)} -> ${r.armMsEnd.toFixed(3)} |`,
+      `| ${r.arm} | ${f3(r.success.p)} [${f3(r.success.ci95[0])}, ${f3(r.success.ci95[1])}] | ${f3(r.successEarly.p)} | ${r.successLate ? f3(r.successLate.p) : "–"} | ${r.cues} | ${r.writesPerCue.toFixed(1)} | ${r.writesPerMinute.toFixed(1)} | ${r.writeReduction === null ? "–" : r.writeReduction.toFixed(1) + "x"} | ${f3(r.pWriteCue)} | ${f3(r.pWriteDistractor)} | ${Math.round(r.stateBytesStart).toLocaleString("en-US")} -> ${Math.round(r.stateBytesEnd).toLocaleString("en-US")} | ${r.armMsStart.toFixed(3)} -> ${r.armMsEnd.toFixed(3)} |`,
     );
   }
   return out.join("\n");
