@@ -121,6 +121,21 @@ testNeeding(PANDA, "cue-stream env: cue steps typed and decoded exactly, flicker
     }
   }
   assert.throws(() => e.step([0, 0, 0, 0, 0, 0, 0]), ConfigError, "no step after the end of the episode");
+  // the diagnostic with the cue left on: the channel names the current goal between cues (not during a
+  // flicker) and the step types are those of the normal episode
+  {
+    let o = e.reset(STREAM_TASK, seed, H, { cueAlwaysOn: true });
+    const ex = new Expert(e);
+    ex.reset();
+    const flick = new Set(plan.flickers.flatMap((f) => [f, f + 1]));
+    for (let t = 0; t <= H; t++) {
+      const cur = plan.cues.filter((c) => c.step <= t).pop();
+      if (cur && !flick.has(t)) assert.equal(readCue(o), cur.goalIndex, `step ${t}: the cue stays on`);
+      else if (!cur) assert.equal(readCue(o), -1);
+      assert.equal(e.stepType, a.types[t], `step ${t}: same step type as without the diagnostic`);
+      if (t < H) o = e.step(ex.act());
+    }
+  }
   // a robot that never moves places nothing: every cue fails
   e.reset(STREAM_TASK, seed, H);
   while (!e.done) e.step([0, 0, 0, 0, 0, 0, -1]);

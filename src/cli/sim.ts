@@ -122,6 +122,7 @@ export function registerSimCommands(program: Command): void {
     .option("--arm-batch <n>", "--arms: windows per Adam step", intArg("arm-batch", 1), defaultStreamPanelOptions().armBatch)
     .option("--lambda-w <x>", "--arms: AURA's write-sparsity weight", numArg("lambda-w"), defaultStreamPanelOptions().lambdaW)
     .option("--seed <n>", "--arms: training seed", intArg("seed"), 0)
+    .option("--cue-visible", "--arms, diagnostic: the cue stays visible until the next one, in the demonstrations and the episodes (tells the motor skill from the memory)", false)
     .option("--json <file>", "also write the summaries and every cue's outcome as JSON")
     .action(async (o) => {
       const arms = o.arms as string[] | undefined;
@@ -148,6 +149,7 @@ export function registerSimCommands(program: Command): void {
           seed: o.seed,
           robotDir,
           workers: o.workers,
+          cueAlwaysOn: o.cueVisible === true,
         };
         checkStreamPanelOptions(panelOpts); // clear errors before anything starts
       }
@@ -195,7 +197,7 @@ export function registerSimCommands(program: Command): void {
           onWarn: (m) => console.error(m),
         });
         const rows = summariseStreamPanel(run);
-        console.log(`\nlearned arms: ${run.demos.n} demonstration streams (${run.demos.steps.toLocaleString("en-US")} steps), base val MSE ${run.base.valMse.toFixed(4)}, windows of ${panelOpts.window} steps\n`);
+        console.log(`\nlearned arms${panelOpts.cueAlwaysOn ? " (diagnostic: the cue stays visible)" : ""}: ${run.demos.n} demonstration streams (${run.demos.steps.toLocaleString("en-US")} steps), base val MSE ${run.base.valMse.toFixed(4)}, windows of ${panelOpts.window} steps\n`);
         console.log(streamPanelTable(rows));
         learned = { options: { ...run.options }, demos: run.demos, base: run.base, evalSeeds: run.evalSeeds, wallSeconds: run.wallSeconds, summary: rows, arms: run.arms };
       }

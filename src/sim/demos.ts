@@ -12,7 +12,7 @@ import type { EpisodeBatch } from "../tasks/types.js";
 import type { TrainSource } from "aura-mem/train/train";
 import { Rng } from "aura-mem/util/rng";
 import { ConfigError } from "aura-mem/errors";
-import { ACTION_DIM, OBS_DIM, POS_SCALE, STREAM_TASK, TASK_INFO, type SimTaskName, type TabletopEnv } from "./env.js";
+import { ACTION_DIM, OBS_DIM, POS_SCALE, STREAM_TASK, TASK_INFO, type ResetOptions, type SimTaskName, type TabletopEnv } from "./env.js";
 import { ZONE_XY } from "./scene.js";
 import { Expert } from "./expert.js";
 import type { BasePolicy } from "./policy.js";
@@ -47,11 +47,11 @@ export const DEMO_NOISE = {
  * decoy excursions of {@link DEMO_NOISE} (labels are the clean expert actions). cue-stream: `horizon`
  * control steps (default the task's 12,000); its decision points and random excursions come with
  * every cue (the first step after the cue, then the start of every approach and carry, and
- * DEMO_NOISE.excursions at random times between that cue and the next).
+ * DEMO_NOISE.excursions at random times between that cue and the next). `opts` go to env.reset.
  */
-export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number, perturb = true, horizon?: number): Demo {
+export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number, perturb = true, horizon?: number, opts: ResetOptions = {}): Demo {
   const info = TASK_INFO[task];
-  let o = env.reset(task, seed, horizon);
+  let o = env.reset(task, seed, horizon, opts);
   const plan = env.plan;
   const T = plan.horizon;
   const obs = new Float32Array(T * OBS_DIM);

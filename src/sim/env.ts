@@ -139,6 +139,16 @@ export interface Goal {
   zones: number[];
 }
 
+/** Options of {@link TabletopEnv.reset}. */
+export interface ResetOptions {
+  /**
+   * Diagnostic: after a cue the cue channel keeps showing it (on = 1) until the next cue, except during
+   * a flicker; step types are unchanged. Tells the motor skill from the memory: a policy that succeeds
+   * with the cue visible and fails without it lacks the memory, not the skill.
+   */
+  cueAlwaysOn?: boolean;
+}
+
 /** One cue of an episode: shown on control steps [step, step + cueSteps). */
 export interface CueEvent {
   step: number;
@@ -356,6 +366,7 @@ export class TabletopEnv {
   private nudgeAt = new Set<number>();
   private flickerAt = new Set<number>();
   private outcomes: CueOutcome[] = [];
+  private cueAlwaysOn = false;
   /** Whether the planned nudge happened (it is skipped when no displacement is free; a stream: the last one). */
   nudged = false;
   /** Nudges that happened so far (a stream has several). */
@@ -438,12 +449,14 @@ export class TabletopEnv {
 
   /**
    * Start episode `seed` of `task` (`horizon`: the length of a cue-stream episode, default 12,000
-   * control steps); returns the first observation.
+   * control steps; `opts.cueAlwaysOn`: the diagnostic in which the cue stays visible); returns the first
+   * observation.
    * @throws ConfigError on an unknown task or a bad horizon (planEpisode).
    */
-  reset(task: SimTaskName, seed: number, horizon?: number): Float32Array {
+  reset(task: SimTaskName, seed: number, horizon?: number, opts: ResetOptions = {}): Float32Array {
     const plan = planEpisode(task, seed, horizon);
     this.plan_ = plan;
+    this.cueAlwaysOn = opts.cueAlwaysOn ?? false;
     this.cueIndex_ = -1;
     this.nudgeAt = new Set(plan.nudges);
     this.flickerAt = new Set(plan.flickers);
@@ -499,6 +512,7 @@ export class TabletopEnv {
     this.nudgeAt = other.nudgeAt;
     this.flickerAt = other.flickerAt;
     this.outcomes = other.outcomes.map((o) => ({ ...o }));
+    this.cueAlwaysOn = other.cueAlwaysOn;
   }
 
   /** Positions of the TCP and the three cubes (12 values, m): the state the AIS distance is read on. */
@@ -573,6 +587,9 @@ export class TabletopEnv {
       this.cue_ = cueVector(plan.task, goalOf(plan.task, this.rng.int(info.nGoals)), cubeXY, 0);
       this.cueCode_ = -1;
       this.stepType_ = StepType.distractor;
+    } else if (cue && this.cueAlwaysOn) {
+      // diagnostic: the current cue stays visible (the step keeps its type: only true cue steps are events)
+      this.cue_ = cueVector(plan.task, cue.goal, cubeXY);
     }
   }
 

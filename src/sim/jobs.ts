@@ -63,6 +63,8 @@ export interface DemoJob {
   perturb?: boolean;
   /** cue-stream: control steps per demonstration (default the task's). */
   horizon?: number;
+  /** Diagnostic: the cue stays visible (env ResetOptions.cueAlwaysOn). */
+  cueAlwaysOn?: boolean;
 }
 
 export interface BaseJob {
@@ -151,6 +153,8 @@ export interface StreamEvalJob {
   base: BasePolicyData;
   model: ArmData | null;
   robotDir: string;
+  /** Diagnostic: the cue stays visible (env ResetOptions.cueAlwaysOn). */
+  cueAlwaysOn?: boolean;
 }
 
 export type SimJob = DemoJob | BaseJob | ArmJob | EvalJob | StreamJob | StreamEvalJob;
@@ -193,7 +197,7 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const env = await ctx.env(job.robotDir);
       const out: Demo[] = [];
       for (const s of job.seeds) {
-        out.push(expertEpisode(env, job.task, s, job.perturb ?? true, job.horizon));
+        out.push(expertEpisode(env, job.task, s, job.perturb ?? true, job.horizon, { cueAlwaysOn: job.cueAlwaysOn ?? false }));
         progress?.(out.length, job.seeds.length);
       }
       return out;
@@ -282,7 +286,7 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const model = job.model ? armFromData(job.model, ctx.ops) : null;
       const out: StreamArmEpisode[] = [];
       for (const seed of job.seeds) {
-        out.push(runStreamArmEpisode(env, seed, job.horizon, base, { name: job.arm, model }));
+        out.push(runStreamArmEpisode(env, seed, job.horizon, base, { name: job.arm, model }, { cueAlwaysOn: job.cueAlwaysOn ?? false }));
         progress?.(out.length, job.seeds.length);
       }
       return out;

@@ -24,7 +24,7 @@ import { Rng } from "aura-mem/util/rng";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
 import { CUBES, ZONE_XY } from "./scene.js";
 import { Expert, type GoalSource } from "./expert.js";
-import { ACTION_DIM, OBS_LAYOUT, STREAM_TASK, TASK_INFO, goalOf, type CueOutcome, type Goal, type TabletopEnv } from "./env.js";
+import { ACTION_DIM, OBS_LAYOUT, STREAM_TASK, TASK_INFO, goalOf, type CueOutcome, type Goal, type ResetOptions, type TabletopEnv } from "./env.js";
 
 /** The scripted reference policies of cue-stream. */
 export const STREAM_POLICIES = ["expert", "cue-memory", "guess"] as const;
@@ -195,9 +195,9 @@ function armStep(model: SequenceModel, z: Float32Array, state: MemoryState): { o
  * Run one cue-stream episode with the frozen base policy plus an arm's residual (rollout.ts's loop,
  * one `model.forward(z_t, 1, 1, { initialState })` per control step), scored per cue.
  */
-export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: number, base: BasePolicy, arm: ArmPolicy): StreamArmEpisode {
+export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: number, base: BasePolicy, arm: ArmPolicy, opts: ResetOptions = {}): StreamArmEpisode {
   const t0 = performance.now();
-  let obs = env.reset(STREAM_TASK, seed, horizon);
+  let obs = env.reset(STREAM_TASK, seed, horizon, opts);
   const T = env.horizon;
   const model = arm.model;
   let state = model ? model.initState(1) : null;

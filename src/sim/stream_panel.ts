@@ -41,6 +41,8 @@ export interface StreamPanelOptions {
   seed: number;
   robotDir: string;
   workers: number;
+  /** Diagnostic: the cue stays visible in the demonstrations and the episodes (env ResetOptions.cueAlwaysOn). */
+  cueAlwaysOn: boolean;
 }
 
 export function defaultStreamPanelOptions(): StreamPanelOptions {
@@ -61,6 +63,7 @@ export function defaultStreamPanelOptions(): StreamPanelOptions {
     seed: 0,
     robotDir: defaultRobotDir(),
     workers: Math.max(1, Math.min(2, availableParallelism())),
+    cueAlwaysOn: false,
   };
 }
 
@@ -123,7 +126,7 @@ export async function runStreamPanel(
     const t0 = Date.now();
     const parts = await Promise.all(
       seeds.map(async (s) => {
-        const r = (await pool.submit({ kind: "demos", task, seeds: [s], robotDir: o.robotDir, horizon: o.demoHorizon })) as Demo[];
+        const r = (await pool.submit({ kind: "demos", task, seeds: [s], robotDir: o.robotDir, horizon: o.demoHorizon, cueAlwaysOn: o.cueAlwaysOn })) as Demo[];
         hooks.onStage?.("demos", ++nDemo, seeds.length);
         return r;
       }),
@@ -158,7 +161,7 @@ export async function runStreamPanel(
         const episodes = (
           await Promise.all(
             evalSeeds.map(async (seed) => {
-              const r = (await pool.submit({ kind: "stream-eval", task, arm, seeds: [seed], horizon: o.horizon, base: baseRes.base, model: tr ? tr.arm : null, robotDir: o.robotDir })) as StreamArmEpisode[];
+              const r = (await pool.submit({ kind: "stream-eval", task, arm, seeds: [seed], horizon: o.horizon, base: baseRes.base, model: tr ? tr.arm : null, robotDir: o.robotDir, cueAlwaysOn: o.cueAlwaysOn })) as StreamArmEpisode[];
               hooks.onStage?.("eval", ++evaluated, o.arms.length * o.episodes, arm);
               return r;
             }),
