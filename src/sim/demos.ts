@@ -157,36 +157,14 @@ export function residualSource(base: BasePolicy, train: Demo[], val: Demo[], opt
   if (opts.window !== undefined) return windowedSource(base, train, val, opts.window);
   const T = train[0]!.T;
   const H = base.hidden;
-  const feat = (ds: Demo[]): { z: Float32Array; target: Float32Array; stepType: Uint8Array }[] =>
+  const feat = (ds: Demo[]): DemoRows[] =>
     ds.map((d) => {
       if (d.T !== T) throw new ConfigError("demos of one task must share T");
-      const { z, baseAct } = demoFeatures(base, d);
-      const target = new Float32Array(T * ACTION_DIM);
-      for (let i = 0; i < target.length; i++) target[i] = d.act[i]! - baseAct[i]!;
-      return { z, target, stepType: d.stepType };
+      return demoRows(base, d);
     });
   const tr = feat(train);
   const va = feat(val);
-  const batchOf = (rows: typeof tr): EpisodeBatch => {
-    const B = rows.length;
-    const batch: EpisodeBatch = {
-      B,
-      T,
-      dModel: H,
-      z: new Float32Array(B * T * H),
-      label: null,
-      target: new Float32Array(B * T * ACTION_DIM),
-      lossMask: new Float32Array(B * T).fill(1),
-      evalMask: new Float32Array(B * T).fill(1),
-      stepType: new Uint8Array(B * T),
-    };
-    rows.forEach((r, b) => {
-      batch.z.set(r.z, b * T * H);
-      batch.target!.set(r.target, b * T * ACTION_DIM);
-      batch.stepType.set(r.stepType, b * T);
-    });
-    return batch;
-  };
+  const batchOf = (rows: typeof tr): EpisodeBatch => residualBatch(rows.map((r) => ({ r, off: 0 })), T, H);
   return {
     kind: "continuous",
     metric: "mse",
@@ -208,35 +186,13 @@ export function residualSource(base: BasePolicy, train: Demo[], val: Demo[], opt
 function windowedSource(base: BasePolicy, train: Demo[], val: Demo[], W: number): TrainSource {
   if (!Number.isInteger(W) || W < 1) throw new ConfigError(`window must be a positive integer, got ${W}`);
   const H = base.hidden;
-  const feat = (d: Demo): { T: number; z: Float32Array; target: Float32Array; stepType: Uint8Array } => {
+  const feat = (d: Demo): DemoRows => {
     if (d.T < W) throw new ConfigError(`demo ${d.seed} has ${d.T} steps, shorter than the window ${W}`);
-    const { z, baseAct } = demoFeatures(base, d);
-    const target = new Float32Array(d.T * ACTION_DIM);
-    for (let i = 0; i < target.length; i++) target[i] = d.act[i]! - baseAct[i]!;
-    return { T: d.T, z, target, stepType: d.stepType };
+    return demoRows(base, d);
   };
   const tr = train.map(feat);
   const va = val.map(feat);
-  const batchOf = (rows: { r: (typeof tr)[number]; off: number }[]): EpisodeBatch => {
-    const B = rows.length;
-    const batch: EpisodeBatch = {
-      B,
-      T: W,
-      dModel: H,
-      z: new Float32Array(B * W * H),
-      label: null,
-      target: new Float32Array(B * W * ACTION_DIM),
-      lossMask: new Float32Array(B * W).fill(1),
-      evalMask: new Float32Array(B * W).fill(1),
-      stepType: new Uint8Array(B * W),
-    };
-    rows.forEach(({ r, off }, b) => {
-      batch.z.set(r.z.subarray(off * H, (off + W) * H), b * W * H);
-      batch.target!.set(r.target.subarray(off * ACTION_DIM, (off + W) * ACTION_DIM), b * W * ACTION_DIM);
-      batch.stepType.set(r.stepType.subarray(off, off + W), b * W);
-    });
-    return batch;
-  };
+  const batchOf = (rows: { r: (typeof tr)[number]; off: number }[]): EpisodeBatch => residualBatch(rows, W, H);
   const valRows = va.flatMap((r) => Array.from({ length: Math.floor(r.T / W) }, (_, k) => ({ r, off: k * W })));
   const longest = Math.max(...tr.map((r) => r.T));
   return {
@@ -250,22 +206,7 @@ function windowedSource(base: BasePolicy, train: Demo[], val: Demo[], W: number)
       if (length > longest) throw new ConfigError(`a stream of ${length} steps is longer than every demonstration (${longest} steps)`);
       const fit = tr.filter((r) => r.T >= length);
       const r = fit[rng.int(fit.length)]!;
-      const off = rng.int(r.T - length + 1);
-      const one = (L: number): EpisodeBatch => {
-        const b: EpisodeBatch = {
-          B: 1,
-          T: L,
-          dModel: H,
-          z: r.z.slice(off * H, (off + L) * H),
-          label: null,
-          target: r.target.slice(off * ACTION_DIM, (off + L) * ACTION_DIM),
-          lossMask: new Float32Array(L).fill(1),
-          evalMask: new Float32Array(L).fill(1),
-          stepType: r.stepType.slice(off, off + L),
-        };
-        return b;
-      };
-      return one(length);
+      return residualBatch([{ r, off: rng.int(r.T - length + 1) }], length, H);
     },
     sample(rng: Rng, B: number): EpisodeBatch {
       return batchOf(
@@ -281,4 +222,41 @@ function windowedSource(base: BasePolicy, train: Demo[], val: Demo[], W: number)
       return out;
     },
   };
+}
+
+/** Residual features of one demo: T steps, z [T*H], target [T*7] = expert - base action, step types [T]. */
+interface DemoRows {
+  T: number;
+  z: Float32Array;
+  target: Float32Array;
+  stepType: Uint8Array;
+}
+
+function demoRows(base: BasePolicy, d: Demo): DemoRows {
+  const { z, baseAct } = demoFeatures(base, d);
+  const target = new Float32Array(d.T * ACTION_DIM);
+  for (let i = 0; i < target.length; i++) target[i] = d.act[i]! - baseAct[i]!;
+  return { T: d.T, z, target, stepType: d.stepType };
+}
+
+/** A batch of `rows.length` episodes of L steps: steps [off, off + L) of each row's demo, every step in the loss. */
+function residualBatch(rows: readonly { r: DemoRows; off: number }[], L: number, H: number): EpisodeBatch {
+  const B = rows.length;
+  const batch: EpisodeBatch = {
+    B,
+    T: L,
+    dModel: H,
+    z: new Float32Array(B * L * H),
+    label: null,
+    target: new Float32Array(B * L * ACTION_DIM),
+    lossMask: new Float32Array(B * L).fill(1),
+    evalMask: new Float32Array(B * L).fill(1),
+    stepType: new Uint8Array(B * L),
+  };
+  rows.forEach(({ r, off }, b) => {
+    batch.z.set(r.z.subarray(off * H, (off + L) * H), b * L * H);
+    batch.target!.set(r.target.subarray(off * ACTION_DIM, (off + L) * ACTION_DIM), b * L * ACTION_DIM);
+    batch.stepType.set(r.stepType.subarray(off, off + L), b * L);
+  });
+  return batch;
 }

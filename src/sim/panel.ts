@@ -17,14 +17,8 @@ import { defaultRobotDir } from "../data/paths.js";
 import type { EpisodeOutcome, SimTrace } from "./rollout.js";
 import { aisEstimate, type AisResult } from "./ais.js";
 
-/** Options of a sim run; {@link defaultSimOptions} has the documented defaults. */
-export interface SimOptions {
-  tasks: SimTaskName[];
-  arms: SimArm[];
-  /** Closed-loop evaluation episodes per arm and task. */
-  episodes: number;
-  /** Expert demonstrations per task (10% of them validate). */
-  demos: number;
+/** What the closed-loop pipelines share: the base policy's and the memory arms' training, and where they run. */
+export interface PipelineOptions {
   /** Width of the base policy's hidden layers (= dModel of the memory arms). */
   baseHidden: number;
   baseEpochs: number;
@@ -39,6 +33,16 @@ export interface SimOptions {
   robotDir: string;
   /** Worker threads (0 = in this thread). */
   workers: number;
+}
+
+/** Options of a sim run; {@link defaultSimOptions} has the documented defaults. */
+export interface SimOptions extends PipelineOptions {
+  tasks: SimTaskName[];
+  arms: SimArm[];
+  /** Closed-loop evaluation episodes per arm and task. */
+  episodes: number;
+  /** Expert demonstrations per task (10% of them validate). */
+  demos: number;
   /** Write one trace per arm and task. */
   traces: boolean;
   /** AIS: one-step probe every this many control steps of the AURA rollouts. */
@@ -69,21 +73,33 @@ export function defaultSimOptions(): SimOptions {
 export function checkSimOptions(o: SimOptions): void {
   if (o.tasks.length === 0) throw new ConfigError("at least one task is needed");
   for (const t of o.tasks) if (!isSimTask(t)) throw new ConfigError(`unknown sim task "${t}" (valid: ${SIM_TASKS.join(", ")})`);
-  if (o.arms.length === 0) throw new ConfigError("at least one arm is needed");
-  for (const a of o.arms) if (!isSimArm(a)) throw new ConfigError(`unknown sim arm "${a}" (valid: ${SIM_ARMS.join(", ")})`);
-  const int = (k: keyof SimOptions, min: number): void => {
-    const v = o[k] as number;
-    if (!Number.isInteger(v) || v < min) throw new ConfigError(`${k} must be an integer >= ${min}, got ${v}`);
-  };
-  int("episodes", 1);
-  int("demos", 4);
-  int("baseHidden", 4);
-  int("baseEpochs", 1);
-  int("armSteps", 1);
-  int("armBatch", 1);
-  int("seed", 0);
-  int("workers", 0);
-  int("probeEvery", 1);
+  checkArms(o.arms);
+  checkIntOption(o, "episodes", 1);
+  checkIntOption(o, "demos", 4);
+  checkIntOption(o, "probeEvery", 1);
+  checkPipelineOptions(o);
+}
+
+/** @throws ConfigError unless `o[k]` is an integer >= min. */
+export function checkIntOption<O extends object>(o: O, k: keyof O & string, min: number): void {
+  const v = o[k] as unknown as number;
+  if (!Number.isInteger(v) || v < min) throw new ConfigError(`${k} must be an integer >= ${min}, got ${v}`);
+}
+
+/** @throws ConfigError on no arms or an unknown one. */
+export function checkArms(arms: readonly string[]): void {
+  if (arms.length === 0) throw new ConfigError("at least one arm is needed");
+  for (const a of arms) if (!isSimArm(a)) throw new ConfigError(`unknown sim arm "${a}" (valid: ${SIM_ARMS.join(", ")})`);
+}
+
+/** Check the shared pipeline options, the robot directory last. @throws ConfigError naming the bad option. */
+export function checkPipelineOptions(o: PipelineOptions): void {
+  checkIntOption(o, "baseHidden", 4);
+  checkIntOption(o, "baseEpochs", 1);
+  checkIntOption(o, "armSteps", 1);
+  checkIntOption(o, "armBatch", 1);
+  checkIntOption(o, "seed", 0);
+  checkIntOption(o, "workers", 0);
   if (!(Number.isFinite(o.lambdaW) && o.lambdaW >= 0)) throw new ConfigError(`lambdaW must be a non-negative number, got ${o.lambdaW}`);
   checkRobotDir(o.robotDir);
 }

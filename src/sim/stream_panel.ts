@@ -6,20 +6,18 @@
  * seeds, scored per cue. Jobs run on the sim pool (each stage starts when its inputs exist; episodes
  * are independent jobs).
  */
-import { availableParallelism } from "node:os";
 import { ConfigError } from "aura-mem/errors";
 import { createOps } from "aura-mem/ops/index";
 import { STREAM, STREAM_TASK, TASK_INFO } from "./env.js";
 import { demoSeeds, EVAL_SEED_BASE, type Demo } from "./demos.js";
-import { SIM_ARMS, isSimArm, armFromData, type SimArm, type ArmJobResult, type BaseJobResult } from "./jobs.js";
+import { SIM_ARMS, armFromData, type SimArm, type ArmJobResult, type BaseJobResult } from "./jobs.js";
 import { SimPool } from "./pool.js";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
-import { checkRobotDir } from "./scene.js";
-import { defaultRobotDir } from "../data/paths.js";
+import { checkArms, checkIntOption, checkPipelineOptions, defaultSimOptions, type PipelineOptions } from "./panel.js";
 import { summariseStream, type StreamArmEpisode, type StreamSummary } from "./stream.js";
 
 /** Options of the learned cue-stream panel; {@link defaultStreamPanelOptions} has the defaults. */
-export interface StreamPanelOptions {
+export interface StreamPanelOptions extends PipelineOptions {
   arms: SimArm[];
   /** Closed-loop episodes per arm and their length (control steps). */
   episodes: number;
@@ -31,21 +29,13 @@ export interface StreamPanelOptions {
   window: number;
   /** Carried-state training: windows per stream (fast-weight and RNN arms; 1 = fresh memory per window). */
   streamWindows: number;
-  baseHidden: number;
-  baseEpochs: number;
-  baseLr: number;
-  armSteps: number;
-  armBatch: number;
-  /** AURA's write-sparsity weight (the short tasks' 0.5, docs/sim.md). */
-  lambdaW: number;
-  seed: number;
-  robotDir: string;
-  workers: number;
   /** Diagnostic: the cue stays visible in the demonstrations and the episodes (env ResetOptions.cueAlwaysOn). */
   cueAlwaysOn: boolean;
 }
 
+/** The short tasks' pipeline defaults (defaultSimOptions), with 600 Adam steps of 16 windows per arm. */
 export function defaultStreamPanelOptions(): StreamPanelOptions {
+  const { baseHidden, baseEpochs, baseLr, lambdaW, seed, robotDir, workers } = defaultSimOptions();
   return {
     arms: [...SIM_ARMS],
     episodes: 10,
@@ -54,44 +44,32 @@ export function defaultStreamPanelOptions(): StreamPanelOptions {
     demoHorizon: 2400,
     window: 800,
     streamWindows: 1,
-    baseHidden: 256,
-    baseEpochs: 35,
-    baseLr: 2e-3,
+    baseHidden,
+    baseEpochs,
+    baseLr,
     armSteps: 600,
     armBatch: 16,
-    lambdaW: 0.5,
-    seed: 0,
-    robotDir: defaultRobotDir(),
-    workers: Math.max(1, Math.min(2, availableParallelism())),
+    lambdaW,
+    seed,
+    robotDir,
+    workers,
     cueAlwaysOn: false,
   };
 }
 
 /** @throws ConfigError on unknown arms, bad sizes, a window longer than the demos, or no robot. */
 export function checkStreamPanelOptions(o: StreamPanelOptions): void {
-  if (o.arms.length === 0) throw new ConfigError("at least one arm is needed");
-  for (const a of o.arms) if (!isSimArm(a)) throw new ConfigError(`unknown sim arm "${a}" (valid: ${SIM_ARMS.join(", ")})`);
+  checkArms(o.arms);
   const minH = STREAM.firstCue[1] + STREAM.minLast;
-  const int = (k: keyof StreamPanelOptions, min: number): void => {
-    const v = o[k] as number;
-    if (!Number.isInteger(v) || v < min) throw new ConfigError(`${k} must be an integer >= ${min}, got ${v}`);
-  };
-  int("episodes", 1);
-  int("horizon", minH);
-  int("demos", 4);
-  int("demoHorizon", minH);
-  int("window", 1);
-  int("streamWindows", 1);
-  int("baseHidden", 4);
-  int("baseEpochs", 1);
-  int("armSteps", 1);
-  int("armBatch", 1);
-  int("seed", 0);
-  int("workers", 0);
+  checkIntOption(o, "episodes", 1);
+  checkIntOption(o, "horizon", minH);
+  checkIntOption(o, "demos", 4);
+  checkIntOption(o, "demoHorizon", minH);
+  checkIntOption(o, "window", 1);
+  checkIntOption(o, "streamWindows", 1);
   if (o.window > o.demoHorizon) throw new ConfigError(`window ${o.window} is longer than the demonstrations (${o.demoHorizon} steps)`);
   if (o.window * o.streamWindows > o.demoHorizon) throw new ConfigError(`streamWindows x window = ${o.window * o.streamWindows} steps is longer than the demonstrations (${o.demoHorizon} steps)`);
-  if (!(Number.isFinite(o.lambdaW) && o.lambdaW >= 0)) throw new ConfigError(`lambdaW must be a non-negative number, got ${o.lambdaW}`);
-  checkRobotDir(o.robotDir);
+  checkPipelineOptions(o);
 }
 
 /** One arm's training summary and closed-loop episodes. */
