@@ -20,6 +20,7 @@ import { ZONE_RADIUS, ZONE_XY } from "../src/sim/scene.js";
 import { readCue, runStreamEpisode, summariseStream } from "../src/sim/stream.js";
 import { expertEpisode, residualSource, type Demo } from "../src/sim/demos.js";
 import { BasePolicy } from "../src/sim/policy.js";
+import { dropIdle } from "../src/sim/jobs.js";
 import { ACTION_DIM, OBS_DIM } from "../src/sim/env.js";
 import { naiveOps } from "aura-mem/ops/index";
 import { Rng } from "aura-mem/util/rng";
@@ -289,4 +290,31 @@ testNeeding(PANDA, "aura sim-stream --arms (the CLI): every learned arm through 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("dropIdle: every moving step kept, a seeded fraction of the idle ones; 1 keeps all; bad fractions refused", () => {
+  const n = 400;
+  const rng = new Rng(2);
+  const act = new Float32Array(n * ACTION_DIM);
+  const obs = Float32Array.from({ length: n * 3 }, (_, i) => i);
+  const moving: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 4 === 0) {
+      act[i * ACTION_DIM] = 0.5; // moves
+      moving.push(i);
+    } else {
+      act[i * ACTION_DIM] = 0.01 * rng.normal(); // holds still, small jitter
+      act[i * ACTION_DIM + 6] = -1; // gripper open: not motion
+    }
+  }
+  assert.equal(dropIdle(obs, act, 1, 0).obs, obs, "keep = 1 is the identity");
+  const none = dropIdle(obs, act, 0, 0);
+  assert.deepEqual([...none.obs].filter((_, k) => k % 3 === 0).map((v) => v / 3), moving, "keep = 0: exactly the moving rows, in order");
+  assert.equal(none.act.length, moving.length * ACTION_DIM);
+  const half = dropIdle(obs, act, 0.5, 7);
+  assert.deepEqual(dropIdle(obs, act, 0.5, 7).obs, half.obs, "deterministic for the seed");
+  const kept = half.act.length / ACTION_DIM - moving.length;
+  assert.ok(kept > 0.35 * 300 && kept < 0.65 * 300, `${kept} of 300 idle rows kept at 0.5`);
+  assert.throws(() => dropIdle(obs, act, 1.5, 0), ConfigError);
+  assert.throws(() => dropIdle(obs, act, -0.1, 0), ConfigError);
 });

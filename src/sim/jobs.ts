@@ -9,6 +9,7 @@ import { armSpec } from "aura-mem/model/arms";
 import { SequenceModel, type ArmName } from "aura-mem/model/model";
 import { train } from "aura-mem/train/train";
 import { ConfigError } from "aura-mem/errors";
+import { Rng } from "aura-mem/util/rng";
 import { ACTION_DIM, TabletopEnv, type SimTaskName } from "./env.js";
 import { expertEpisode, residualSource, type Demo } from "./demos.js";
 import { BasePolicy, type BasePolicyData } from "./policy.js";
@@ -76,6 +77,37 @@ export interface BaseJob {
   epochs: number;
   lr: number;
   seed: number;
+  /**
+   * Fraction of the idle training steps kept for behaviour cloning (default 1 = all): steps whose expert
+   * label moves and turns the TCP by less than IDLE_ACTION (holding the home pose between cues), drawn
+   * with the seed. Long cue-stream demos are mostly idle.
+   */
+  idleKeep?: number;
+}
+
+/** Below this norm of the label's translation and of its rotation (action units) a step counts as idle. */
+export const IDLE_ACTION = 0.05;
+
+/** Keep every non-idle row of (obs, act) and a `keep` fraction of the idle ones (deterministic for `seed`). */
+export function dropIdle(obs: Float32Array, act: Float32Array, keep: number, seed: number): { obs: Float32Array; act: Float32Array } {
+  if (!(keep >= 0 && keep <= 1)) throw new ConfigError(`idleKeep must be in [0, 1], got ${keep}`);
+  if (keep === 1) return { obs, act };
+  const n = act.length / ACTION_DIM;
+  const D = obs.length / n;
+  const rng = new Rng((seed * 31 + 0x1d1e) >>> 0);
+  const rows: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = act.subarray(i * ACTION_DIM, (i + 1) * ACTION_DIM);
+    const idle = Math.hypot(a[0]!, a[1]!, a[2]!) < IDLE_ACTION && Math.hypot(a[3]!, a[4]!, a[5]!) < IDLE_ACTION;
+    if (!idle || rng.uniform() < keep) rows.push(i);
+  }
+  const o = new Float32Array(rows.length * D);
+  const y = new Float32Array(rows.length * ACTION_DIM);
+  rows.forEach((i, k) => {
+    o.set(obs.subarray(i * D, (i + 1) * D), k * D);
+    y.set(act.subarray(i * ACTION_DIM, (i + 1) * ACTION_DIM), k * ACTION_DIM);
+  });
+  return { obs: o, act: y };
 }
 export interface BaseJobResult {
   base: BasePolicyData;
@@ -205,7 +237,8 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
     case "base": {
       const t0 = performance.now();
       const base = new BasePolicy(ctx.ops, { hidden: job.hidden, seed: job.seed });
-      const r = base.train(concat(job.train, "obs"), concat(job.train, "act"), concat(job.val, "obs"), concat(job.val, "act"), {
+      const tr = dropIdle(concat(job.train, "obs"), concat(job.train, "act"), job.idleKeep ?? 1, job.seed);
+      const r = base.train(tr.obs, tr.act, concat(job.val, "obs"), concat(job.val, "act"), {
         epochs: job.epochs,
         batchSize: 256,
         lr: job.lr,

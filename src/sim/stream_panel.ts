@@ -31,6 +31,8 @@ export interface StreamPanelOptions extends PipelineOptions {
   streamWindows: number;
   /** Diagnostic: the cue stays visible in the demonstrations and the episodes (env ResetOptions.cueAlwaysOn). */
   cueAlwaysOn: boolean;
+  /** Fraction of idle demonstration steps the base policy is cloned on (BaseJob.idleKeep; 1 = all). */
+  baseIdleKeep: number;
 }
 
 /** The short tasks' pipeline defaults (defaultSimOptions), with 600 Adam steps of 16 windows per arm. */
@@ -54,6 +56,7 @@ export function defaultStreamPanelOptions(): StreamPanelOptions {
     robotDir,
     workers,
     cueAlwaysOn: false,
+    baseIdleKeep: 1,
   };
 }
 
@@ -67,6 +70,7 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   checkIntOption(o, "demoHorizon", minH);
   checkIntOption(o, "window", 1);
   checkIntOption(o, "streamWindows", 1);
+  if (!(o.baseIdleKeep >= 0 && o.baseIdleKeep <= 1)) throw new ConfigError(`baseIdleKeep must be in [0, 1], got ${o.baseIdleKeep}`);
   if (o.window > o.demoHorizon) throw new ConfigError(`window ${o.window} is longer than the demonstrations (${o.demoHorizon} steps)`);
   if (o.window * o.streamWindows > o.demoHorizon) throw new ConfigError(`streamWindows x window = ${o.window * o.streamWindows} steps is longer than the demonstrations (${o.demoHorizon} steps)`);
   checkPipelineOptions(o);
@@ -115,7 +119,7 @@ export async function runStreamPanel(
     const val = demos.slice(0, nVal);
     const trainSet = demos.slice(nVal);
     hooks.onStage?.("base", 0, 1);
-    const baseRes = (await pool.submit({ kind: "base", task, train: trainSet, val, hidden: o.baseHidden, epochs: o.baseEpochs, lr: o.baseLr, seed: o.seed })) as BaseJobResult;
+    const baseRes = (await pool.submit({ kind: "base", task, train: trainSet, val, hidden: o.baseHidden, epochs: o.baseEpochs, lr: o.baseLr, seed: o.seed, idleKeep: o.baseIdleKeep })) as BaseJobResult;
     hooks.onStage?.("base", 1, 1, `val mse ${baseRes.valMse.toFixed(4)}`);
     const memArms = o.arms.filter((a): a is Exclude<SimArm, "no-memory"> => a !== "no-memory");
     let trained = 0;
