@@ -18,7 +18,7 @@ import { STREAM, STREAM_TASK, TASK_INFO, TabletopEnv, planEpisode } from "../src
 import { Expert } from "../src/sim/expert.js";
 import { ZONE_RADIUS, ZONE_XY } from "../src/sim/scene.js";
 import { readCue, runStreamEpisode, summariseStream } from "../src/sim/stream.js";
-import { expertEpisode, residualSource, type Demo } from "../src/sim/demos.js";
+import { expertEpisode, learnerEpisode, residualSource, type Demo } from "../src/sim/demos.js";
 import { BasePolicy } from "../src/sim/policy.js";
 import { dropIdle } from "../src/sim/jobs.js";
 import { ACTION_DIM, OBS_DIM } from "../src/sim/env.js";
@@ -259,11 +259,12 @@ testNeeding(PANDA, "aura sim-stream --arms (the CLI): every learned arm through 
   try {
     const json = join(dir, "s.json");
     const H = 900;
-    const args = ["sim-stream", "--arms", "no-memory,always-write,aura,kv-cache,gru", "--demos", "5", "--demo-horizon", "800", "--window", "300", "--stream-windows", "2", "--base-epochs", "1"];
+    const args = ["sim-stream", "--arms", "no-memory,always-write,aura,kv-cache,gru", "--demos", "5", "--demo-horizon", "800", "--window", "300", "--stream-windows", "2", "--base-epochs", "1", "--dagger", "1"];
     args.push("--arm-steps", "2", "--arm-batch", "2", "--episodes", "1", "--horizon", String(H), "--workers", "2", "--robot-dir", ROBOT, "--json", json);
     const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr + r.stdout);
     for (const a of ["no-memory", "always-write", "aura", "kv-cache", "gru"]) assert.match(r.stdout, new RegExp(`\\| ${a} \\| `));
+    assert.match(r.stderr, /dagger 1 base 1\/1 val mse [\d.]+ on 8 streams/, "3 training demonstrations + the base's own 5 rollouts after one DAgger round");
     const res = JSON.parse(readFileSync(json, "utf8"));
     assert.deepEqual(res.policies, {}, "no scripted policies unless asked for");
     const rows = Object.fromEntries(res.learned.summary.map((x: { arm: string }) => [x.arm, x]));
@@ -317,4 +318,22 @@ test("dropIdle: every moving step kept, a seeded fraction of the idle ones; 1 ke
   assert.ok(kept > 0.35 * 300 && kept < 0.65 * 300, `${kept} of 300 idle rows kept at 0.5`);
   assert.throws(() => dropIdle(obs, act, 1.5, 0), ConfigError);
   assert.throws(() => dropIdle(obs, act, -0.1, 0), ConfigError);
+});
+
+testNeeding(PANDA, "learnerEpisode (DAgger data): the learner's states labelled by the expert; beta = 1 replays the clean expert bit for bit", {}, async () => {
+  const e = await env();
+  const H = 700;
+  const clean = expertEpisode(e, STREAM_TASK, 5, false, H);
+  const replay = learnerEpisode(e, STREAM_TASK, 5, () => [0, 0, 0, 0, 0, 0, -1], { horizon: H, beta: 1 });
+  assert.deepEqual([...replay.obs], [...clean.obs], "executing the expert's actions visits the expert's states");
+  assert.deepEqual([...replay.act], [...clean.act]);
+  const still = learnerEpisode(e, STREAM_TASK, 5, () => [0, 0, 0, 0, 0, 0, -1], { horizon: H });
+  assert.equal(still.T, H);
+  // the learner did not move: the TCP stays put; the labels still say where the expert would go
+  const tcp = (k: number): number[] => [...still.obs.subarray(k * OBS_DIM + 19, k * OBS_DIM + 22)];
+  assert.ok(Math.hypot(...tcp(H - 1).map((v, i) => v - tcp(0)[i]!)) < 0.01, "a still learner stays where it started");
+  let moving = 0;
+  for (let t = 0; t < H; t++) if (Math.hypot(still.act[t * ACTION_DIM]!, still.act[t * ACTION_DIM + 1]!, still.act[t * ACTION_DIM + 2]!) > 0.1) moving++;
+  assert.ok(moving > 50, `the expert labels ask for motion on ${moving} of the learner's states`);
+  assert.ok(!e.cueOutcomes().some((c) => c.success), "the still learner places nothing");
 });

@@ -118,6 +118,7 @@ export function registerSimCommands(program: Command): void {
     .option("--window <n>", "--arms: training window of the memory arms (steps)", intArg("window", 1), defaultStreamPanelOptions().window)
     .option("--stream-windows <n>", "--arms: carried-state training over this many consecutive windows of a demonstration (fast-weight and RNN arms; 1 = fresh memory per window)", intArg("stream-windows", 1), defaultStreamPanelOptions().streamWindows)
     .option("--base-epochs <n>", "--arms: behaviour-cloning epochs of the base policy", intArg("base-epochs", 1), defaultStreamPanelOptions().baseEpochs)
+    .option("--dagger <n>", "--arms: DAgger rounds of the base policy (its own rollouts labelled by the expert, added to the demonstrations)", intArg("dagger"), defaultStreamPanelOptions().daggerRounds)
     .option("--base-idle-keep <x>", "--arms: fraction of idle demonstration steps (holding still between cues) the base policy is cloned on", numArg("base-idle-keep"), defaultStreamPanelOptions().baseIdleKeep)
     .option("--arm-steps <n>", "--arms: Adam steps per memory arm", intArg("arm-steps", 1), defaultStreamPanelOptions().armSteps)
     .option("--arm-batch <n>", "--arms: windows per Adam step", intArg("arm-batch", 1), defaultStreamPanelOptions().armBatch)
@@ -152,6 +153,7 @@ export function registerSimCommands(program: Command): void {
           workers: o.workers,
           cueAlwaysOn: o.cueVisible === true,
           baseIdleKeep: o.baseIdleKeep,
+          daggerRounds: o.dagger,
         };
         checkStreamPanelOptions(panelOpts); // clear errors before anything starts
       }

@@ -110,6 +110,39 @@ export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number,
   return { task, seed, T, obs, act, stepType, success: env.success() };
 }
 
+/**
+ * On-policy data (DAgger, Ross et al. 2011): roll out `act(obs)` (the learner), label every visited state
+ * with the scripted expert's action for the true goal; with probability `beta` per step the expert's action
+ * is executed instead (beta = 0: the learner's states only). The Demo holds the visited observations and
+ * the expert labels.
+ */
+export function learnerEpisode(
+  env: TabletopEnv,
+  task: SimTaskName,
+  seed: number,
+  act: (obs: Float32Array) => ArrayLike<number>,
+  o: { horizon?: number; beta?: number; reset?: ResetOptions } = {},
+): Demo {
+  let obs = env.reset(task, seed, o.horizon, o.reset ?? {});
+  const T = env.horizon;
+  const out = new Float32Array(T * OBS_DIM);
+  const lab = new Float32Array(T * ACTION_DIM);
+  const stepType = new Uint8Array(T);
+  const expert = new Expert(env);
+  expert.reset();
+  const rng = new Rng((seed * 104729 + 0xda66) >>> 0);
+  const beta = o.beta ?? 0;
+  for (let t = 0; t < T; t++) {
+    out.set(obs, t * OBS_DIM);
+    stepType[t] = env.stepType;
+    const a = expert.act();
+    lab.set(a, t * ACTION_DIM);
+    const exec = beta > 0 && rng.uniform() < beta ? a : Array.from(act(obs));
+    obs = env.step(exec);
+  }
+  return { task, seed, T, obs: out, act: lab, stepType, success: env.success() };
+}
+
 /** A decoy excursion for the expert's current phase: another cube while approaching, the other zone while carrying. */
 function startExcursion(env: TabletopEnv, expert: Expert, rng: Rng): { left: number; x: number; y: number; phase: string } | null {
   const goal = env.goal;

@@ -11,7 +11,7 @@ import { train } from "aura-mem/train/train";
 import { ConfigError } from "aura-mem/errors";
 import { Rng } from "aura-mem/util/rng";
 import { ACTION_DIM, TabletopEnv, type SimTaskName } from "./env.js";
-import { expertEpisode, residualSource, type Demo } from "./demos.js";
+import { expertEpisode, learnerEpisode, residualSource, type Demo } from "./demos.js";
 import { BasePolicy, type BasePolicyData } from "./policy.js";
 import { runEpisode, type EpisodeOutcome, type SimTrace } from "./rollout.js";
 import { runStreamEpisode, runStreamArmEpisode, type StreamArmEpisode, type StreamEpisode, type StreamPolicy } from "./stream.js";
@@ -189,7 +189,20 @@ export interface StreamEvalJob {
   cueAlwaysOn?: boolean;
 }
 
-export type SimJob = DemoJob | BaseJob | ArmJob | EvalJob | StreamJob | StreamEvalJob;
+/** On-policy data for the base policy (DAgger): its own rollouts labelled by the expert (demos.ts learnerEpisode). */
+export interface VisitJob {
+  kind: "visit";
+  task: SimTaskName;
+  seeds: number[];
+  horizon?: number;
+  base: BasePolicyData;
+  /** Probability of executing the expert's action instead of the learner's. */
+  beta: number;
+  cueAlwaysOn?: boolean;
+  robotDir: string;
+}
+
+export type SimJob = VisitJob | DemoJob | BaseJob | ArmJob | EvalJob | StreamJob | StreamEvalJob;
 export type SimJobResult = Demo[] | BaseJobResult | ArmJobResult | EvalJobResult | StreamEpisode[] | StreamArmEpisode[];
 
 /** Per-thread resources: the environments (one per robot directory, plus a probe copy) and the ops. */
@@ -230,6 +243,16 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const out: Demo[] = [];
       for (const s of job.seeds) {
         out.push(expertEpisode(env, job.task, s, job.perturb ?? true, job.horizon, { cueAlwaysOn: job.cueAlwaysOn ?? false }));
+        progress?.(out.length, job.seeds.length);
+      }
+      return out;
+    }
+    case "visit": {
+      const env = await ctx.env(job.robotDir);
+      const base = new BasePolicy(ctx.ops, job.base);
+      const out: Demo[] = [];
+      for (const s of job.seeds) {
+        out.push(learnerEpisode(env, job.task, s, (o) => base.forward(o, 1).action, { horizon: job.horizon, beta: job.beta, reset: { cueAlwaysOn: job.cueAlwaysOn ?? false } }));
         progress?.(out.length, job.seeds.length);
       }
       return out;
