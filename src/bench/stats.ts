@@ -129,13 +129,17 @@ export function wilson95(successes: number, n: number): ProportionCi {
     throw new ConfigError(`wilson95: successes must be an integer in [0, ${n}], got ${successes}`);
   }
   const p = successes / n;
+  const [lo, hi] = wilsonBounds(p, n);
+  return { p, ci95: [successes === 0 ? 0 : lo, successes === n ? 1 : hi], n };
+}
+
+/** The Wilson score 95% bounds of a proportion p at a (possibly fractional, effective) size n > 0, clipped to [0, 1]. */
+function wilsonBounds(p: number, n: number): [number, number] {
   const z2 = Z95 * Z95;
   const denom = 1 + z2 / n;
   const center = (p + z2 / (2 * n)) / denom;
   const half = (Z95 * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom;
-  const lo = successes === 0 ? 0 : Math.max(0, center - half);
-  const hi = successes === n ? 1 : Math.min(1, center + half);
-  return { p, ci95: [lo, hi], n };
+  return [Math.max(0, center - half), Math.min(1, center + half)];
 }
 
 /** A proportion over clustered trials (e.g. cues within episodes) with its cluster-adjusted Wilson interval. */
@@ -184,9 +188,5 @@ export function clusteredWilson95(successes: readonly number[], trials: readonly
   }
   const ne = N / deff;
   if (deff === 1) return { ...base, clusters: k, designEffect: 1, nEffective: N };
-  const z2 = Z95 * Z95;
-  const denom = 1 + z2 / ne;
-  const center = (p + z2 / (2 * ne)) / denom;
-  const half = (Z95 * Math.sqrt((p * (1 - p)) / ne + z2 / (4 * ne * ne))) / denom;
-  return { p, ci95: [Math.max(0, center - half), Math.min(1, center + half)], n: N, clusters: k, designEffect: deff, nEffective: ne };
+  return { p, ci95: wilsonBounds(p, ne), n: N, clusters: k, designEffect: deff, nEffective: ne };
 }

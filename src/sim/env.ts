@@ -204,7 +204,7 @@ export function goalOf(task: SimTaskName, index: number): Goal {
 }
 
 /** A table position in the cue channel's units. */
-function spot(x: number, y: number): [number, number] {
+export function spot(x: number, y: number): [number, number] {
   return [(x - 0.5) / 0.1, y / 0.1];
 }
 
@@ -558,7 +558,7 @@ export class TabletopEnv {
     this.t_++;
     this.updateCue();
     if (this.nudgeAt.has(this.t_)) this.nudge();
-    if (this.t_ === this.plan_.horizon && this.plan_.task === STREAM_TASK) this.scoreCue();
+    if (this.t_ === this.plan_.horizon) this.scoreCue();
     return this.observe();
   }
 
@@ -568,9 +568,11 @@ export class TabletopEnv {
     const t = this.t_;
     const next = plan.cues[this.cueIndex_ + 1];
     if (next && next.step === t) {
-      // a new cue: score the one before it, clear the zones (streams), switch the goal
-      if (this.cueIndex_ >= 0) this.scoreCue();
-      if (plan.task === STREAM_TASK && this.cueIndex_ >= 0) this.clearZones();
+      // a new cue after the first (streams): score the one before it, clear the zones; then switch the goal
+      if (this.cueIndex_ >= 0) {
+        this.scoreCue();
+        this.clearZones();
+      }
       this.cueIndex_++;
     }
     this.cue_.fill(0);
@@ -593,7 +595,7 @@ export class TabletopEnv {
     }
   }
 
-  /** Score the current cue on the current state (streams: just before the next cue, and at the end). */
+  /** Score the current cue on the current state: just before the next cue, and at the end of the episode. */
   private scoreCue(): void {
     const cue = this.plan.cues[this.cueIndex_];
     if (!cue) return;
@@ -608,16 +610,15 @@ export class TabletopEnv {
   }
 
   /**
-   * Streams, at a new cue: every cube lying in a zone (or off the table, or outside the reach of the
-   * workspace) is put back at a free spot of the spawn region (random yaw), at rest.
+   * At every cue after the first (streams): every cube lying in or near a zone (or off the table, or
+   * outside the reach of the workspace) is put back at a free spot of the spawn region (random yaw), at rest.
    */
   private clearZones(): void {
     const moved: number[] = [];
     for (let c = 0; c < CUBES.length; c++) {
       const p = this.cubePose(c);
-      const inZone = ZONE_XY.some(([zx, zy]) => Math.hypot(p[0] - zx, p[1] - zy) <= ZONE_RADIUS + 0.03);
       const lost = p[2] < 0 || p[0] < WORKSPACE.lo[0] || p[0] > WORKSPACE.hi[0] || p[1] < WORKSPACE.lo[1] || p[1] > WORKSPACE.hi[1];
-      if (inZone || lost) moved.push(c);
+      if (this.nearZone(c) || lost) moved.push(c);
     }
     if (!moved.length) return;
     const tcp = this.tcpPos();
@@ -631,16 +632,19 @@ export class TabletopEnv {
     this.mj.mj_forward(this.model, this.data);
   }
 
+  /** Whether cube c's centre lies within 3 cm of a zone's edge (x, y), whatever its height. */
+  private nearZone(c: number): boolean {
+    const p = this.cubePose(c);
+    return ZONE_XY.some(([zx, zy]) => Math.hypot(p[0] - zx, p[1] - zy) <= ZONE_RADIUS + 0.03);
+  }
+
   /** Displace a non-target cube that rests on the table by 3-5 cm (a distractor event); streams: not one lying in a zone. */
   private nudge(): void {
     const plan = this.plan;
     const targets = new Set(this.goal.cubes);
     const tcp = this.tcpPos();
-    const inZone = (i: number): boolean => {
-      const p = this.cubePose(i);
-      return ZONE_XY.some(([zx, zy]) => Math.hypot(p[0] - zx, p[1] - zy) <= ZONE_RADIUS + 0.03);
-    };
-    const cands = [0, 1, 2].filter((i) => !targets.has(i) && (plan.task !== STREAM_TASK || !inZone(i)));
+    // streams only: the short tasks' nudge (and its random draws) stays as their panel was measured with
+    const cands = [0, 1, 2].filter((i) => !targets.has(i) && (plan.task !== STREAM_TASK || !this.nearZone(i)));
     if (!cands.length) return;
     const i = cands[this.rng.int(cands.length)]!;
     const p = this.cubePose(i);

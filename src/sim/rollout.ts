@@ -92,7 +92,8 @@ export interface RolloutOptions {
   probeEvery?: number;
 }
 
-function stepArm(model: SequenceModel, z: Float32Array, state: MemoryState): { out: Float32Array; g: number; p: number; state: MemoryState } {
+/** One control tick of a memory arm at batch 1: its residual action, write decision and probability, next state. */
+export function stepArm(model: SequenceModel, z: Float32Array, state: MemoryState): { out: Float32Array; g: number; p: number; state: MemoryState } {
   const fr = model.forward(z, 1, 1, { initialState: state, validate: false });
   return { out: fr.out, g: fr.g[0]!, p: fr.p[0]!, state: fr.finalState };
 }

@@ -16,26 +16,20 @@
  * same way (per cue, Wilson intervals clustered by episode: stats.ts clusteredWilson95).
  */
 import { ConfigError } from "aura-mem/errors";
-import type { MemoryState, SequenceModel } from "aura-mem/model/model";
 import { StepType } from "../tasks/types.js";
 import type { BasePolicy } from "./policy.js";
-import type { ArmPolicy } from "./rollout.js";
+import { stepArm, type ArmPolicy } from "./rollout.js";
 import { Rng } from "aura-mem/util/rng";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
 import { CUBES, ZONE_XY } from "./scene.js";
 import { Expert, type GoalSource } from "./expert.js";
-import { ACTION_DIM, OBS_LAYOUT, STREAM_TASK, TASK_INFO, goalOf, type CueOutcome, type Goal, type ResetOptions, type TabletopEnv } from "./env.js";
+import { ACTION_DIM, OBS_LAYOUT, STREAM_TASK, TASK_INFO, goalOf, spot, type CueOutcome, type Goal, type ResetOptions, type TabletopEnv } from "./env.js";
 
 /** The scripted reference policies of cue-stream. */
 export const STREAM_POLICIES = ["expert", "cue-memory", "guess"] as const;
 export type StreamPolicy = (typeof STREAM_POLICIES)[number];
 export function isStreamPolicy(s: string): s is StreamPolicy {
   return (STREAM_POLICIES as readonly string[]).includes(s);
-}
-
-/** A table position in the cue channel's units (env.ts). */
-function spot(x: number, y: number): [number, number] {
-  return [(x - 0.5) / 0.1, y / 0.1];
 }
 
 /**
@@ -186,11 +180,6 @@ export interface StreamArmEpisode {
   wallMs: number;
 }
 
-function armStep(model: SequenceModel, z: Float32Array, state: MemoryState): { out: Float32Array; g: number; state: MemoryState } {
-  const fr = model.forward(z, 1, 1, { initialState: state, validate: false });
-  return { out: fr.out, g: fr.g[0]!, state: fr.finalState };
-}
-
 /**
  * Run one cue-stream episode with the frozen base policy plus an arm's residual (rollout.ts's loop,
  * one `model.forward(z_t, 1, 1, { initialState })` per control step), scored per cue.
@@ -215,7 +204,7 @@ export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: num
     let g = 0;
     if (model && state) {
       const s0 = performance.now();
-      const r = armStep(model, z, state);
+      const r = stepArm(model, z, state);
       const dt = performance.now() - s0;
       if (t < W) msStart += dt;
       if (t >= T - W) msEnd += dt;

@@ -223,7 +223,6 @@ export function summariseStreamPanel(run: StreamPanelRun): StreamArmSummary[] {
     const cw = a!.episodes.reduce((t, e) => [t[0] + e.cueWrites[0], t[1] + e.cueWrites[1]], [0, 0]);
     const dw = a!.episodes.reduce((t, e) => [t[0] + e.distractorWrites[0], t[1] + e.distractorWrites[1]], [0, 0]);
     const minutes = a!.episodes.reduce((t, e) => t + e.horizon / 1200, 0);
-    const dense = a!.arm !== "aura" && a!.arm !== "no-memory";
     const split = (early: boolean): ClusteredProportionCi | null => {
       const n = a!.episodes.map((e) => e.cues.filter((c) => c.cue < EARLY_CUES === early).length);
       if (n.every((k) => k === 0)) return null;
@@ -243,8 +242,8 @@ export function summariseStreamPanel(run: StreamPanelRun): StreamArmSummary[] {
       pWriteDistractor: a!.arm === "no-memory" ? null : dw[1] ? dw[0] / dw[1] : null,
       stateBytesStart: mean(a!.episodes.map((e) => e.stateBytesStart)),
       stateBytesEnd: mean(a!.episodes.map((e) => e.stateBytesEnd)),
-      armMsStart: dense || a!.arm === "aura" ? mean(a!.episodes.map((e) => e.armMsStart)) : 0,
-      armMsEnd: dense || a!.arm === "aura" ? mean(a!.episodes.map((e) => e.armMsEnd)) : 0,
+      armMsStart: mean(a!.episodes.map((e) => e.armMsStart)),
+      armMsEnd: mean(a!.episodes.map((e) => e.armMsEnd)),
     };
   });
   const aw = rows.find((r) => r.arm === "always-write");
