@@ -169,4 +169,8 @@ test("bad options give clear errors", () => {
   const r2 = cli(["--tasks", "stack-cubes"]);
   assert.equal(r2.status, 2, r2.stderr);
   assert.match(r2.stderr, /unknown sim task "stack-cubes"/);
+  assert.throws(() => checkSimOptions({ ...base, armDaggerRounds: 10 }), /armDaggerRounds must be an integer in \[0, 9\], got 10/);
+  const r3 = cli(["--dagger", "12", "--robot-dir", ROBOT]);
+  assert.equal(r3.status, 2, r3.stderr);
+  assert.match(r3.stderr, /daggerRounds must be an integer in \[0, 9\], got 12/);
 });

@@ -31,6 +31,8 @@ export function registerSimCommands(program: Command): void {
     .option("--base-epochs <n>", "behaviour-cloning epochs of the base policy", intArg("base-epochs", 1), d.baseEpochs)
     .option("--arm-steps <n>", "Adam steps per memory arm", intArg("arm-steps", 1), d.armSteps)
     .option("--lambda-w <x>", "AURA's write-sparsity weight", numArg("lambda-w"), d.lambdaW)
+    .option("--dagger <n>", "DAgger rounds of the base policy (its own rollouts on fresh episodes labelled by the expert, added to the demonstrations)", intArg("dagger"), d.daggerRounds)
+    .option("--arm-dagger <n>", "DAgger rounds of every memory arm (the base plus the arm rolled out, labelled by the expert, added to its training set)", intArg("arm-dagger"), d.armDaggerRounds)
     .option("--seed <n>", "training seed", intArg("seed"), d.seed)
     .option("--robot-dir <path>", "MuJoCo Menagerie franka_emika_panda directory", d.robotDir)
     .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"), d.workers)
@@ -50,6 +52,8 @@ export function registerSimCommands(program: Command): void {
         robotDir: resolve(o.robotDir),
         workers: o.workers,
         traces: o.traces !== false,
+        daggerRounds: o.dagger,
+        armDaggerRounds: o.armDagger,
       };
       checkSimOptions(opts); // clear errors before anything starts
       const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -84,6 +88,8 @@ export function registerSimCommands(program: Command): void {
         armSteps: opts.armSteps,
         armBatch: opts.armBatch,
         lambdaW: opts.lambdaW,
+        daggerRounds: opts.daggerRounds,
+        armDaggerRounds: opts.armDaggerRounds,
         seed: opts.seed,
         workers: opts.workers,
         robotDir: opts.robotDir,
@@ -119,6 +125,7 @@ export function registerSimCommands(program: Command): void {
     .option("--stream-windows <n>", "--arms: carried-state training over this many consecutive windows of a demonstration (fast-weight and RNN arms; 1 = fresh memory per window)", intArg("stream-windows", 1), defaultStreamPanelOptions().streamWindows)
     .option("--base-epochs <n>", "--arms: behaviour-cloning epochs of the base policy", intArg("base-epochs", 1), defaultStreamPanelOptions().baseEpochs)
     .option("--dagger <n>", "--arms: DAgger rounds of the base policy (its own rollouts labelled by the expert, added to the demonstrations)", intArg("dagger"), defaultStreamPanelOptions().daggerRounds)
+    .option("--arm-dagger <n>", "--arms: DAgger rounds of every memory arm (the base plus the arm rolled out on fresh streams, labelled by the expert, added to its training set)", intArg("arm-dagger"), defaultStreamPanelOptions().armDaggerRounds)
     .option("--base-idle-keep <x>", "--arms: fraction of idle demonstration steps (holding still between cues) the base policy is cloned on", numArg("base-idle-keep"), defaultStreamPanelOptions().baseIdleKeep)
     .option("--arm-steps <n>", "--arms: Adam steps per memory arm", intArg("arm-steps", 1), defaultStreamPanelOptions().armSteps)
     .option("--arm-batch <n>", "--arms: windows per Adam step", intArg("arm-batch", 1), defaultStreamPanelOptions().armBatch)
@@ -154,6 +161,7 @@ export function registerSimCommands(program: Command): void {
           cueAlwaysOn: o.cueVisible === true,
           baseIdleKeep: o.baseIdleKeep,
           daggerRounds: o.dagger,
+          armDaggerRounds: o.armDagger,
         };
         checkStreamPanelOptions(panelOpts); // clear errors before anything starts
       }

@@ -113,8 +113,9 @@ export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number,
 /**
  * On-policy data (DAgger, Ross et al. 2011): roll out `act(obs)` (the learner), label every visited state
  * with the scripted expert's action for the true goal; with probability `beta` per step the expert's action
- * is executed instead (beta = 0: the learner's states only). The Demo holds the visited observations and
- * the expert labels.
+ * is executed instead (beta = 0: the learner's states only). `act` is called on every observation in order,
+ * so a stateful learner (the base plus a memory arm) keeps its memory over the whole episode. The Demo holds
+ * the visited observations and the expert labels.
  */
 export function learnerEpisode(
   env: TabletopEnv,
@@ -137,7 +138,10 @@ export function learnerEpisode(
     stepType[t] = env.stepType;
     const a = expert.act();
     lab.set(a, t * ACTION_DIM);
-    const exec = beta > 0 && rng.uniform() < beta ? a : Array.from(act(obs));
+    // the learner sees every observation, also where the expert's action is executed (a memory arm's state must
+    // follow the whole stream)
+    const own = Array.from(act(obs));
+    const exec = beta > 0 && rng.uniform() < beta ? a : own;
     obs = env.step(exec);
   }
   return { task, seed, T, obs: out, act: lab, stepType, success: env.success() };

@@ -13,7 +13,7 @@ import { Rng } from "aura-mem/util/rng";
 import { ACTION_DIM, TabletopEnv, type SimTaskName } from "./env.js";
 import { expertEpisode, learnerEpisode, residualSource, type Demo } from "./demos.js";
 import { BasePolicy, type BasePolicyData } from "./policy.js";
-import { runEpisode, type EpisodeOutcome, type SimTrace } from "./rollout.js";
+import { runEpisode, stepArm, type EpisodeOutcome, type SimTrace } from "./rollout.js";
 import { runStreamEpisode, runStreamArmEpisode, type StreamArmEpisode, type StreamEpisode, type StreamPolicy } from "./stream.js";
 
 /** The arms of the closed-loop panel, in report order. */
@@ -189,13 +189,18 @@ export interface StreamEvalJob {
   cueAlwaysOn?: boolean;
 }
 
-/** On-policy data for the base policy (DAgger): its own rollouts labelled by the expert (demos.ts learnerEpisode). */
+/**
+ * On-policy data (DAgger): rollouts of the base policy, or of the base plus a memory arm's residual (the
+ * arm's state carried over the whole episode), every visited state labelled by the expert (demos.ts learnerEpisode).
+ */
 export interface VisitJob {
   kind: "visit";
   task: SimTaskName;
   seeds: number[];
   horizon?: number;
   base: BasePolicyData;
+  /** The memory arm whose residual is added to the base's action (absent or null: the base alone). */
+  model?: ArmData | null;
   /** Probability of executing the expert's action instead of the learner's. */
   beta: number;
   cueAlwaysOn?: boolean;
@@ -250,9 +255,18 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
     case "visit": {
       const env = await ctx.env(job.robotDir);
       const base = new BasePolicy(ctx.ops, job.base);
+      const model = job.model ? armFromData(job.model, ctx.ops) : null;
       const out: Demo[] = [];
       for (const s of job.seeds) {
-        out.push(learnerEpisode(env, job.task, s, (o) => base.forward(o, 1).action, { horizon: job.horizon, beta: job.beta, reset: { cueAlwaysOn: job.cueAlwaysOn ?? false } }));
+        let state = model ? model.initState(1) : null;
+        const act = (o: Float32Array): Float32Array => {
+          const { z, action } = base.forward(o, 1);
+          if (!model || !state) return action;
+          const r = stepArm(model, z, state);
+          state = r.state;
+          return action.map((v, i) => v + r.out[i]!);
+        };
+        out.push(learnerEpisode(env, job.task, s, act, { horizon: job.horizon, beta: job.beta, reset: { cueAlwaysOn: job.cueAlwaysOn ?? false } }));
         progress?.(out.length, job.seeds.length);
       }
       return out;

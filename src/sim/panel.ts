@@ -16,9 +16,10 @@ import { checkRobotDir } from "./scene.js";
 import { defaultRobotDir } from "../data/paths.js";
 import type { EpisodeOutcome, SimTrace } from "./rollout.js";
 import { aisEstimate, type AisResult } from "./ais.js";
+import { checkDaggerOptions, cloneBase, trainArm, type ArmDaggerResult, type DaggerOptions, type VisitPlan } from "./dagger.js";
 
 /** What the closed-loop pipelines share: the base policy's and the memory arms' training, and where they run. */
-export interface PipelineOptions {
+export interface PipelineOptions extends DaggerOptions {
   /** Width of the base policy's hidden layers (= dModel of the memory arms). */
   baseHidden: number;
   baseEpochs: number;
@@ -66,6 +67,8 @@ export function defaultSimOptions(): SimOptions {
     workers: Math.max(1, Math.min(2, availableParallelism())),
     traces: true,
     probeEvery: 8,
+    daggerRounds: 0,
+    armDaggerRounds: 0,
   };
 }
 
@@ -77,6 +80,7 @@ export function checkSimOptions(o: SimOptions): void {
   checkIntOption(o, "episodes", 1);
   checkIntOption(o, "demos", 4);
   checkIntOption(o, "probeEvery", 1);
+  checkDaggerOptions(o, o.demos);
   checkPipelineOptions(o);
 }
 
@@ -181,21 +185,21 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimPool, hooks: S
   const val = ok.slice(0, nVal);
   const trainSet = ok.slice(nVal);
   const demoSeconds = (Date.now() - t0) / 1000;
-  // 2. base policy
-  hooks.onStage?.(task, "base", 0, 1);
-  const baseRes = (await pool.submit({ kind: "base", task, train: trainSet, val, hidden: o.baseHidden, epochs: o.baseEpochs, lr: o.baseLr, seed: o.seed })) as BaseJobResult;
-  hooks.onStage?.(task, "base", 1, 1, `val mse ${baseRes.valMse.toFixed(4)}`);
+  // 2. base policy (and its DAgger rounds)
+  const plan: VisitPlan = { task, robotDir: o.robotDir, episodes: o.demos, perJob: 10 };
+  const stage = (st: string, done: number, total: number, info?: string): void => hooks.onStage?.(task, st, done, total, info);
+  const { base: baseRes, train: baseTrain } = await cloneBase(pool, { train: trainSet, val }, o, plan, stage);
   const ops = createOps("auto", () => undefined);
-  // 3. memory arms
+  // 3. memory arms (and their DAgger rounds)
   const memArms = o.arms.filter((a): a is Exclude<SimArm, "no-memory"> => a !== "no-memory");
   const needKv = o.arms.includes("aura") && o.arms.includes("kv-cache");
   let trained = 0;
-  const trainArm = (arm: Exclude<SimArm, "no-memory">): Promise<ArmJobResult> =>
-    (pool.submit({ kind: "arm", task, arm, base: baseRes.base, train: trainSet, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed }) as Promise<ArmJobResult>).then((r) => {
+  const fitArm = (arm: Exclude<SimArm, "no-memory">): Promise<ArmDaggerResult> =>
+    trainArm(pool, { base: baseRes.base, train: baseTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed }, arm, o.armDaggerRounds, plan, stage).then((r) => {
       hooks.onStage?.(task, "train", ++trained, memArms.length, `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
       return r;
     });
-  const armTraining = new Map(memArms.map((a) => [a, trainArm(a)] as const));
+  const armTraining = new Map(memArms.map((a) => [a, fitArm(a)] as const));
   // 4. closed-loop evaluation
   const evalSeeds = Array.from({ length: o.episodes }, (_, i) => EVAL_SEED_BASE + i);
   const traceSeeds = o.traces ? [evalSeeds[0]!] : [];

@@ -14,6 +14,7 @@ import { SIM_ARMS, armFromData, type SimArm, type ArmJobResult, type BaseJobResu
 import { SimPool } from "./pool.js";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
 import { checkArms, checkIntOption, checkPipelineOptions, defaultSimOptions, type PipelineOptions } from "./panel.js";
+import { checkDaggerOptions, cloneBase, trainArm, type StageHook, type VisitPlan } from "./dagger.js";
 import { summariseStream, type StreamArmEpisode, type StreamSummary } from "./stream.js";
 
 /** Options of the learned cue-stream panel; {@link defaultStreamPanelOptions} has the defaults. */
@@ -33,17 +34,11 @@ export interface StreamPanelOptions extends PipelineOptions {
   cueAlwaysOn: boolean;
   /** Fraction of idle demonstration steps the base policy is cloned on (BaseJob.idleKeep; 1 = all). */
   baseIdleKeep: number;
-  /**
-   * DAgger rounds of the base policy (0 = none): each rolls the current base out on `demos` fresh streams
-   * (seeds 100,000 r + i), labels the visited states with the expert, adds them to the training set and
-   * clones the base again from scratch; the expert's action is executed with probability 0.5^r.
-   */
-  daggerRounds: number;
 }
 
 /** The short tasks' pipeline defaults (defaultSimOptions), with 600 Adam steps of 16 windows per arm. */
 export function defaultStreamPanelOptions(): StreamPanelOptions {
-  const { baseHidden, baseEpochs, baseLr, lambdaW, seed, robotDir, workers } = defaultSimOptions();
+  const { baseHidden, baseEpochs, baseLr, lambdaW, seed, robotDir, workers, daggerRounds, armDaggerRounds } = defaultSimOptions();
   return {
     arms: [...SIM_ARMS],
     episodes: 10,
@@ -63,7 +58,8 @@ export function defaultStreamPanelOptions(): StreamPanelOptions {
     workers,
     cueAlwaysOn: false,
     baseIdleKeep: 1,
-    daggerRounds: 0,
+    daggerRounds,
+    armDaggerRounds,
   };
 }
 
@@ -77,7 +73,7 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   checkIntOption(o, "demoHorizon", minH);
   checkIntOption(o, "window", 1);
   checkIntOption(o, "streamWindows", 1);
-  checkIntOption(o, "daggerRounds", 0);
+  checkDaggerOptions(o, o.demos);
   if (!(o.baseIdleKeep >= 0 && o.baseIdleKeep <= 1)) throw new ConfigError(`baseIdleKeep must be in [0, 1], got ${o.baseIdleKeep}`);
   if (o.window > o.demoHorizon) throw new ConfigError(`window ${o.window} is longer than the demonstrations (${o.demoHorizon} steps)`);
   if (o.window * o.streamWindows > o.demoHorizon) throw new ConfigError(`streamWindows x window = ${o.window * o.streamWindows} steps is longer than the demonstrations (${o.demoHorizon} steps)`);
@@ -125,33 +121,15 @@ export async function runStreamPanel(
     const demoSeconds = (Date.now() - t0) / 1000;
     const nVal = Math.max(2, Math.round(demos.length * 0.1));
     const val = demos.slice(0, nVal);
-    const trainSet = demos.slice(nVal);
-    hooks.onStage?.("base", 0, 1);
-    const cloneBase = (): Promise<BaseJobResult> =>
-      pool.submit({ kind: "base", task, train: trainSet, val, hidden: o.baseHidden, epochs: o.baseEpochs, lr: o.baseLr, seed: o.seed, idleKeep: o.baseIdleKeep }) as Promise<BaseJobResult>;
-    let baseRes = await cloneBase();
-    hooks.onStage?.("base", 1, 1, `val mse ${baseRes.valMse.toFixed(4)}`);
-    for (let r = 1; r <= o.daggerRounds; r++) {
-      let nv = 0;
-      const visits = await Promise.all(
-        seeds.map(async (s) => {
-          const v = (await pool.submit({ kind: "visit", task, seeds: [100_000 * r + s], horizon: o.demoHorizon, base: baseRes.base, beta: 0.5 ** r, cueAlwaysOn: o.cueAlwaysOn, robotDir: o.robotDir })) as Demo[];
-          hooks.onStage?.(`dagger ${r} visits`, ++nv, seeds.length);
-          return v;
-        }),
-      );
-      trainSet.push(...visits.flat());
-      baseRes = await cloneBase();
-      hooks.onStage?.(`dagger ${r} base`, 1, 1, `val mse ${baseRes.valMse.toFixed(4)} on ${trainSet.length} streams`);
-    }
+    const plan: VisitPlan = { task, robotDir: o.robotDir, episodes: o.demos, perJob: 1, horizon: o.demoHorizon, cueAlwaysOn: o.cueAlwaysOn };
+    const stage: StageHook = (st, done, total, info) => hooks.onStage?.(st, done, total, info);
+    const { base: baseRes, train: trainSet } = await cloneBase(pool, { train: demos.slice(nVal), val }, { ...o, idleKeep: o.baseIdleKeep }, plan, stage);
     const memArms = o.arms.filter((a): a is Exclude<SimArm, "no-memory"> => a !== "no-memory");
     let trained = 0;
     const training = new Map(
       memArms.map((arm) => [
         arm,
-        (
-          pool.submit({ kind: "arm", task, arm, base: baseRes.base, train: trainSet, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, window: o.window, streamWindows: o.streamWindows }) as Promise<ArmJobResult>
-        ).then((r) => {
+        trainArm(pool, { base: baseRes.base, train: trainSet, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, window: o.window, streamWindows: o.streamWindows }, arm, o.armDaggerRounds, plan, stage).then((r) => {
           hooks.onStage?.("train", ++trained, memArms.length, `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
           return r;
         }),

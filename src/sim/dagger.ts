@@ -1,0 +1,152 @@
+/**
+ * DAgger (Ross, Gordon & Bagnell 2011, "A reduction of imitation learning and structured prediction to
+ * no-regret online learning", Algorithm 3.1) for both closed-loop pipelines (`aura sim`, `aura sim-stream --arms`):
+ * train on the demonstrations, roll the learner out on fresh episodes, label every state it visits with the
+ * scripted expert's action for the true goal, add those episodes to the training set, train again from
+ * scratch; round r executes the expert's action with probability beta_r = 0.5^r per step (the paper's
+ * mixture policy pi_i = beta_i pi* + (1 - beta_i) pi_hat_i, here per step).
+ *
+ * Two learners, in order: the base policy alone ({@link cloneBase}), then each memory arm on the frozen base
+ * ({@link trainArm}: the learner is base + the arm's residual, its memory carried over the whole episode,
+ * so the arm is trained on the states and histories its own closed loop produces; the residual target of a
+ * visited step is the expert's label minus the base's action there, as for the demonstrations).
+ */
+import { ConfigError } from "aura-mem/errors";
+import type { Demo } from "./demos.js";
+import type { SimTaskName } from "./env.js";
+import type { ArmJob, ArmJobResult, BaseJobResult, SimArm } from "./jobs.js";
+import type { SimPool } from "./pool.js";
+
+/** Most DAgger rounds per learner (the visit seeds of the rounds stay below the evaluation seeds). */
+export const MAX_DAGGER_ROUNDS = 9;
+/** Most demonstrations with DAgger (the visit seeds of the base and of the arms stay disjoint). */
+export const MAX_DAGGER_DEMOS = 50_000;
+
+/**
+ * Seed of the i-th fresh episode of DAgger round r (1-based): 100,000 r + i for the base, 100,000 r + 50,000 + i
+ * for the memory arms (every arm visits the same episodes). Disjoint from the demonstration seeds (0 .. n-1,
+ * n <= {@link MAX_DAGGER_DEMOS}) and the evaluation seeds (>= 1,000,000).
+ */
+export function visitSeed(learner: "base" | "arm", round: number, i: number): number {
+  return 100_000 * round + (learner === "arm" ? 50_000 : 0) + i;
+}
+
+/** The DAgger rounds of a closed-loop pipeline (part of PipelineOptions, src/sim/panel.ts). */
+export interface DaggerOptions {
+  /**
+   * DAgger rounds of the base policy (0 = none): each rolls the current base out on as many fresh episodes
+   * as there are demonstrations, labels the visited states with the expert, adds them to the training set
+   * and clones the base again; the expert's action is executed with probability 0.5^r.
+   */
+  daggerRounds: number;
+  /** DAgger rounds of every memory arm on the frozen base (0 = none): the same, with base + arm as the learner. */
+  armDaggerRounds: number;
+}
+
+/** @throws ConfigError unless both round counts are integers in [0, MAX_DAGGER_ROUNDS] and, with DAgger, demos <= MAX_DAGGER_DEMOS. */
+export function checkDaggerOptions(o: DaggerOptions, demos: number): void {
+  for (const k of ["daggerRounds", "armDaggerRounds"] as const) {
+    const v = o[k];
+    if (!Number.isInteger(v) || v < 0 || v > MAX_DAGGER_ROUNDS) throw new ConfigError(`${k} must be an integer in [0, ${MAX_DAGGER_ROUNDS}], got ${v}`);
+  }
+  if ((o.daggerRounds > 0 || o.armDaggerRounds > 0) && demos > MAX_DAGGER_DEMOS) throw new ConfigError(`DAgger takes at most ${MAX_DAGGER_DEMOS} demonstrations, got ${demos}`);
+}
+
+/** Where the learner is rolled out: `episodes` fresh episodes per round, `perJob` per pool job. */
+export interface VisitPlan {
+  task: SimTaskName;
+  robotDir: string;
+  episodes: number;
+  perJob: number;
+  /** Control steps per episode (cue-stream; default the task's). */
+  horizon?: number;
+  cueAlwaysOn?: boolean;
+}
+
+export type StageHook = (stage: string, done: number, total: number, info?: string) => void;
+
+async function visit(pool: SimPool, plan: VisitPlan, learner: "base" | "arm", round: number, base: BaseJobResult["base"], model: ArmJobResult["arm"] | null, stage: string, onStage?: StageHook): Promise<Demo[]> {
+  const seeds = Array.from({ length: plan.episodes }, (_, i) => visitSeed(learner, round, i));
+  const jobs: number[][] = [];
+  for (let i = 0; i < seeds.length; i += plan.perJob) jobs.push(seeds.slice(i, i + plan.perJob));
+  let done = 0;
+  const parts = await Promise.all(
+    jobs.map(async (s) => {
+      const r = await pool.submit<Demo[]>({
+        kind: "visit",
+        task: plan.task,
+        seeds: s,
+        ...(plan.horizon !== undefined ? { horizon: plan.horizon } : {}),
+        base,
+        model,
+        beta: 0.5 ** round,
+        cueAlwaysOn: plan.cueAlwaysOn ?? false,
+        robotDir: plan.robotDir,
+      });
+      done += r.length;
+      onStage?.(stage, done, seeds.length);
+      return r;
+    }),
+  );
+  return parts.flat();
+}
+
+/**
+ * Behaviour-clone the base policy on `train`, then `o.daggerRounds` DAgger rounds of the base alone.
+ * Returns the last base and the grown training set (demonstrations + every round's visits).
+ */
+export async function cloneBase(
+  pool: SimPool,
+  data: { train: Demo[]; val: Demo[] },
+  o: { baseHidden: number; baseEpochs: number; baseLr: number; seed: number; daggerRounds: number; idleKeep?: number },
+  plan: VisitPlan,
+  onStage?: StageHook,
+): Promise<{ base: BaseJobResult; train: Demo[] }> {
+  const train = [...data.train];
+  const clone = (): Promise<BaseJobResult> =>
+    pool.submit<BaseJobResult>({ kind: "base", task: plan.task, train, val: data.val, hidden: o.baseHidden, epochs: o.baseEpochs, lr: o.baseLr, seed: o.seed, ...(o.idleKeep !== undefined ? { idleKeep: o.idleKeep } : {}) });
+  onStage?.("base", 0, 1);
+  let base = await clone();
+  onStage?.("base", 1, 1, `val mse ${base.valMse.toFixed(4)}`);
+  for (let r = 1; r <= o.daggerRounds; r++) {
+    train.push(...(await visit(pool, plan, "base", r, base.base, null, `dagger ${r} visits`, onStage)));
+    base = await clone();
+    onStage?.(`dagger ${r} base`, 1, 1, `val mse ${base.valMse.toFixed(4)} on ${train.length} ${plan.horizon !== undefined ? "streams" : "episodes"}`);
+  }
+  return { base, train };
+}
+
+/** An arm's training result after its DAgger rounds. */
+export interface ArmDaggerResult extends ArmJobResult {
+  /** DAgger rounds run for this arm, and its training episodes (demonstrations, the base's visits, its own). */
+  daggerRounds: number;
+  trainEpisodes: number;
+  /** Validation MSE after each training (index 0: before any round of its own). */
+  valMseByRound: number[];
+}
+
+/**
+ * Train one memory arm on the frozen base (job fields `job`), then `rounds` DAgger rounds of base + arm:
+ * each adds the closed loop's own episodes, labelled by the expert, and trains the arm again from scratch
+ * (same seed, same steps). Every round's visits stay in the arm's training set.
+ */
+export async function trainArm(
+  pool: SimPool,
+  job: Omit<ArmJob, "kind" | "task" | "arm">,
+  arm: Exclude<SimArm, "no-memory">,
+  rounds: number,
+  plan: VisitPlan,
+  onStage?: StageHook,
+): Promise<ArmDaggerResult> {
+  const train = [...job.train];
+  const fit = (): Promise<ArmJobResult> => pool.submit<ArmJobResult>({ ...job, kind: "arm", task: plan.task, arm, train });
+  let res = await fit();
+  const valMseByRound = [res.valMse];
+  for (let r = 1; r <= rounds; r++) {
+    train.push(...(await visit(pool, plan, "arm", r, job.base, res.arm, `${arm} dagger ${r} visits`, onStage)));
+    res = await fit();
+    valMseByRound.push(res.valMse);
+    onStage?.(`${arm} dagger ${r}`, 1, 1, `val mse ${res.valMse.toFixed(4)} on ${train.length} episodes`);
+  }
+  return { ...res, daggerRounds: rounds, trainEpisodes: train.length, valMseByRound };
+}
