@@ -11,9 +11,19 @@ import { SimPool } from "../sim/pool.js";
 import { STREAM_POLICIES, isStreamPolicy, summariseStream, type StreamEpisode, type StreamPolicy } from "../sim/stream.js";
 import { checkStreamPanelOptions, defaultStreamPanelOptions, runStreamPanel, streamPanelTable, summariseStreamPanel, type StreamPanelOptions } from "../sim/stream_panel.js";
 import { ConfigError } from "aura-mem/errors";
+import type { StreamTrace } from "../sim/stream_trace.js";
 import { defaultSimOptions, checkSimOptions, runSim, type SimOptions } from "../sim/panel.js";
 import { simResults, simTable, aisLines, simClaims, writeSimReport } from "../sim/report.js";
 
+
+/**
+ * The trace with the options of the run that produced it (`source`): what the demo cites. Leaves out
+ * the robot directory (a machine path) and the worker count (no effect on the result).
+ */
+export function withTraceSource(trace: StreamTrace, o: StreamPanelOptions): StreamTrace {
+  const { robotDir: _r, workers: _w, trace: _t, ...rest } = o;
+  return { ...trace, source: { command: "aura sim-stream", ...rest, traceArm: trace.arm, traceEvery: trace.every } };
+}
 
 /** Add this module's commands to the CLI. */
 export function registerSimCommands(program: Command): void {
@@ -133,8 +143,12 @@ export function registerSimCommands(program: Command): void {
     .option("--seed <n>", "--arms: training seed", intArg("seed"), 0)
     .option("--cue-visible", "--arms, diagnostic: the cue stays visible until the next one, in the demonstrations and the episodes (tells the motor skill from the memory)", false)
     .option("--json <file>", "also write the summaries and every cue's outcome as JSON")
+    .option("--trace <file>", "--arms: write a downsampled trace of the first evaluation episode of --trace-arm (format aura-sim-trace v2: the Panda, the gate's writes, every cue's goal and outcome, the state bytes vs a KV-cache's; the web demo replays it)")
+    .option("--trace-every <k>", "--trace: keep every k-th control step (cue steps and every write are kept whatever k)", intArg("trace-every", 1), 4)
+    .option("--trace-arm <arm>", "--trace: the arm to trace (default aura when among --arms, else the first arm)")
     .action(async (o) => {
       const arms = o.arms as string[] | undefined;
+      if ((o.trace !== undefined || o.traceArm !== undefined) && !arms) throw new ConfigError("--trace and --trace-arm need --arms (the trace is of a learned arm's evaluation episode)");
       const policies = (o.policies ?? (arms ? [] : [...STREAM_POLICIES])) as string[];
       for (const p of policies) if (!isStreamPolicy(p)) throw new ConfigError(`unknown policy "${p}" (valid: ${STREAM_POLICIES.join(", ")})`);
       const robotDir = resolve(o.robotDir);
@@ -163,6 +177,10 @@ export function registerSimCommands(program: Command): void {
           daggerRounds: o.dagger,
           armDaggerRounds: o.armDagger,
         };
+        if (o.trace !== undefined) {
+          const traceArm = (o.traceArm ?? (arms.includes("aura") ? "aura" : arms[0])) as StreamPanelOptions["arms"][number];
+          panelOpts.trace = { arm: traceArm, every: o.traceEvery };
+        } else if (o.traceArm !== undefined) throw new ConfigError("--trace-arm needs --trace <file>");
         checkStreamPanelOptions(panelOpts); // clear errors before anything starts
       }
       const started = Date.now();
@@ -212,6 +230,13 @@ export function registerSimCommands(program: Command): void {
         console.log(`\nlearned arms${panelOpts.cueAlwaysOn ? " (diagnostic: the cue stays visible)" : ""}: ${run.demos.n} demonstration streams (${run.demos.steps.toLocaleString("en-US")} steps), base val MSE ${run.base.valMse.toFixed(4)}, windows of ${panelOpts.window} steps\n`);
         console.log(streamPanelTable(rows));
         learned = { options: { ...run.options }, demos: run.demos, base: run.base, evalSeeds: run.evalSeeds, wallSeconds: run.wallSeconds, summary: rows, arms: run.arms };
+        if (o.trace !== undefined) {
+          if (!run.trace) throw new ConfigError("the run returned no trace");
+          await writeFile(o.trace, JSON.stringify(withTraceSource(run.trace, run.options)) + "\n");
+          const t = run.trace;
+          const ok = t.cues.filter((c) => c.success === true).length;
+          console.log(`wrote ${o.trace}: ${t.arm}, seed ${t.seed}, ${t.steps.length.toLocaleString("en-US")} of ${t.horizon.toLocaleString("en-US")} steps kept (every ${t.every} + cue steps), ${t.steps[t.steps.length - 1]!.writes.toLocaleString("en-US")} writes, ${ok} / ${t.cues.length} cues succeeded`);
+        }
       }
       const wallSeconds = (Date.now() - started) / 1000;
       console.log(`\nwall time ${wallSeconds.toFixed(0)} s${policies.length && panelOpts ? ` (scripted policies ${refSeconds.toFixed(0)} s)` : ""}`);

@@ -15,6 +15,7 @@ import { expertEpisode, learnerEpisode, residualSource, type Demo } from "./demo
 import { BasePolicy, type BasePolicyData } from "./policy.js";
 import { runEpisode, stepArm, type EpisodeOutcome, type SimTrace } from "./rollout.js";
 import { runStreamEpisode, runStreamArmEpisode, type StreamArmEpisode, type StreamEpisode, type StreamPolicy } from "./stream.js";
+import { defaultKvConfig, kvCacheBytesFn, type StreamTraceOptions } from "./stream_trace.js";
 
 /** The arms of the closed-loop panel, in report order. */
 export const SIM_ARMS = ["no-memory", "always-write", "aura", "kv-cache", "gru"] as const;
@@ -187,6 +188,12 @@ export interface StreamEvalJob {
   robotDir: string;
   /** Diagnostic: the cue stays visible (env ResetOptions.cueAlwaysOn). */
   cueAlwaysOn?: boolean;
+  /**
+   * Return a downsampled trace (stream_trace.ts) of the episode of `seed` (one of `seeds`), keeping
+   * every `every`-th control step; its KV-cache comparison uses the arm's MemoryConfig (no-memory:
+   * the panel's arm config on the base's features).
+   */
+  trace?: { seed: number; every: number };
 }
 
 /**
@@ -355,8 +362,13 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const base = new BasePolicy(ctx.ops, job.base);
       const model = job.model ? armFromData(job.model, ctx.ops) : null;
       const out: StreamArmEpisode[] = [];
+      let trace: StreamTraceOptions | undefined;
+      if (job.trace) {
+        const config = model ? model.spec.config : defaultKvConfig(base.hidden, ACTION_DIM);
+        trace = { every: job.trace.every, kvBytes: kvCacheBytesFn(config, ctx.ops), kvDims: { dKey: config.dKey, dVal: config.dVal } };
+      }
       for (const seed of job.seeds) {
-        out.push(runStreamArmEpisode(env, seed, job.horizon, base, { name: job.arm, model }, { cueAlwaysOn: job.cueAlwaysOn ?? false }));
+        out.push(runStreamArmEpisode(env, seed, job.horizon, base, { name: job.arm, model }, { cueAlwaysOn: job.cueAlwaysOn ?? false }, seed === job.trace?.seed ? trace : undefined));
         progress?.(out.length, job.seeds.length);
       }
       return out;

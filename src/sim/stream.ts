@@ -23,7 +23,8 @@ import { Rng } from "aura-mem/util/rng";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
 import { CUBES, ZONE_XY } from "./scene.js";
 import { Expert, type GoalSource } from "./expert.js";
-import { ACTION_DIM, OBS_LAYOUT, STREAM_TASK, TASK_INFO, goalOf, spot, type CueOutcome, type Goal, type ResetOptions, type TabletopEnv } from "./env.js";
+import { ACTION_DIM, CONTROL_HZ, OBS_LAYOUT, STREAM_TASK, TASK_INFO, goalOf, spot, type CueOutcome, type Goal, type ResetOptions, type TabletopEnv } from "./env.js";
+import { TraceDownsampler, type StreamTrace, type StreamTraceOptions } from "./stream_trace.js";
 
 /** The scripted reference policies of cue-stream. */
 export const STREAM_POLICIES = ["expert", "cue-memory", "guess"] as const;
@@ -178,13 +179,19 @@ export interface StreamArmEpisode {
   armMsStart: number;
   armMsEnd: number;
   wallMs: number;
+  /** The downsampled trace (stream_trace.ts, format version 2), when asked for. */
+  trace?: StreamTrace;
 }
 
 /**
  * Run one cue-stream episode with the frozen base policy plus an arm's residual (rollout.ts's loop,
- * one `model.forward(z_t, 1, 1, { initialState })` per control step), scored per cue.
+ * one `model.forward(z_t, 1, 1, { initialState })` per control step), scored per cue. With `trace`,
+ * also a downsampled trace of the episode (stream_trace.ts: every `trace.every`-th step, every cue
+ * step and the terminal state; no write lost); the episode itself is the same with or without it.
+ * @throws ConfigError on a bad horizon or bad trace options.
  */
-export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: number, base: BasePolicy, arm: ArmPolicy, opts: ResetOptions = {}): StreamArmEpisode {
+export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: number, base: BasePolicy, arm: ArmPolicy, opts: ResetOptions = {}, trace?: StreamTraceOptions): StreamArmEpisode {
+  const rec = trace ? new TraceDownsampler(trace) : null;
   const t0 = performance.now();
   let obs = env.reset(STREAM_TASK, seed, horizon, opts);
   const T = env.horizon;
@@ -202,6 +209,7 @@ export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: num
     const { z, action } = base.forward(obs, 1);
     const a = Array.from(action);
     let g = 0;
+    let p = 0;
     if (model && state) {
       const s0 = performance.now();
       const r = stepArm(model, z, state);
@@ -210,6 +218,7 @@ export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: num
       if (t >= T - W) msEnd += dt;
       for (let i = 0; i < ACTION_DIM; i++) a[i] = a[i]! + r.out[i]!;
       g = r.g;
+      p = r.p;
       state = r.state;
       bytes = model.stateBytes(state);
       if (t === 0) bytesStart = bytes;
@@ -217,9 +226,10 @@ export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: num
     writes += g;
     if (env.stepType === StepType.event) (ev[0] += g), ev[1]++;
     else if (env.stepType === StepType.distractor) (di[0] += g), di[1]++;
+    rec?.offer(env, t, env.cueCode, p, g, writes, bytes);
     obs = env.step(a);
   }
-  return {
+  const out: StreamArmEpisode = {
     seed,
     arm: arm.name,
     horizon: T,
@@ -233,4 +243,9 @@ export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: num
     armMsEnd: msEnd / W,
     wallMs: performance.now() - t0,
   };
+  if (rec) {
+    rec.offer(env, T, env.cueCode, 0, 0, writes, bytes, true);
+    out.trace = rec.build({ task: STREAM_TASK, arm: arm.name, seed, controlHz: CONTROL_HZ, horizon: T }, env.plan, out.cues);
+  }
+  return out;
 }

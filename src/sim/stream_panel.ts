@@ -16,6 +16,7 @@ import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js
 import { checkArms, checkIntOption, checkPipelineOptions, defaultSimOptions, type PipelineOptions } from "./panel.js";
 import { checkDaggerOptions, cloneBase, trainArm, type StageHook, type VisitPlan } from "./dagger.js";
 import { summariseStream, type StreamArmEpisode, type StreamSummary } from "./stream.js";
+import type { StreamTrace } from "./stream_trace.js";
 
 /** Options of the learned cue-stream panel; {@link defaultStreamPanelOptions} has the defaults. */
 export interface StreamPanelOptions extends PipelineOptions {
@@ -34,6 +35,11 @@ export interface StreamPanelOptions extends PipelineOptions {
   cueAlwaysOn: boolean;
   /** Fraction of idle demonstration steps the base policy is cloned on (BaseJob.idleKeep; 1 = all). */
   baseIdleKeep: number;
+  /**
+   * Also trace the first evaluation episode of `arm` (one of `arms`), keeping every `every`-th control
+   * step (stream_trace.ts); absent: no trace (the default).
+   */
+  trace?: { arm: SimArm; every: number };
 }
 
 /** The short tasks' pipeline defaults (defaultSimOptions), with 600 Adam steps of 16 windows per arm. */
@@ -77,6 +83,10 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   if (!(o.baseIdleKeep >= 0 && o.baseIdleKeep <= 1)) throw new ConfigError(`baseIdleKeep must be in [0, 1], got ${o.baseIdleKeep}`);
   if (o.window > o.demoHorizon) throw new ConfigError(`window ${o.window} is longer than the demonstrations (${o.demoHorizon} steps)`);
   if (o.window * o.streamWindows > o.demoHorizon) throw new ConfigError(`streamWindows x window = ${o.window * o.streamWindows} steps is longer than the demonstrations (${o.demoHorizon} steps)`);
+  if (o.trace) {
+    if (!o.arms.includes(o.trace.arm)) throw new ConfigError(`trace arm "${o.trace.arm}" is not among the arms (${o.arms.join(", ")})`);
+    if (!Number.isInteger(o.trace.every) || o.trace.every < 1) throw new ConfigError(`trace every must be an integer >= 1, got ${o.trace.every}`);
+  }
   checkPipelineOptions(o);
 }
 
@@ -95,6 +105,8 @@ export interface StreamPanelRun {
   arms: Partial<Record<SimArm, StreamArmRun>>;
   evalSeeds: [number, number];
   wallSeconds: number;
+  /** The trace of the first evaluation episode of `options.trace.arm`, when asked for. */
+  trace?: StreamTrace;
 }
 
 /** Run the learned panel on cue-stream. `onStage(stage, done, total, info)`: "demos" | "base" | "train" | "eval". */
@@ -144,7 +156,8 @@ export async function runStreamPanel(
         const episodes = (
           await Promise.all(
             evalSeeds.map(async (seed) => {
-              const r = (await pool.submit({ kind: "stream-eval", task, arm, seeds: [seed], horizon: o.horizon, base: baseRes.base, model: tr ? tr.arm : null, robotDir: o.robotDir, cueAlwaysOn: o.cueAlwaysOn })) as StreamArmEpisode[];
+              const traced = o.trace?.arm === arm && seed === evalSeeds[0];
+              const r = (await pool.submit({ kind: "stream-eval", task, arm, seeds: [seed], horizon: o.horizon, base: baseRes.base, model: tr ? tr.arm : null, robotDir: o.robotDir, cueAlwaysOn: o.cueAlwaysOn, ...(traced ? { trace: { seed, every: o.trace!.every } } : {}) })) as StreamArmEpisode[];
               hooks.onStage?.("eval", ++evaluated, o.arms.length * o.episodes, arm);
               return r;
             }),
@@ -157,7 +170,7 @@ export async function runStreamPanel(
     const arms: StreamPanelRun["arms"] = {};
     for (const e of evals) arms[e.arm] = e;
     const { base: _b, ...baseInfo } = baseRes;
-    return {
+    const out: StreamPanelRun = {
       options: o,
       demos: { n: demos.length, steps: demos.reduce((s, d) => s + d.T, 0), seconds: demoSeconds },
       base: baseInfo,
@@ -165,6 +178,16 @@ export async function runStreamPanel(
       evalSeeds: [evalSeeds[0]!, evalSeeds[evalSeeds.length - 1]!],
       wallSeconds: (Date.now() - started) / 1000,
     };
+    // the trace travels beside the episodes, not inside them (the --json summary stays as it was)
+    for (const e of evals) {
+      for (const ep of e.episodes) {
+        if (ep.trace) {
+          out.trace = ep.trace;
+          delete ep.trace;
+        }
+      }
+    }
+    return out;
   } finally {
     await pool.close();
   }
