@@ -109,7 +109,8 @@ test("TraceDownsampler: keeps every k-th step, every cue step and the end; no wr
     assert.equal(back.every, every);
     assert.equal(back.steps.length, trace.steps.length);
     assert.deepEqual(back.cues.map((c) => [c.step, c.cube, c.zone, c.success]), [[13, 0, 0, true], [101, 1, 0, false], [250, 2, 0, false]]);
-    assert.deepEqual(back.bodies, { cubes: ["cube_red", "cube_green", "cube_blue"], zones: ["zone_a", "zone_b"] });
+    assert.deepEqual(back.bodies, trace.bodies);
+    assert.deepEqual([back.bodies!.cubes.length, back.bodies!.zones.length, back.bodies!.zoneXY!.length], [3, 2, 2]);
     assert.equal(back.steps.filter((s) => cueShown(s.cue)).length, 18, "all 3 x 6 cue steps");
     assert.deepEqual(back.extra["source"], { test: true });
   }
@@ -155,6 +156,8 @@ test("parseTrace version 2: malformed traces fail with a FormatError naming the 
     ["cue names no cube", (t) => ((t["cues"] as Record<string, unknown>[])[1]!["cube"] = 3), /cues\[1\]\.cube = 3 names no cube/],
     ["cue success not boolean", (t) => ((t["cues"] as Record<string, unknown>[])[0]!["success"] = "yes"), /cues\[0\]\.success/],
     ["no bodies", (t) => delete t["bodies"], /trace\.bodies/],
+    ["one zone centre for two zones", (t) => ((t["bodies"] as Record<string, unknown>)["zoneXY"] = [[0.5, 0.1]]), /zoneXY must hold one \[x, y\] per zone/],
+    ["negative zone radius", (t) => ((t["bodies"] as Record<string, unknown>)["zoneRadius"] = -1), /zoneRadius must be > 0/],
     ["version 3", (t) => ((t["version"] = 3)), /version 3 is not supported/],
   ];
   for (const [what, mutate, re] of broken) {
@@ -219,6 +222,7 @@ testNeeding(PANDA, "runStreamArmEpisode with a trace: the same episode as withou
     assert.equal(tr.cues.length, plan.cues.length);
     for (const c of plan.cues) for (let t = c.step; t < c.step + 6; t++) assert.ok(tr.steps.some((s) => s.t === t && s.cue === 1 + c.goalIndex), `cue step ${t} kept`);
     assert.deepEqual(tr.cues.map((c) => c.success), plain.cues.map((c) => c.success));
+    assert.deepEqual(tr.gate, { writes: plain.writes, cueWrites: plain.cueWrites, distractorWrites: plain.distractorWrites });
     assert.equal(parseTrace(JSON.stringify(tr)).steps.length, tr.steps.length);
     const again = runStreamArmEpisode(env, 1_000_000, H, base, arm, {}, traceOpts);
     assert.equal(JSON.stringify(again.trace), JSON.stringify(tr), "deterministic");

@@ -245,7 +245,7 @@ export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: num
   };
   if (rec) {
     rec.offer(env, T, env.cueCode, 0, 0, writes, bytes, true);
-    out.trace = rec.build({ task: STREAM_TASK, arm: arm.name, seed, controlHz: CONTROL_HZ, horizon: T }, env.plan, out.cues);
+    out.trace = rec.build({ task: STREAM_TASK, arm: arm.name, seed, controlHz: CONTROL_HZ, horizon: T, gate: { writes, cueWrites: ev, distractorWrites: di } }, env.plan, out.cues);
   }
   return out;
 }

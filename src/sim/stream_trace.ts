@@ -4,8 +4,8 @@
  * every control step of a short task; version 2 adds what a long episode needs:
  *
  *   { format: "aura-sim-trace", version: 2, task, arm, seed, controlHz, horizon, every, decimals,
- *     bodies: { cubes, zones }, cues: [{ cue, step, scoredAt, goalIndex, cube, zone, success, placed }],
- *     kvCache: { arm: "kv-cache", dKey, dVal, bytesPerStep, how },
+ *     bodies: { cubes, zones, zoneXY, zoneRadius, cubeHalf }, cues: [{ cue, step, scoredAt, goalIndex, cube, zone, success, placed }],
+ *     kvCache: { arm: "kv-cache", dKey, dVal, bytesPerStep, how }, gate?: { writes, cueWrites, distractorWrites },
  *     steps: [{ t, q[9], ee[3], cubes[[x,y,z,qw,qx,qy,qz] x3], cue, p, g, writes, stateBytes, kvBytes }],
  *     success: null, source? }
  *
@@ -27,7 +27,7 @@ import { armSpec } from "aura-mem/model/arms";
 import { SequenceModel } from "aura-mem/model/model";
 import type { Ops } from "aura-mem/ops/index";
 import type { CueOutcome, EpisodePlan } from "./env.js";
-import { CUBES, ZONES } from "./scene.js";
+import { CUBES, CUBE_HALF, ZONES, ZONE_RADIUS, ZONE_XY } from "./scene.js";
 
 export const STREAM_TRACE_VERSION = 2;
 
@@ -80,10 +80,13 @@ export interface StreamTrace {
   every: number;
   /** Decimals the positions, angles and p are rounded to. */
   decimals: number;
-  bodies: { cubes: string[]; zones: string[] };
+  /** Body names; the zones' centres (x, y, m) and radius and the cubes' half edge (m), for drawing. */
+  bodies: { cubes: string[]; zones: string[]; zoneXY: [number, number][]; zoneRadius: number; cubeHalf: number };
   cues: StreamTraceCue[];
   kvCache: { arm: "kv-cache"; dKey: number; dVal: number; bytesPerStep: number; how: string };
   steps: StreamTraceStep[];
+  /** Exact counts over every control step: writes, and [writes, steps] at cue and at distractor steps. */
+  gate?: { writes: number; cueWrites: [number, number]; distractorWrites: [number, number] };
   /** No single outcome for a stream: see `cues`. */
   success: null;
   /** How the trace was produced (options of the run; no machine paths). */
@@ -182,7 +185,7 @@ export class TraceDownsampler {
    * The trace: the kept steps with the plan's cues (goal cube and zone per cue) and their outcomes.
    * @throws ConfigError when no step was kept.
    */
-  build(meta: { task: string; arm: string; seed: number; controlHz: number; horizon: number; source?: Record<string, unknown> }, plan: Pick<EpisodePlan, "cues">, outcomes: readonly CueOutcome[]): StreamTrace {
+  build(meta: { task: string; arm: string; seed: number; controlHz: number; horizon: number; gate?: StreamTrace["gate"]; source?: Record<string, unknown> }, plan: Pick<EpisodePlan, "cues">, outcomes: readonly CueOutcome[]): StreamTrace {
     if (!this.steps.length) throw new ConfigError("trace has no steps");
     const byCue = new Map(outcomes.map((o) => [o.cue, o]));
     const { dKey, dVal } = this.opts.kvDims;
@@ -196,7 +199,7 @@ export class TraceDownsampler {
       horizon: meta.horizon,
       every: this.opts.every,
       decimals: this.decimals,
-      bodies: { cubes: [...CUBES], zones: [...ZONES] },
+      bodies: { cubes: [...CUBES], zones: [...ZONES], zoneXY: ZONE_XY.map(([x, y]) => [x, y]), zoneRadius: ZONE_RADIUS, cubeHalf: CUBE_HALF },
       cues: plan.cues.map((c, i) => {
         const o = byCue.get(i);
         return { cue: i, step: c.step, scoredAt: o ? o.scoredAt : null, goalIndex: c.goalIndex, cube: c.goal.cubes[0]!, zone: c.goal.zones[0]!, success: o ? o.success : null, placed: o ? o.placed : null };
@@ -211,6 +214,7 @@ export class TraceDownsampler {
       steps: this.steps,
       success: null,
     };
+    if (meta.gate) tr.gate = { writes: meta.gate.writes, cueWrites: [...meta.gate.cueWrites], distractorWrites: [...meta.gate.distractorWrites] };
     if (meta.source) tr.source = meta.source;
     return tr;
   }

@@ -15,7 +15,8 @@
  *
  * Version 2 (src/sim/stream_trace.ts) adds, all required:
  *
- *   horizon (control steps of the episode), every (stride of the kept steps), bodies: { cubes, zones },
+ *   horizon (control steps of the episode), every (stride of the kept steps), bodies: { cubes, zones,
+ *   zoneXY?, zoneRadius?, cubeHalf? } (names; optional drawing geometry in metres),
  *   cues: [{ cue, step, scoredAt, goalIndex, cube, zone, success, placed }] (each cue's goal: indices
  *   into bodies; its outcome, null when not scored), and per step kvBytes (what a full-history
  *   KV-cache with the arm's dKey, dVal holds at that step). Steps are a subset of the control steps:
@@ -61,6 +62,15 @@ export interface TraceCue {
   placed: boolean | null;
 }
 
+/** Names (and drawing geometry) of a trace's bodies. */
+export interface TraceBodies {
+  cubes: string[];
+  zones: string[];
+  zoneXY?: [number, number][];
+  zoneRadius?: number;
+  cubeHalf?: number;
+}
+
 /** A parsed trace. */
 export interface SimTrace {
   format: typeof TRACE_FORMAT;
@@ -77,8 +87,11 @@ export interface SimTrace {
   every: number;
   /** Version 2: every cue with its goal and outcome (version 1: []). */
   cues: TraceCue[];
-  /** Body names (version 1: when the trace carries valid ones, else null; they also stay in `extra`). */
-  bodies: { cubes: string[]; zones: string[] } | null;
+  /**
+   * Body names, and optionally the zones' centres (x, y, m), their radius and the cubes' half edge (m)
+   * (version 1: when the trace carries valid names, else null; they also stay in `extra`).
+   */
+  bodies: TraceBodies | null;
   /** Any other top-level fields, kept as they are (e.g. a `synthetic` flag, version 2's kvCache and source). */
   extra: Record<string, unknown>;
 }
@@ -191,6 +204,17 @@ export function parseTrace(input: unknown): SimTrace {
   if (v2) {
     if (!isObj(b)) throw new FormatError("trace.bodies must be an object { cubes, zones }");
     bodies = { cubes: names("trace.bodies.cubes", b["cubes"]), zones: names("trace.bodies.zones", b["zones"]) };
+    if (b["zoneXY"] !== undefined) {
+      const zx = b["zoneXY"];
+      if (!Array.isArray(zx) || zx.length !== bodies.zones.length) throw new FormatError(`trace.bodies.zoneXY must hold one [x, y] per zone (${bodies.zones.length})`);
+      bodies.zoneXY = zx.map((v, i) => nums(`trace.bodies.zoneXY[${i}]`, v, 2) as [number, number]);
+    }
+    for (const k of ["zoneRadius", "cubeHalf"] as const) {
+      if (b[k] === undefined) continue;
+      const v = num(`trace.bodies.${k}`, b[k]);
+      if (!(v > 0)) throw new FormatError(`trace.bodies.${k} must be > 0, got ${v}`);
+      bodies[k] = v;
+    }
   } else if (isObj(b)) {
     // version 1: optional and never checked (older readers ignored it)
     try {
