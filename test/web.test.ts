@@ -7,7 +7,9 @@
  * CI=true and is skipped with a message otherwise (`apt-get install -y chromium`), like every
  * optional input (test/helpers.ts `missingInput`).
  * The page is built by the test (`aura web-assets --quick` + `vite build web`) unless
- * AURA_WEB_PREBUILT=1 and web/dist exists. Screenshot: test-output/web.png.
+ * AURA_WEB_PREBUILT=1 and web/dist exists; it ships the checked-in long trace
+ * web/public/samples/stream-trace.json (a real cue-stream episode, docs/demo.md), which the page
+ * replays on load. Screenshots: test-output/web.png, web-stream-trace.png, web-100k.png.
  */
 import { after, before, describe, test } from "node:test";
 import { missingInput, type OptionalInput } from "./helpers.js";
@@ -26,12 +28,14 @@ import { StepType } from "../src/tasks/types.js";
 import { checkpointFromBytes } from "../src/web/checkpoint.js";
 import { parseResults } from "../src/bench/results.js";
 import { StreamRun, auraWriteRate, kvCacheBytesFor, makeStream, withThreshold } from "../src/web/stream.js";
-import { fitBase, pandaChain, parseTrace, type TraceStep } from "../src/web/trace.js";
+import { cueShown, fitBase, pandaChain, parseTrace, type TraceStep } from "../src/web/trace.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const WEB = join(ROOT, "web");
 const DIST = join(WEB, "dist");
 const SAMPLE_RESULTS = join(WEB, "public", "samples", "results.json");
+/** The checked-in trace of a real cue-stream episode the page replays by default (docs/demo.md). */
+const SAMPLE_STREAM_TRACE = join(WEB, "public", "samples", "stream-trace.json");
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 const CHROMIUM_FLAGS = [
   "--headless",
@@ -183,6 +187,35 @@ describe("web engine (src/web, runs in Node too)", () => {
     assert.throws(() => parseTrace(broken), /steps\[1\]\.ee/);
   });
 
+  test("the shipped stream-trace.json: a real cue-stream episode (trace v2) under 3 MB, every cue step kept, writes add up, AURA flat, the KV-cache climbing", () => {
+    const size = statSync(SAMPLE_STREAM_TRACE).size;
+    assert.ok(size < 3_000_000, `${size} B`);
+    const tr = parseTrace(readFileSync(SAMPLE_STREAM_TRACE, "utf8"));
+    assert.equal(tr.version, 2);
+    assert.equal(tr.task, "cue-stream");
+    assert.equal(tr.arm, "aura");
+    assert.ok(tr.extra["synthetic"] === undefined, "a simulation, not a fixture");
+    assert.ok(tr.horizon >= 6000, `a long episode: ${tr.horizon} steps`);
+    const last = tr.steps[tr.steps.length - 1]!;
+    assert.equal(last.t, tr.horizon, "ends on the state the last cue is scored on");
+    assert.ok(tr.steps.length >= tr.horizon / tr.every && tr.steps.length <= tr.horizon / tr.every + 6 * tr.cues.length + 2, `${tr.steps.length} kept steps`);
+    assert.ok(tr.cues.length >= tr.horizon / 800 - 1, `${tr.cues.length} cues`);
+    for (const c of tr.cues) {
+      const shown = tr.steps.filter((s) => s.t >= c.step && s.t < c.step + 6);
+      assert.equal(shown.length, 6, `cue ${c.cue}: its 6 steps kept`);
+      assert.ok(shown.every((s) => s.cue === 1 + c.goalIndex && cueShown(s.cue)), `cue ${c.cue} names its goal`);
+      assert.equal(c.goalIndex, c.cube * 2 + c.zone);
+      assert.equal(typeof c.success, "boolean", `cue ${c.cue} scored`);
+    }
+    const gate = tr.extra["gate"] as { writes: number };
+    assert.equal(last.writes, gate.writes, "the running count ends at the episode's exact writes");
+    assert.ok(tr.steps.every((s) => s.stateBytes === 4224), "AURA's state: 4,224 B at every kept step");
+    for (const s of tr.steps) assert.equal(s.kvBytes, Math.min(s.t + 1, tr.horizon) * 256, `KV-cache bytes at ${s.t}`);
+    const src = tr.extra["source"] as Record<string, unknown>;
+    assert.equal(src["command"], "aura sim-stream");
+    assert.ok(!JSON.stringify(src).includes("/work/") && !("robotDir" in src), "no machine path");
+  });
+
   test("the shipped sample results.json is a valid `aura bench` results file", () => {
     const res = parseResults(readFileSync(SAMPLE_RESULTS, "utf8"));
     assert.ok(res.tasks["ess-hard"], "sample has ess-hard");
@@ -293,6 +326,70 @@ describe("web demo in chromium", () => {
       const acc = Number(await text("accuracy"));
       assert.ok(acc > 0.5, `accuracy at the queries ${acc} (chance 0.125)`);
 
+      // the shipped long trace, replayed on load: the Panda, the whole-episode and zoomed timelines, the
+      // cues with their outcomes, and the bytes chart with both lines (read from the trace's steps)
+      const shipped = parseTrace(readFileSync(SAMPLE_STREAM_TRACE, "utf8"));
+      const okCues = shipped.cues.filter((c) => c.success === true).length;
+      const lengthText = `${shipped.horizon.toLocaleString("en-US")} control steps (${(shipped.horizon / shipped.controlHz / 60).toFixed(1)} min) at ${shipped.controlHz} Hz`;
+      await page.waitForFunction((want) => (document.querySelector('[data-testid="replay-length"]')?.textContent ?? "") === want, lengthText, { timeout: 30_000 });
+      const info = (await page.textContent('[data-testid="replay-info"]')) ?? "";
+      assert.match(info, /samples\/stream-trace\.json \(shipped with the page\)/);
+      assert.ok(!/SYNTHETIC/.test(info), "the shipped trace is a simulation");
+      assert.equal(((await page.textContent('[data-testid="replay-cues-ok"]')) ?? "").trim(), `${okCues} of ${shipped.cues.length} cues succeeded`);
+      assert.equal(await page.locator('[data-testid="replay-cues"] .cue').count(), shipped.cues.length);
+      // the replay plays on load: the playhead moves on its own
+      const stepOf = async (): Promise<number> => int(/step ([\d,]+) of/.exec((await page.textContent('[data-testid="replay-now"]')) ?? "")?.[1] ?? "-1");
+      const s0 = await stepOf();
+      assert.ok(s0 >= 0, "the replay read-out names the step");
+      await page.waitForFunction((s) => Number(/step ([\d,]+) of/.exec(document.querySelector('[data-testid="replay-now"]')?.textContent ?? "")?.[1]?.replace(/,/g, "") ?? -1) > s, s0, { timeout: 10_000 });
+      // scrub to the end (pauses): the whole episode drawn
+      await page.evaluate((last) => {
+        const r = document.getElementById("rscrub") as HTMLInputElement;
+        r.value = String(last);
+        r.dispatchEvent(new Event("input"));
+      }, shipped.steps.length - 1);
+      assert.equal(await stepOf(), shipped.horizon);
+      // (no named helper functions inside evaluate: tsx's keepNames would reference a __name the page lacks)
+      const canvases = await page.evaluate(() => {
+        const ids = ["replay-view", "replay-timeline", "replay-zoom", "replay-bytes"];
+        const painted = ids.map((id) => {
+          const c = document.querySelector<HTMLCanvasElement>(`[data-testid="${id}"]`)!;
+          const r = c.getBoundingClientRect();
+          const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+          let ink = 0;
+          // the two line colours of the bytes chart (web/src/charts.ts COLORS.aura, COLORS.kv), exact
+          const colours: Record<string, number> = { aura: 0, kv: 0 };
+          for (let k = 0; k < d.length; k += 4) {
+            if (d[k + 3]! > 0) ink++;
+            if (d[k + 3] === 255 && d[k] === 0x0c && d[k + 1] === 0x85 && d[k + 2] === 0x99) colours["aura"]!++;
+            if (d[k + 3] === 255 && d[k] === 0xe0 && d[k + 1] === 0x31 && d[k + 2] === 0x31) colours["kv"]!++;
+          }
+          return { w: r.width, h: r.height, ink, colours };
+        });
+        return {
+          view: painted[0]!,
+          timeline: painted[1]!,
+          zoom: painted[2]!,
+          bytes: painted[3]!,
+          drawn: JSON.parse(document.querySelector<HTMLElement>('[data-testid="replay-timeline"]')!.dataset["drawn"] ?? "null") as { cues: number; writes: number; from: number; to: number },
+          series: JSON.parse(document.querySelector<HTMLElement>('[data-testid="replay-bytes"]')!.dataset["series"] ?? "null") as Record<string, { points: number; first: number; last: number }>,
+        };
+      });
+      for (const k of ["view", "timeline", "zoom", "bytes"] as const) {
+        const c = canvases[k];
+        assert.ok(c.w > 300 && c.h > 60 && c.ink > 1000, `${k} canvas rendered: ${JSON.stringify({ w: c.w, h: c.h, ink: c.ink })}`);
+      }
+      assert.equal(canvases.drawn.cues, shipped.cues.length, "every cue on the whole-episode timeline");
+      assert.equal(canvases.drawn.to, shipped.horizon, "the timeline spans the episode");
+      assert.ok(canvases.drawn.writes > 0, "writes drawn");
+      assert.deepEqual(canvases.series["state"], { points: shipped.steps.length, first: 4224, last: 4224 }, "AURA flat at 4,224 B");
+      assert.equal(canvases.series["kv"]!.points, shipped.steps.length);
+      assert.equal(canvases.series["kv"]!.last, shipped.horizon * 256, "the KV-cache's bytes after the episode");
+      assert.ok(canvases.series["kv"]!.first < 4224 && canvases.series["kv"]!.last > 100 * 4224, "the KV-cache climbs past AURA");
+      assert.ok(canvases.bytes.colours["aura"]! > 200 && canvases.bytes.colours["kv"]! > 200, `both lines drawn: ${JSON.stringify(canvases.bytes.colours)}`);
+      mkdirSync(join(ROOT, "test-output"), { recursive: true });
+      await page.locator("#replay").screenshot({ path: join(ROOT, "test-output", "web-stream-trace.png") });
+
       // Pareto plot from the shipped sample results.json, then from a file given to the page
       await page.waitForSelector('[data-testid="pareto"][data-rendered] svg', { timeout: 30_000 });
       await page.setInputFiles('[data-testid="results-file"]', SAMPLE_RESULTS);
@@ -300,7 +397,7 @@ describe("web demo in chromium", () => {
       const paretoText = (await page.textContent('[data-testid="pareto"] svg')) ?? "";
       for (const arm of ["aura", "always-write", "random"]) assert.ok(paretoText.includes(arm), `Pareto plot labels ${arm}`);
 
-      // replay of a dropped trace (a synthetic fixture: no `aura sim` trace ships yet)
+      // replay of a dropped version-1 trace (a synthetic fixture of the short-task format)
       await page.setInputFiles('[data-testid="trace-file"]', { name: "synthetic-trace.json", mimeType: "application/json", buffer: Buffer.from(JSON.stringify(syntheticTrace())) });
       await page.waitForFunction(() => (document.querySelector('[data-testid="replay-info"]')?.textContent ?? "").includes("60 steps"), undefined, { timeout: 10_000 });
       assert.match((await page.textContent('[data-testid="replay-info"]')) ?? "", /SYNTHETIC FIXTURE/);

@@ -232,12 +232,19 @@ export interface WebAssetsOptions {
   quick?: boolean;
   /** Retrain even when a matching checkpoint exists. */
   force?: boolean;
-  /** An `aura sim` trace to ship as the default replay. */
+  /**
+   * An `aura sim` / `aura sim-stream --trace` trace to ship as the default replay (copied to
+   * `trace.json`); without it, the checked-in long cue-stream trace `samples/stream-trace.json` when
+   * `out` has one ({@link STREAM_TRACE_SAMPLE}).
+   */
   trace?: string;
   /** Training seed = task seed (default 0). */
   seed?: number;
   log?: (msg: string) => void;
 }
+
+/** The checked-in trace the demo replays by default (relative to web/public): a real cue-stream episode (docs/demo.md). */
+export const STREAM_TRACE_SAMPLE = "samples/stream-trace.json";
 
 /** The task, width and step counts of the demo checkpoint. */
 export const WEB_CHECKPOINT = { task: "ess-hard" as const, dModel: 64, steps: 600, quickSteps: 300 };
@@ -255,8 +262,8 @@ export function packageRoot(): string {
 /**
  * Prepare the generated assets of the browser demo in `out`: aura.wasm (copied from build/), a
  * trained aura checkpoint on ess-hard (dModel 64, seed 0; reused when one trained with at least as
- * many steps exists), an optional sim trace, and manifest.json listing them and the checked-in
- * samples. Training is deterministic (seeded data, initialisation and batch order; WASM kernels).
+ * many steps exists), the replay's trace (`trace`, else the checked-in samples/stream-trace.json),
+ * and manifest.json listing them and the checked-in samples. Training is deterministic (seeded data, initialisation and batch order; WASM kernels).
  */
 export async function buildWebAssets(o: WebAssetsOptions): Promise<{ files: string[]; trained: boolean; manifest: Record<string, unknown> }> {
   const log = o.log ?? ((m: string) => console.log(m));
@@ -343,8 +350,10 @@ export async function buildWebAssets(o: WebAssetsOptions): Promise<{ files: stri
     await writeFile(join(out, "trace.json"), text);
     files.push(join(out, "trace.json"));
     trace = "trace.json";
-  } else if (existsSync(join(out, "trace.json"))) {
-    trace = "trace.json";
+  } else if (existsSync(join(out, STREAM_TRACE_SAMPLE))) {
+    parseTrace(await readFile(join(out, STREAM_TRACE_SAMPLE), "utf8")); // a broken checked-in sample fails the build
+    trace = STREAM_TRACE_SAMPLE;
+    if (existsSync(join(out, "trace.json"))) log(`web-assets: shipping ${STREAM_TRACE_SAMPLE}; the trace.json of an earlier --trace is ignored (pass --trace again to ship it)`);
   }
   const samples: Record<string, string> = {};
   if (existsSync(join(out, "samples", "results.json"))) samples["results"] = "samples/results.json";
@@ -416,7 +425,7 @@ export function registerPlotCommands(program: Command): void {
     .option("--quick", `train the demo checkpoint for ${WEB_CHECKPOINT.quickSteps} steps instead of ${WEB_CHECKPOINT.steps}`, false)
     .option("--force", "retrain even if a matching checkpoint exists", false)
     .option("--out <dir>", "output folder", join(packageRoot(), "web", "public"))
-    .option("--trace <file>", "an `aura sim` trace to ship as the default replay")
+    .option("--trace <file>", `an \`aura sim\` or \`aura sim-stream --trace\` trace to ship as the default replay (default: the checked-in ${STREAM_TRACE_SAMPLE})`)
     .action(async (o: { quick: boolean; force: boolean; out: string; trace?: string }) => {
       const r = await buildWebAssets({ out: o.out, quick: o.quick, force: o.force, trace: o.trace });
       console.log(`web-assets: wrote ${r.files.length} files in ${relative(process.cwd(), resolve(o.out)) || "."}`);

@@ -5,7 +5,7 @@
  */
 import { StepType } from "../../src/tasks/types.js";
 import type { StreamRun, TradeoffPoint } from "../../src/web/stream.js";
-import { cueShown, pandaChain, quatYaw, type SimTrace, type Vec3 } from "../../src/web/trace.js";
+import { cueShown, flickerShown, pandaChain, quatYaw, stepIndexAt, type SimTrace, type TraceCue, type Vec3 } from "../../src/web/trace.js";
 
 export const COLORS = {
   event: "#e8590c",
@@ -390,13 +390,36 @@ export function replayGeometry(trace: SimTrace, base: Vec3, drawLinks: boolean):
 }
 
 const CUBE_COLORS = ["#e03131", "#2f9e44", "#1971c2", "#f08c00", "#9c36b5"];
-/** Edge of the cubes as drawn (the trace does not carry their size). */
+/** Edge of the cubes as drawn when the trace does not carry their size (m). */
 const CUBE_EDGE = 0.05;
 
+/** Minutes:seconds of a time in seconds ("3:07"); tenths below one minute when `tenths`. */
+export function fmtClock(sec: number, tenths = false): string {
+  const m = Math.floor(sec / 60);
+  const s = sec - 60 * m;
+  return `${m}:${(tenths ? s.toFixed(1) : Math.floor(s).toFixed(0)).padStart(tenths ? 4 : 2, "0")}`;
+}
+
+/** The cue of a version-2 trace in force at control step t (the last shown at or before t), or null. */
+export function cueAt(trace: SimTrace, t: number): TraceCue | null {
+  let cur: TraceCue | null = null;
+  for (const c of trace.cues) if (c.step <= t) cur = c;
+  return cur;
+}
+
+/** Options of {@link drawReplay}. */
+export interface ReplayOptions {
+  /** Draw the end-effector path (and its writes) only over the last `trail` control steps (default: all). */
+  trail?: number;
+}
+
 /** Top-down (x-y) and side (x-z) views of one step of a trace. */
-export function drawReplay(canvas: HTMLCanvasElement, trace: SimTrace, geo: ReplayGeometry, i: number): void {
+export function drawReplay(canvas: HTMLCanvasElement, trace: SimTrace, geo: ReplayGeometry, i: number, opts: ReplayOptions = {}): void {
   const { ctx, w, h } = fit(canvas);
   const s = trace.steps[i]!;
+  const t0 = opts.trail === undefined ? -Infinity : s.t - opts.trail;
+  const cue = cueAt(trace, s.t);
+  const edge = trace.bodies?.cubeHalf ? 2 * trace.bodies.cubeHalf : CUBE_EDGE;
   const panels = [
     { name: "top view (x–y)", a: 0, b: 1, x0: 0 },
     { name: "side view (x–z)", a: 0, b: 2, x0: w / 2 },
@@ -426,35 +449,62 @@ export function drawReplay(canvas: HTMLCanvasElement, trace: SimTrace, geo: Repl
       ctx.lineTo(P.x0 + w / 2 - 10, Y(0));
       ctx.stroke();
     }
-    // ee path so far
+    // the place zones (top view), the current cue's zone outlined
+    const zxy = trace.bodies?.zoneXY;
+    if (P.b === 1 && zxy) {
+      const r = trace.bodies!.zoneRadius ?? 0.05;
+      zxy.forEach(([zx, zy], z) => {
+        ctx.fillStyle = "rgba(134, 142, 150, 0.14)";
+        ctx.strokeStyle = cue && cue.zone === z ? COLORS.event : "rgba(134, 142, 150, 0.6)";
+        ctx.lineWidth = cue && cue.zone === z ? 2.5 : 1;
+        ctx.beginPath();
+        ctx.arc(X(zx), Y(zy), r * k, 0, Math.PI * 2);
+        ctx.fill();
+        ctx.stroke();
+        ctx.fillStyle = COLORS.muted;
+        ctx.textAlign = "center";
+        ctx.textBaseline = "middle";
+        ctx.fillText(trace.bodies!.zones[z]!.replace(/^zone_/, ""), X(zx), Y(zy) + r * k + 8);
+      });
+    }
+    // ee path so far (the last `trail` steps)
     ctx.strokeStyle = "rgba(12, 133, 153, 0.35)";
     ctx.lineWidth = 1.5;
     ctx.beginPath();
+    let started = false;
     for (let j = 0; j <= i; j++) {
-      const e = trace.steps[j]!.ee;
-      if (j === 0) ctx.moveTo(X(e[P.a]!), Y(e[P.b]!));
+      const st = trace.steps[j]!;
+      if (st.t < t0) continue;
+      const e = st.ee;
+      if (!started) ctx.moveTo(X(e[P.a]!), Y(e[P.b]!));
       else ctx.lineTo(X(e[P.a]!), Y(e[P.b]!));
+      started = true;
     }
     ctx.stroke();
     // writes along the path
     for (let j = 0; j <= i; j++) {
       const st = trace.steps[j]!;
-      if (st.g > 0.5) {
+      if (st.g > 0.5 && st.t >= t0) {
         ctx.fillStyle = COLORS.write;
         ctx.beginPath();
         ctx.arc(X(st.ee[P.a]!), Y(st.ee[P.b]!), 2.5, 0, Math.PI * 2);
         ctx.fill();
       }
     }
-    // cubes
+    // cubes (the current cue's cube outlined)
     s.cubes.forEach((c, j) => {
       const yaw = P.b === 1 ? quatYaw(c[3], c[4], c[5], c[6]) : 0;
       ctx.save();
       ctx.translate(X(c[P.a]!), Y(c[P.b]!));
       ctx.rotate(-yaw);
       ctx.fillStyle = CUBE_COLORS[j % CUBE_COLORS.length]!;
-      const e = CUBE_EDGE * k;
+      const e = edge * k;
       ctx.fillRect(-e / 2, -e / 2, e, e);
+      if (cue && cue.cube === j) {
+        ctx.strokeStyle = COLORS.event;
+        ctx.lineWidth = 2.5;
+        ctx.strokeRect(-e / 2 - 3, -e / 2 - 3, e + 6, e + 6);
+      }
       ctx.restore();
     });
     // arm
@@ -486,27 +536,96 @@ export function drawReplay(canvas: HTMLCanvasElement, trace: SimTrace, geo: Repl
   }
 }
 
-/** The gate over a trace: p as a line, writes as ticks, cue steps as bands, and the playhead. */
-export function drawTimeline(canvas: HTMLCanvasElement, trace: SimTrace, i: number): void {
+/** Options of {@link drawTimeline}. */
+export interface TimelineOptions {
+  /** Control steps [from, to] shown (default: the whole trace). */
+  window?: [number, number];
+  /** A caption drawn at the top left. */
+  caption?: string;
+}
+
+/**
+ * The gate over a trace against control steps: p as a line, writes as ticks, cue steps as bands
+ * (version 2: every cue, with its outcome above: a green dot succeeded, a red cross failed), flickers
+ * as thin purple marks, and the playhead at step i. The canvas gets `data-drawn` = counts of what was
+ * drawn (cues, writes, steps) for tests.
+ */
+export function drawTimeline(canvas: HTMLCanvasElement, trace: SimTrace, i: number, opts: TimelineOptions = {}): void {
   const { ctx, w, h } = fit(canvas);
-  const L = 56, R = 12, T = 10, B = 24;
-  const n = trace.steps.length;
+  const L = 56, R = 12, T = opts.caption ? 22 : 16, B = 24;
+  const steps = trace.steps;
+  const last = steps[steps.length - 1]!.t;
+  const [a, b] = opts.window ?? [steps[0]!.t, Math.max(last, steps[0]!.t + 1)];
+  const span = Math.max(1, b - a);
   const pw = w - L - R, ph = h - T - B - 14;
-  const X = (j: number): number => L + (n > 1 ? (j / (n - 1)) * pw : 0);
+  const X = (t: number): number => L + ((t - a) / span) * pw;
   const Y = (p: number): number => T + ph * (1 - p);
+  const inWin = (t: number): boolean => t >= a && t <= b;
+  const hz = trace.controlHz;
+  const long = span / hz >= 90;
   ctx.font = FONT_SMALL;
+  if (opts.caption) {
+    ctx.fillStyle = COLORS.text;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    ctx.fillText(opts.caption, L, 3);
+  }
   ctx.fillStyle = COLORS.muted;
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
   ctx.fillText("p(write)", L - 6, Y(0.5));
   ctx.fillText("write", L - 6, T + ph + 8);
-  trace.steps.forEach((s, j) => {
-    if (cueShown(s.cue)) {
-      ctx.fillStyle = "rgba(232, 89, 12, 0.16)";
-      ctx.fillRect(X(j) - Math.max(1, pw / n / 2), T, Math.max(2, pw / n), ph);
+  const stepW = Math.max(2, (pw / span) * (trace.every || 1));
+  // cue bands: version 2 from its cue list (6 steps each, at least 2 px), version 1 from the steps
+  let nCues = 0;
+  if (trace.cues.length) {
+    for (const c of trace.cues) {
+      // the band runs over the kept steps showing this cue, from its first step on
+      let k = stepIndexAt(steps, c.step);
+      let end = c.step + 1;
+      while (k < steps.length && steps[k]!.t < c.step) k++;
+      while (k < steps.length && cueShown(steps[k]!.cue)) end = steps[k++]!.t + 1;
+      if (end < a || c.step > b) continue;
+      nCues++;
+      const x0 = X(c.step);
+      ctx.fillStyle = "rgba(232, 89, 12, 0.28)";
+      ctx.fillRect(x0 - 1, T, Math.max(3, X(end) - x0), ph);
+      // outcome above the band
+      const cx = x0;
+      const cy = T - 7;
+      if (c.success === true) {
+        ctx.fillStyle = COLORS.write;
+        ctx.beginPath();
+        ctx.arc(cx, cy, 3.5, 0, Math.PI * 2);
+        ctx.fill();
+      } else if (c.success === false) {
+        ctx.strokeStyle = COLORS.kv;
+        ctx.lineWidth = 1.5;
+        ctx.beginPath();
+        ctx.moveTo(cx - 3, cy - 3);
+        ctx.lineTo(cx + 3, cy + 3);
+        ctx.moveTo(cx + 3, cy - 3);
+        ctx.lineTo(cx - 3, cy + 3);
+        ctx.stroke();
+      }
     }
-  });
+  } else {
+    for (const s of steps) {
+      if (inWin(s.t) && cueShown(s.cue)) {
+        nCues++;
+        ctx.fillStyle = "rgba(232, 89, 12, 0.16)";
+        ctx.fillRect(X(s.t) - stepW / 2, T, stepW, ph);
+      }
+    }
+  }
+  for (const s of steps) {
+    if (inWin(s.t) && flickerShown(s.cue)) {
+      ctx.fillStyle = "rgba(112, 72, 232, 0.35)";
+      ctx.fillRect(X(s.t) - 0.75, T + ph * 0.6, 1.5, ph * 0.4);
+    }
+  }
   ctx.strokeStyle = COLORS.grid;
+  ctx.lineWidth = 1;
   for (const v of [0, 0.5, 1]) {
     ctx.beginPath();
     ctx.moveTo(L, Y(v) + 0.5);
@@ -514,24 +633,144 @@ export function drawTimeline(canvas: HTMLCanvasElement, trace: SimTrace, i: numb
     ctx.stroke();
   }
   ctx.strokeStyle = COLORS.aura;
-  ctx.lineWidth = 1.5;
+  ctx.lineWidth = 1.2;
   ctx.beginPath();
-  trace.steps.forEach((s, j) => (j ? ctx.lineTo(X(j), Y(s.p)) : ctx.moveTo(X(j), Y(s.p))));
+  let first = true;
+  let nSteps = 0;
+  for (const s of steps) {
+    if (!inWin(s.t)) continue;
+    nSteps++;
+    if (first) ctx.moveTo(X(s.t), Y(s.p));
+    else ctx.lineTo(X(s.t), Y(s.p));
+    first = false;
+  }
   ctx.stroke();
   ctx.fillStyle = COLORS.write;
-  trace.steps.forEach((s, j) => {
-    if (s.g > 0.5) ctx.fillRect(X(j) - 1, T + ph + 3, 2.5, 10);
-  });
-  ctx.strokeStyle = COLORS.text;
-  ctx.lineWidth = 1.5;
-  ctx.beginPath();
-  ctx.moveTo(X(i), T - 2);
-  ctx.lineTo(X(i), T + ph + 14);
-  ctx.stroke();
+  let nWrites = 0;
+  for (const s of steps) {
+    if (inWin(s.t) && s.g > 0.5) {
+      nWrites++;
+      ctx.fillRect(X(s.t) - stepW / 2, T + ph + 3, stepW, 10);
+    }
+  }
+  const tNow = steps[i]!.t;
+  if (inWin(tNow)) {
+    ctx.strokeStyle = COLORS.text;
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    ctx.moveTo(X(tNow), T - 2);
+    ctx.lineTo(X(tNow), T + ph + 14);
+    ctx.stroke();
+  }
   ctx.fillStyle = COLORS.muted;
-  ctx.textAlign = "left";
   ctx.textBaseline = "top";
-  ctx.fillText("0 s", L, h - 12);
-  ctx.textAlign = "right";
-  ctx.fillText(`${((n - 1) / trace.controlHz).toFixed(1)} s`, w - R, h - 12);
+  if (long) {
+    // a tick per minute (per 5 minutes past 20 minutes)
+    const every = span / hz > 1200 ? 300 : 60;
+    ctx.textAlign = "center";
+    for (let sec = Math.ceil(a / hz / every) * every; sec <= b / hz; sec += every) {
+      const x = X(sec * hz);
+      ctx.fillRect(x, T + ph + 14, 1, 3);
+      const text = fmtClock(sec);
+      const tw = ctx.measureText(text).width;
+      ctx.fillText(text, Math.min(Math.max(x, L + tw / 2), w - R - tw / 2), h - 12);
+    }
+  } else {
+    ctx.textAlign = "left";
+    ctx.fillText(`${(a / hz).toFixed(1)} s`, L, h - 12);
+    ctx.textAlign = "right";
+    ctx.fillText(`${(b / hz).toFixed(1)} s`, w - R, h - 12);
+  }
+  canvas.dataset["drawn"] = JSON.stringify({ cues: nCues, writes: nWrites, steps: nSteps, from: a, to: b });
+}
+
+/**
+ * A version-2 trace's memory over the episode, on a log axis: the arm's state bytes (`stateBytes`,
+ * AURA: flat) and a full-history KV-cache's (`kvBytes`, growing), both read from the trace's steps;
+ * solid up to the playhead (step i), faint after it. The canvas gets `data-series` = per line the
+ * number of points and the first and last values drawn, for tests.
+ */
+export function drawTraceBytes(canvas: HTMLCanvasElement, trace: SimTrace, i: number): void {
+  const { ctx, w, h } = fit(canvas);
+  const L = 64, R = 16, T = 14, B = 34;
+  const pw = w - L - R, ph = h - T - B;
+  const steps = trace.steps;
+  const N = Math.max(1, trace.horizon);
+  const kvOf = (s: (typeof steps)[number]): number => s.kvBytes ?? NaN;
+  const maxB = steps.reduce((m, s) => Math.max(m, s.stateBytes, Number.isFinite(kvOf(s)) ? kvOf(s) : 0), 1);
+  const yMax = 10 ** Math.ceil(Math.log10(Math.max(maxB, 1e4)));
+  const yMin = 1e2;
+  const X = (t: number): number => L + (t / N) * pw;
+  const Y = (b: number): number => T + ph * (1 - (Math.log10(Math.max(b, yMin)) - 2) / (Math.log10(yMax) - 2));
+  ctx.font = FONT_SMALL;
+  ctx.textBaseline = "middle";
+  for (let e = 2; 10 ** e <= yMax; e++) {
+    const y = Y(10 ** e);
+    ctx.strokeStyle = COLORS.grid;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(L, y + 0.5);
+    ctx.lineTo(w - R, y + 0.5);
+    ctx.stroke();
+    ctx.fillStyle = COLORS.muted;
+    ctx.textAlign = "right";
+    ctx.fillText(fmtBytes(10 ** e), L - 6, y);
+  }
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  const hz = trace.controlHz;
+  const perTick = N / hz > 1200 ? 300 : N / hz > 120 ? 60 : 10;
+  for (let sec = 0; sec <= N / hz; sec += perTick) {
+    const text = fmtClock(sec);
+    const tw = ctx.measureText(text).width;
+    ctx.fillStyle = COLORS.muted;
+    ctx.fillText(text, Math.min(Math.max(X(sec * hz), L + tw / 2), w - R - tw / 2), T + ph + 6);
+  }
+  ctx.fillText("time (min:s)", L + pw / 2, T + ph + 20);
+  ctx.strokeStyle = COLORS.axis;
+  ctx.beginPath();
+  ctx.moveTo(L, T);
+  ctx.lineTo(L, T + ph);
+  ctx.lineTo(w - R, T + ph);
+  ctx.stroke();
+  const series: Record<string, { points: number; first: number; last: number }> = {};
+  const line = (name: string, colour: string, faint: string, value: (s: (typeof steps)[number]) => number): void => {
+    const pts = steps.map((s) => [s.t, value(s)] as const).filter(([, v]) => Number.isFinite(v));
+    if (!pts.length) return;
+    ctx.lineWidth = 2.5;
+    for (const [from, to, col] of [[0, pts.length, faint], [0, Math.min(pts.length, i + 1), colour]] as const) {
+      ctx.strokeStyle = col;
+      ctx.beginPath();
+      for (let k = from; k < to; k++) {
+        const [t, v] = pts[k]!;
+        if (k === from) ctx.moveTo(X(t), Y(v));
+        else ctx.lineTo(X(t), Y(v));
+      }
+      ctx.stroke();
+    }
+    const cur = pts[Math.min(pts.length - 1, i)]!;
+    ctx.fillStyle = colour;
+    ctx.beginPath();
+    ctx.arc(X(cur[0]), Y(cur[1]), 4, 0, Math.PI * 2);
+    ctx.fill();
+    series[name] = { points: pts.length, first: pts[0]![1], last: pts[pts.length - 1]![1] };
+  };
+  line("kv", COLORS.kv, "rgba(224, 49, 49, 0.18)", kvOf);
+  line("state", COLORS.aura, "rgba(12, 133, 153, 0.25)", (s) => s.stateBytes);
+  const s = steps[i]!;
+  ctx.font = FONT;
+  const right = X(s.t) > L + pw * 0.6;
+  ctx.textAlign = right ? "right" : "left";
+  const dx = right ? -8 : 8;
+  if (Number.isFinite(kvOf(s))) {
+    ctx.fillStyle = COLORS.kv;
+    ctx.textBaseline = "bottom";
+    ctx.fillText(`KV-cache ${Math.round(kvOf(s)).toLocaleString("en-US")} B`, X(s.t) + dx, Y(kvOf(s)) - 4);
+  }
+  if (Number.isFinite(s.stateBytes)) {
+    ctx.fillStyle = COLORS.aura;
+    ctx.textBaseline = "top";
+    ctx.fillText(`${trace.arm === "aura" ? "AURA" : trace.arm} ${Math.round(s.stateBytes).toLocaleString("en-US")} B`, X(s.t) + dx, Y(s.stateBytes) + 5);
+  }
+  canvas.dataset["series"] = JSON.stringify(series);
 }

@@ -11,8 +11,8 @@ import { checkpointFromBytes, type BytesCheckpoint } from "../../src/web/checkpo
 import { opsFromWasmBytes } from "../../src/web/ops.js";
 import { parseResults, paretoPoints, type ResultsFile } from "../../src/bench/results.js";
 import { StreamRun, auraWriteRate, kvCacheBytesFor, makeStream, tradeoffPoint, type DemoArm, type TradeoffPoint } from "../../src/web/stream.js";
-import { cueShown, fitBase, parseTrace, type SimTrace } from "../../src/web/trace.js";
-import { ARM_COLORS, drawBytes, drawReplay, drawTape, drawTimeline, drawTradeoff, obsColor, replayGeometry, type ReplayGeometry } from "./charts.js";
+import { cueShown, fitBase, parseTrace, stepIndexAt, type SimTrace } from "../../src/web/trace.js";
+import { ARM_COLORS, cueAt, drawBytes, drawReplay, drawTape, drawTimeline, drawTraceBytes, drawTradeoff, fmtClock, obsColor, replayGeometry, type ReplayGeometry } from "./charts.js";
 
 // ------------------------------------------------------------------------------------------------
 // assets
@@ -415,7 +415,16 @@ async function renderResults(): Promise<void> {
 // sim trace replay
 // ------------------------------------------------------------------------------------------------
 
-const replay = { trace: null as SimTrace | null, geo: null as ReplayGeometry | null, i: 0, playing: false, acc: 0, label: "" };
+const replay = { trace: null as SimTrace | null, geo: null as ReplayGeometry | null, i: 0, time: 0, speed: 1, playing: false, label: "" };
+
+/** Seconds of playback around the playhead in the zoomed timeline of a long trace. */
+const ZOOM_SECONDS = 60;
+/** A trace at least this long (s) is shown as a long episode: minutes, zoom, trail, bytes and cues panels, 20x playback. */
+const LONG_SECONDS = 120;
+
+const isLong = (tr: SimTrace): boolean => tr.horizon / tr.controlHz >= LONG_SECONDS || tr.version === 2;
+const cubeName = (tr: SimTrace, c: number): string => (tr.bodies?.cubes[c] ?? `cube ${c}`).replace(/^cube_/, "");
+const zoneName = (tr: SimTrace, z: number): string => (tr.bodies?.zones[z] ?? `zone ${z}`).replace(/^zone_/, "zone ");
 
 function showTrace(text: string, label: string): void {
   const info = $("rinfo");
@@ -427,38 +436,86 @@ function showTrace(text: string, label: string): void {
     return;
   }
   const fb = fitBase(tr.steps);
+  const long = isLong(tr);
   replay.trace = tr;
   replay.geo = replayGeometry(tr, fb.base, fb.rms < 0.03);
   replay.i = 0;
+  replay.time = tr.steps[0]!.t;
   replay.playing = true;
   replay.label = label;
+  replay.speed = long ? 20 : 1;
+  ($("rspeed") as HTMLSelectElement).value = String(replay.speed);
   const scrub = $("rscrub") as HTMLInputElement;
   scrub.max = String(tr.steps.length - 1);
   scrub.value = "0";
   $("rbody").classList.remove("hidden");
-  const writes = tr.steps.reduce((s, x) => s + (x.g > 0.5 ? 1 : 0), 0);
-  const cues = tr.steps.filter((s) => cueShown(s.cue)).length;
+  $("rzoom").classList.toggle("hidden", !long);
+  $("rlong").classList.toggle("hidden", !long);
+  const last = tr.steps[tr.steps.length - 1]!;
+  const writes = Number.isFinite(last.writes) ? last.writes : tr.steps.reduce((s, x) => s + (x.g > 0.5 ? 1 : 0), 0);
+  const nSteps = tr.version === 2 ? tr.horizon : tr.steps.length;
+  const minutes = tr.horizon / tr.controlHz / 60;
   const synthetic = tr.extra["synthetic"] === true;
-  info.innerHTML =
-    `${synthetic ? '<span class="tag" style="background:#d9480f">SYNTHETIC FIXTURE · not a simulation</span> ' : ""}` +
-    `<b>${esc(label)}</b> · task ${esc(tr.task)} · arm ${esc(tr.arm)} · seed ${tr.seed} · ${fmtInt(tr.steps.length)} steps at ${tr.controlHz} Hz · ` +
-    `${fmtInt(writes)} writes (${((100 * writes) / tr.steps.length).toFixed(1)}%) · ${fmtInt(cues)} cue steps · ` +
-    `${tr.success === null ? "outcome not recorded" : tr.success ? '<span class="ok">success</span>' : '<span class="bad">failure</span>'}` +
-    `${replay.geo.drawLinks ? "" : ' · <span class="thin">arm drawn from its end-effector only (joint angles do not fit the Panda kinematics with a fixed base)</span>'}` +
-    ` · <span id="rnow"></span>`;
+  const bits: string[] = [];
+  bits.push(`<b>${esc(label)}</b>`, `task ${esc(tr.task)}`, `arm ${esc(tr.arm)}`, `seed ${tr.seed}`);
+  if (tr.version === 2) {
+    bits.push(`<span data-testid="replay-length">${fmtInt(nSteps)} control steps (${minutes.toFixed(1)} min) at ${tr.controlHz} Hz</span>`, `${fmtInt(tr.steps.length)} frames kept (${tr.every === 1 ? "every step" : `one step in ${tr.every}`} and every cue step)`);
+    const gate = tr.extra["gate"] as { writes?: number; cueWrites?: [number, number]; distractorWrites?: [number, number] } | undefined;
+    bits.push(`${fmtInt(writes)} writes (${((100 * writes) / Math.max(1, tr.horizon)).toFixed(1)}% of steps)`);
+    if (gate?.cueWrites && gate.distractorWrites && gate.cueWrites[1] && gate.distractorWrites[1]) {
+      bits.push(`P(write | cue) ${fmt3(gate.cueWrites[0] / gate.cueWrites[1])} vs P(write | distractor) ${fmt3(gate.distractorWrites[0] / gate.distractorWrites[1])}`);
+    }
+    const scored = tr.cues.filter((c) => c.success !== null);
+    const ok = scored.filter((c) => c.success).length;
+    bits.push(`<span data-testid="replay-cues-ok">${ok} of ${scored.length} cues succeeded</span>`);
+  } else {
+    const cues = tr.steps.filter((s) => cueShown(s.cue)).length;
+    bits.push(`${fmtInt(tr.steps.length)} steps at ${tr.controlHz} Hz`, `${fmtInt(writes)} writes (${((100 * writes) / tr.steps.length).toFixed(1)}%)`, `${fmtInt(cues)} cue steps`);
+    bits.push(tr.success === null ? "outcome not recorded" : tr.success ? '<span class="ok">success</span>' : '<span class="bad">failure</span>');
+  }
+  if (!replay.geo.drawLinks) bits.push('<span class="thin">arm drawn from its end-effector only (joint angles do not fit the Panda kinematics with a fixed base)</span>');
+  info.innerHTML = `${synthetic ? '<span class="tag" style="background:#d9480f">SYNTHETIC FIXTURE · not a simulation</span> ' : ""}${bits.join(" · ")}`;
+  if (long) {
+    const kv = tr.extra["kvCache"] as { dKey?: number; dVal?: number; bytesPerStep?: number } | undefined;
+    const endKv = last.kvBytes;
+    $("rbytesnote").innerHTML =
+      `${esc(tr.arm)}'s state bytes as the run measured them at every kept step (<code>SequenceModel.stateBytes</code>)` +
+      (endKv !== undefined && Number.isFinite(endKv)
+        ? `, against a full-history KV-cache with the same d<sub>k</sub>, d<sub>v</sub>${kv?.dKey ? ` (${kv.dKey}, ${kv.dVal})` : ""}: ${kv?.bytesPerStep ? `${fmtInt(kv.bytesPerStep)} B per step, ` : ""}${fmtInt(endKv)} B after ${minutes.toFixed(1)} min (the library's <code>kv-cache</code> arithmetic, not a second run).`
+        : ".");
+    const ok = tr.cues.filter((c) => c.success === true).length;
+    $("rcuesum").textContent = tr.cues.length ? `· ${ok} of ${tr.cues.filter((c) => c.success !== null).length} succeeded · each cue is shown for 0.3 s and scored just before the next` : "· none recorded";
+    $("rcues").innerHTML = tr.cues
+      .map((c) => `<span class="cue ${c.success === true ? "ok" : c.success === false ? "fail" : ""}" data-cue="${c.cue}" title="shown at step ${fmtInt(c.step)}, scored at ${c.scoredAt === null ? "–" : fmtInt(c.scoredAt)}${c.placed ? " · cube placed" : ""}">${fmtClock(c.step / tr.controlHz)} ${esc(cubeName(tr, c.cube))} → ${esc(zoneName(tr, c.zone))} ${c.success === true ? "✓" : c.success === false ? "✗" : "?"}</span>`)
+      .join("");
+  }
   drawReplayNow();
 }
 
 function drawReplayNow(): void {
   const { trace, geo, i } = replay;
   if (!trace || !geo) return;
-  drawReplay($("rview") as HTMLCanvasElement, trace, geo, i);
-  drawTimeline($("rtime") as HTMLCanvasElement, trace, i);
+  const long = isLong(trace);
   const s = trace.steps[i]!;
-  const now = document.getElementById("rnow");
-  if (now) {
-    now.textContent = `t ${(i / trace.controlHz).toFixed(1)} s · step ${fmtInt(i)} · p ${s.p.toFixed(2)} · writes ${fmtInt(s.writes)}${Number.isFinite(s.stateBytes) ? ` · state ${fmtInt(s.stateBytes)} B` : ""}${cueShown(s.cue) ? " · cue shown" : ""}`;
+  drawReplay($("rview") as HTMLCanvasElement, trace, geo, i, long ? { trail: 30 * trace.controlHz } : {});
+  const span = trace.horizon / trace.controlHz;
+  drawTimeline($("rtime") as HTMLCanvasElement, trace, i, long ? { caption: `the whole episode, ${fmtClock(span)} (min:s): the gate's p, its writes (green) and the cues (orange; above, ✓ green dot = cue solved, red ✗ = failed)` } : {});
+  if (long) {
+    const half = (ZOOM_SECONDS / 2) * trace.controlHz;
+    const from = Math.max(0, Math.min(s.t - half, trace.horizon - 2 * half));
+    drawTimeline($("rzoom") as HTMLCanvasElement, trace, i, { window: [from, Math.min(trace.horizon, from + 2 * half)], caption: `zoom: the ${ZOOM_SECONDS} s around the playhead (writes landing on the cues)` });
+    drawTraceBytes($("rbytes") as HTMLCanvasElement, trace, i);
   }
+  const now = $("rnow");
+  const sec = s.t / trace.controlHz;
+  const bits = [long ? `t ${fmtClock(sec, true)} of ${fmtClock(span)}` : `t ${sec.toFixed(1)} s`, `step ${fmtInt(s.t)}${trace.version === 2 ? ` of ${fmtInt(trace.horizon)}` : ""}`, `p ${s.p.toFixed(2)}`, `writes ${fmtInt(s.writes)}`];
+  if (Number.isFinite(s.stateBytes)) bits.push(`state ${fmtInt(s.stateBytes)} B`);
+  if (s.kvBytes !== undefined && Number.isFinite(s.kvBytes)) bits.push(`KV-cache ${fmtInt(s.kvBytes)} B`);
+  const c = cueAt(trace, s.t);
+  if (c) bits.push(`cue ${c.cue + 1}: ${cubeName(trace, c.cube)} → ${zoneName(trace, c.zone)} ${c.success === true ? "(solved)" : c.success === false ? "(failed)" : ""}`);
+  if (cueShown(s.cue)) bits.push("cue shown");
+  now.textContent = bits.join(" · ");
+  if (long) for (const el of Array.from($("rcues").querySelectorAll<HTMLElement>(".cue"))) el.classList.toggle("now", c !== null && el.dataset["cue"] === String(c.cue));
   ($("rscrub") as HTMLInputElement).value = String(i);
   $("rplay").textContent = replay.playing ? "❚❚ Pause" : "▶ Play";
 }
@@ -466,12 +523,12 @@ function drawReplayNow(): void {
 function replayFrame(dt: number): void {
   const tr = replay.trace;
   if (!tr || !replay.playing) return;
-  replay.acc += dt * tr.controlHz;
-  const n = Math.floor(replay.acc);
-  if (n <= 0) return;
-  replay.acc -= n;
-  replay.i = Math.min(tr.steps.length - 1, replay.i + n);
-  if (replay.i >= tr.steps.length - 1) replay.playing = false;
+  const lastT = tr.steps[tr.steps.length - 1]!.t;
+  replay.time = Math.min(lastT, replay.time + dt * tr.controlHz * replay.speed);
+  const i = stepIndexAt(tr.steps, replay.time);
+  if (replay.time >= lastT) replay.playing = false;
+  if (i === replay.i && replay.playing) return;
+  replay.i = i;
   drawReplayNow();
 }
 
@@ -589,13 +646,22 @@ function wire(): void {
   });
   $("rplay").addEventListener("click", () => {
     if (!replay.trace) return;
-    if (!replay.playing && replay.i >= replay.trace.steps.length - 1) replay.i = 0;
+    if (!replay.playing && replay.i >= replay.trace.steps.length - 1) {
+      replay.i = 0;
+      replay.time = replay.trace.steps[0]!.t;
+    }
     replay.playing = !replay.playing;
     drawReplayNow();
   });
+  const rspeed = $("rspeed") as HTMLSelectElement;
+  rspeed.addEventListener("change", () => {
+    replay.speed = Number(rspeed.value) || 1;
+  });
   const scrub = $("rscrub") as HTMLInputElement;
   scrub.addEventListener("input", () => {
+    if (!replay.trace) return;
     replay.i = Number(scrub.value);
+    replay.time = replay.trace.steps[replay.i]!.t;
     replay.playing = false;
     drawReplayNow();
   });
@@ -672,7 +738,7 @@ async function start(): Promise<void> {
   demo = d;
   newEpisode(d);
   if (assets.results) await showResults(assets.results, "sample results.json (shipped with the page)");
-  if (assets.trace) showTrace(assets.trace, "trace.json (shipped with the page)");
+  if (assets.trace) showTrace(assets.trace, `${assets.manifest?.trace ?? "trace.json"} (shipped with the page)`);
   ui.playing = params.get("autoplay") !== "0";
   ui.dirty = true;
   document.body.dataset["ready"] = "1";
