@@ -91,12 +91,14 @@ for (const [arm, gateNorm] of cases) {
   });
 }
 
-test("action-IB divergence and action utility equal the head evaluated with and without the write (closed form)", () => {
-  for (const kind of ["discrete", "continuous"] as const) {
+test("action-IB divergence and action utility equal the head evaluated with and without the write (closed form), hard gate (one counterfactual pass) and soft gate (two)", () => {
+  for (const [kind, gateMode] of [["discrete", "hard"], ["continuous", "hard"], ["discrete", "soft"], ["continuous", "soft"]] as const) {
     const config = new MemoryConfig({ dModel, dAction: C, actionKind: kind, dKey: 4, dVal: 3, dProj: 4, dGate: 5, dHidden: 6, seed: 2 });
     const model = new SequenceModel(armSpec("aura", config, { matchParams: null }), wasmOps());
     const bt = batch(4);
-    const fr = model.forward(bt.z, B, T, { training: true, gateMode: "hard" });
+    const fr = model.forward(bt.z, B, T, { training: true, gateMode });
+    if (gateMode === "hard") assert.ok(fr.g.some((g) => g === 1) && fr.g.some((g) => g === 0), "the hard gate both writes and skips");
+    else assert.ok(fr.g.every((g) => g > 0 && g < 1), "the soft gate is strictly between 0 and 1");
     const D = model.actionDivergence(fr, 0.7);
     // action utility against labels / targets, with some steps masked out
     const label = Int32Array.from({ length: B * T }, (_, i) => (i % 5 === 0 ? -1 : i % C));

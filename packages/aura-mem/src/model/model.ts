@@ -564,12 +564,16 @@ export class SequenceModel {
     const w = this.writeEffect(fr);
     if (!w) return D;
     const A = this.spec.config.dAction;
+    const discrete = this.spec.config.actionKind === "discrete";
     for (let i = 0; i < BT; i++) {
-      if (this.spec.config.actionKind === "discrete") {
-        D[i] = klLogits(w.a1, w.a0, i * A, A);
+      const a1 = w.withWrite(i);
+      const a0 = w.withoutWrite(i);
+      const o = i * A;
+      if (discrete) {
+        D[i] = klLogits(a1, a0, o, A);
       } else {
         let s = 0;
-        for (let j = 0; j < A; j++) s += (w.a1[i * A + j]! - w.a0[i * A + j]!) ** 2;
+        for (let j = 0; j < A; j++) s += (a1[o + j]! - a0[o + j]!) ** 2;
         D[i] = s / (2 * variance);
       }
     }
@@ -596,14 +600,17 @@ export class SequenceModel {
     const A = this.spec.config.dAction;
     for (let i = 0; i < BT; i++) {
       if (!(mask[i]! > 0)) continue;
+      const a1 = w.withWrite(i);
+      const a0 = w.withoutWrite(i);
+      const o = i * A;
       if (this.spec.config.actionKind === "discrete") {
         const y = label ? label[i]! : -1;
         if (y < 0) continue;
-        U[i] = logSoftmaxAt(w.a1, i * A, A, y) - logSoftmaxAt(w.a0, i * A, A, y);
+        U[i] = logSoftmaxAt(a1, o, A, y) - logSoftmaxAt(a0, o, A, y);
       } else {
         if (!target) continue;
         let s = 0;
-        for (let j = 0; j < A; j++) s += (w.a0[i * A + j]! - target[i * A + j]!) ** 2 - (w.a1[i * A + j]! - target[i * A + j]!) ** 2;
+        for (let j = 0; j < A; j++) s += (a0[o + j]! - target[o + j]!) ** 2 - (a1[o + j]! - target[o + j]!) ** 2;
         U[i] = s / (2 * variance);
       }
     }
@@ -612,12 +619,18 @@ export class SequenceModel {
 
   /**
    * The head's output at every step without (a0) and with (a1) the write of that step, from a training
-   * forward of the learned-gate arm; null for other arms. The head's first layer is linear in [h, r]:
-   * with u_t = beta_t (k_t . q_t + 1) e_t the change of the readout a write causes and P = u W1r (one
-   * small matmul), the pre-activations without / with the write are pre - g P and pre - g P + P (with
-   * a write decay alpha < 1, the write also scales the pre-write readout by alpha: see the code).
+   * forward of the learned-gate arm; null for other arms. Row i of either lives at offset i * dAction of
+   * the array `withoutWrite(i)` / `withWrite(i)` returns.
+   *
+   * With a hard gate (every g in {0, 1}) one of the two is the forward's own output (`fr.out`: a1 where
+   * the step wrote, a0 where it did not) and only the other, the counterfactual, is computed: one head
+   * pass over the batch. With a soft gate (warm-up, g = p) both are computed. The head's first layer is
+   * linear in [h, r]: the counterfactual pre-activation is pre + (r_cf - r) W1r, with u_t =
+   * beta_t (k_t . q_t + 1) e_t the change of the readout a write causes, r0 = (r - g u) / keep the readout
+   * without the write (keep = 1 - g (1 - alpha): with a write decay alpha < 1 a write also scales the
+   * pre-write readout by alpha) and r1 = alpha r0 + u the readout with it.
    */
-  private writeEffect(fr: ForwardResult): { a0: Float32Array; a1: Float32Array } | null {
+  private writeEffect(fr: ForwardResult): { withoutWrite(i: number): Float32Array; withWrite(i: number): Float32Array } | null {
     const tape = fr.tape;
     const BT = fr.B * fr.T;
     if (!tape || this.core !== "delta" || !tape.deltaOut) return null;
@@ -629,67 +642,56 @@ export class SequenceModel {
     const tq = tape.q!;
     const tb = tape.beta!;
     const te = out.e;
-    const a1pre = tape.a1pre;
+    const tr = out.r;
     const gOut = out.g;
     const dH = this.hidden();
     const W1r = this.params["head.W1"]!.data.subarray(c.dProj * dH);
-    const pre0 = new Float32Array(BT * dH);
-    const pre1 = new Float32Array(BT * dH);
-    const alpha = this.writeDecay;
-    // u_t = beta_t (k_t . q_t + 1) e_t, rounded to f32 (u[i, j] = fround(s_i e[i, j]))
-    const scale = new Float64Array(BT);
-    for (let i = 0, o = 0; i < BT; i++, o += dK) {
-      let kq = 0;
-      for (let j = 0; j < dK; j++) kq += tk[o + j]! * tq[o + j]!;
-      scale[i] = tb[i]! * (kq + 1);
-    }
-    if (alpha === 1) {
-      const U = new Float32Array(BT * dV);
-      for (let i = 0, o = 0; i < BT; i++) {
-        const s = scale[i]!;
-        for (let end = o + dV; o < end; o++) U[o] = s * te[o]!;
-      }
-      const Pm = this.ops.dense.forward(U, W1r, null, BT, dV, dH);
-      for (let i = 0, j = 0; i < BT; i++) {
-        const gi = gOut[i]!;
-        for (const end = j + dH; j < end; j++) {
-          const x = a1pre[j]! - gi * Pm[j]!;
-          pre0[j] = x;
-          pre1[j] = x + Pm[j]!;
-        }
-      }
-    } else {
-      // with the write decay the readout is r = a r0 + g u (a = 1 - g (1 - alpha), r0 the readout of the
-      // undecayed pre-write state): without the write it is r0, with it alpha r0 + u. The changes from the
-      // observed r go through W1r (two small matmuls).
-      const d0 = new Float32Array(BT * dV);
-      const d1 = new Float32Array(BT * dV);
-      const tr = out.r;
-      for (let i = 0, o = 0; i < BT; i++) {
-        const s = scale[i]!;
-        const gi = gOut[i]!;
-        const keep = 1 - gi * (1 - alpha);
-        for (const end = o + dV; o < end; o++) {
-          const r = tr[o]!;
-          const u = Math.fround(s * te[o]!);
-          const r0 = (r - gi * u) / keep;
-          d0[o] = r0 - r;
-          d1[o] = alpha * r0 + u - r;
-        }
-      }
-      const P0 = this.ops.dense.forward(d0, W1r, null, BT, dV, dH);
-      const P1 = this.ops.dense.forward(d1, W1r, null, BT, dV, dH);
-      for (let x = 0; x < BT * dH; x++) {
-        const a = a1pre[x]!;
-        pre0[x] = a + P0[x]!;
-        pre1[x] = a + P1[x]!;
-      }
-    }
     const W2 = this.params["head.W2"]!.data;
     const b2 = this.params["head.b2"]!.data;
-    const a0 = this.ops.dense.forward(this.ops.act.tanhInPlace(pre0), W2, b2, BT, dH, c.dAction);
-    const a1 = this.ops.dense.forward(this.ops.act.tanhInPlace(pre1), W2, b2, BT, dH, c.dAction);
-    return { a0, a1 };
+    const alpha = this.writeDecay;
+    let hard = true;
+    for (let i = 0; i < BT; i++) {
+      const g = gOut[i]!;
+      if (g !== 0 && g !== 1) {
+        hard = false;
+        break;
+      }
+    }
+    // the head from pre-activations a1pre + d W1r, d [BT, dV] a change of the readout
+    const headFrom = (d: Float32Array): Float32Array => {
+      const pre = this.ops.dense.forward(d, W1r, null, BT, dV, dH);
+      const a1pre = tape.a1pre;
+      for (let x = 0; x < pre.length; x++) pre[x] = a1pre[x]! + pre[x]!;
+      return this.ops.dense.forward(this.ops.act.tanhInPlace(pre), W2, b2, BT, dH, c.dAction);
+    };
+    // d0 = r0 - r (the write undone) and d1 = alpha r0 + u - r (the write done), per step; with a hard
+    // gate only the counterfactual one (d0 where g = 1, d1 where g = 0) goes into `dcf`
+    const d0 = new Float32Array(BT * dV);
+    const d1 = hard ? d0 : new Float32Array(BT * dV);
+    for (let i = 0, o = 0; i < BT; i++) {
+      let kq = 0;
+      for (let j = 0, ok = i * dK; j < dK; j++) kq += tk[ok + j]! * tq[ok + j]!;
+      const s = tb[i]! * (kq + 1);
+      const gi = gOut[i]!;
+      const keep = 1 - gi * (1 - alpha);
+      for (const end = o + dV; o < end; o++) {
+        const r = tr[o]!;
+        const u = Math.fround(s * te[o]!);
+        const r0 = (r - gi * u) / keep;
+        if (!hard) {
+          d0[o] = r0 - r;
+          d1[o] = alpha * r0 + u - r;
+        } else d0[o] = gi === 1 ? r0 - r : alpha * r0 + u - r;
+      }
+    }
+    if (hard) {
+      const cf = headFrom(d0);
+      const fact = fr.out;
+      return { withoutWrite: (i) => (gOut[i] === 1 ? cf : fact), withWrite: (i) => (gOut[i] === 1 ? fact : cf) };
+    }
+    const a0 = headFrom(d0);
+    const a1 = headFrom(d1);
+    return { withoutWrite: () => a0, withWrite: () => a1 };
   }
 
   private hidden(): number {
