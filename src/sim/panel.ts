@@ -111,7 +111,7 @@ export function checkPipelineOptions(o: PipelineOptions): void {
 /** Everything measured for one arm on one task. */
 export interface ArmRun {
   arm: SimArm;
-  train: Omit<ArmJobResult, "arm"> | null;
+  train: Omit<ArmDaggerResult, "arm"> | null;
   episodes: EpisodeOutcome[];
   params: number;
   stateBytesAt100k: number;
@@ -122,7 +122,8 @@ export interface TaskRun {
   task: SimTaskName;
   horizon: number;
   demos: { n: number; successes: number; seconds: number; seeds: [number, number] };
-  base: Omit<BaseJobResult, "base"> & { params: number };
+  /** The base's last cloning, its DAgger rounds and the episodes it was last cloned on (demonstrations + visits). */
+  base: Omit<BaseJobResult, "base"> & { params: number; daggerRounds: number; trainEpisodes: number };
   arms: Partial<Record<SimArm, ArmRun>>;
   traces: SimTrace[];
   ais: AisResult | null;
@@ -256,7 +257,7 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimPool, hooks: S
     task,
     horizon: info.horizon,
     demos: { n: demos.length, successes: ok.length, seconds: demoSeconds, seeds: [seeds[0]!, seeds[seeds.length - 1]!] },
-    base: { ...baseInfo, params: baseParams },
+    base: { ...baseInfo, params: baseParams, daggerRounds: o.daggerRounds, trainEpisodes: baseTrain.length },
     arms,
     traces: evals.flatMap((e) => e.traces),
     ais,

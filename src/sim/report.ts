@@ -32,6 +32,10 @@ export interface SimArmSummary extends ArmSummary {
   /** Validation MSE of the residual (teacher-forced demos) and of a zero residual (the base alone). */
   valMse: number | null;
   valMseBase: number | null;
+  /** The arm's own DAgger rounds, its training episodes (demonstrations + the base's visits + its own) and its validation MSE after each training (index 0: before its first round); null for no-memory. */
+  daggerRounds: number | null;
+  trainEpisodes: number | null;
+  valMseByRound: number[] | null;
 }
 
 export interface SimTaskResults extends ResultsTask<SimArmSummary> {
@@ -90,6 +94,9 @@ export function simResults(run: SimRun, meta: Record<string, unknown> = {}): Sim
         episodeSeconds: mean(eps.map((e) => e.wallMs)) / 1000,
         valMse: a.train?.valMse ?? null,
         valMseBase: a.train?.valMseBase ?? null,
+        daggerRounds: a.train?.daggerRounds ?? null,
+        trainEpisodes: a.train?.trainEpisodes ?? null,
+        valMseByRound: a.train?.valMseByRound ?? null,
       };
     }
     out.tasks[task] = {
@@ -203,7 +210,7 @@ export async function writeSimReport(dir: string, run: SimRun, meta: Record<stri
     const slug = task.replace(/[^a-zA-Z0-9_-]+/g, "_");
     md.push(`## ${task}`, "");
     md.push(
-      `Demonstrations: ${t.demos.successes}/${t.demos.n} expert episodes succeeded (seeds ${t.demos.seeds[0]}-${t.demos.seeds[1]}, ${fmt(t.demos.seconds, 0)} s); base policy: ${t.base.params.toLocaleString("en-US")} parameters, validation MSE ${fmt(t.base.valMse, 4)} (epoch ${t.base.bestEpoch}, ${fmt(t.base.seconds, 0)} s). Evaluation seeds ${t.evalSeeds[0]}-${t.evalSeeds[1]}.`,
+      `Demonstrations: ${t.demos.successes}/${t.demos.n} expert episodes succeeded (seeds ${t.demos.seeds[0]}-${t.demos.seeds[1]}, ${fmt(t.demos.seconds, 0)} s); base policy: ${t.base.params.toLocaleString("en-US")} parameters, validation MSE ${fmt(t.base.valMse, 4)} (epoch ${t.base.bestEpoch}, ${fmt(t.base.seconds, 0)} s${t.base.daggerRounds > 0 ? `; after ${t.base.daggerRounds} DAgger round${t.base.daggerRounds > 1 ? "s" : ""}, cloned on ${t.base.trainEpisodes} episodes` : ""}). Evaluation seeds ${t.evalSeeds[0]}-${t.evalSeeds[1]}.`,
       "",
     );
     const points: ArmPoint[] = Object.entries(t.arms).map(([arm, a]) => ({ task, arm, mean: a.mean, ci95: a.ci95, writesPerEpisode: a.writesPerEpisode, metric: "success" }));
