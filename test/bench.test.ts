@@ -171,7 +171,7 @@ test("runBench + report: results.json has the documented shape and budget matchi
 test("CLI: every command has --help, bad options fail clearly", () => {
   const cli = join(process.cwd(), "dist", "src", "cli", "main.js");
   assert.ok(existsSync(cli), "run npm run build first");
-  for (const cmd of [[], ["bench"], ["worker"], ["bench-speed"], ["train"], ["eval"], ["info"]]) {
+  for (const cmd of [[], ["bench"], ["worker"], ["bench-speed"], ["bench-ab"], ["train"], ["eval"], ["info"]]) {
     const r = spawnSync(process.execPath, [cli, ...cmd, "--help"], { encoding: "utf8" });
     assert.equal(r.status, 0, `aura ${cmd.join(" ")} --help: ${r.stderr}`);
     assert.match(r.stdout, /Usage: aura/);
@@ -183,6 +183,9 @@ test("CLI: every command has --help, bad options fail clearly", () => {
   const bad = spawnSync(process.execPath, [cli, "bench", "--tasks", "nope", "--workers", "0"], { encoding: "utf8" });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /unknown task "nope"/);
+  const badAb = spawnSync(process.execPath, [cli, "bench-ab", "--against", join(process.cwd(), "no-such-build")], { encoding: "utf8" });
+  assert.notEqual(badAb.status, 0);
+  assert.match(badAb.stderr, /has no dist/);
   const bad2 = spawnSync(process.execPath, [cli, "train"], { encoding: "utf8" });
   assert.notEqual(bad2.status, 0);
   assert.match(bad2.stderr, /exactly one of --task/);

@@ -275,6 +275,19 @@ program
   });
 
 program
+  .command("bench-ab")
+  .description("the training step of this build against another build of aura-mem, interleaved step by step in one process (so both see the same machine load); ratios with 95% CIs over rounds")
+  .requiredOption("--against <dir>", "root of the other aura-mem package, built (its dist/ and build/aura.wasm), e.g. a git worktree's packages/aura-mem")
+  .option("--arms <list>", "arms to compare", listArg, ["aura", "always-write", "gru", "kv-cache"])
+  .option("--steps <n>", "interleaved steps per build per round", intArg("steps"), 20)
+  .option("--rounds <n>", "rounds (the order of the builds alternates)", intArg("rounds"), 3)
+  .option("--json <file>", "also write the figures as JSON")
+  .action(async (o) => {
+    const { runStepAb } = await import("../bench/speed_ab.js");
+    await runStepAb({ against: o.against, arms: o.arms, steps: o.steps, rounds: o.rounds, json: o.json });
+  });
+
+program
   .command("train")
   .description("train an arm on a benchmark task or on your own features (--data) and write a checkpoint")
   .option("--task <name>", `benchmark task (${taskNames.join(", ")})`)
