@@ -200,6 +200,7 @@ test("residualSource windows: W-step slices of whole-demo features and residual 
     obs: Float32Array.from({ length: T * OBS_DIM }, () => rng.normal()),
     act: Float32Array.from({ length: T * ACTION_DIM }, () => rng.normal()),
     stepType: Uint8Array.from({ length: T }, (_, t) => (t % 7 === 0 ? StepType.event : StepType.background)),
+    goal: new Int16Array(T),
     success: true,
   });
   const train = [demo(0, 50), demo(1, 63)];

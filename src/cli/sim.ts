@@ -1,5 +1,5 @@
 /** `aura sim`: the closed-loop MuJoCo panel (registered by src/cli/main.ts). */
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { intArg, numArg, listArg } from "./args.js";
 import cliProgress from "cli-progress";
 import { join, resolve } from "node:path";
@@ -14,6 +14,7 @@ import { ConfigError } from "aura-mem/errors";
 import type { StreamTrace } from "../sim/stream_trace.js";
 import { defaultSimOptions, checkSimOptions, runSim, type SimOptions } from "../sim/panel.js";
 import { simResults, simTable, aisLines, simClaims, writeSimReport } from "../sim/report.js";
+import { ARM_ROLES, type ArmRole } from "../sim/goal.js";
 
 
 /**
@@ -43,6 +44,11 @@ export function registerSimCommands(program: Command): void {
     .option("--lambda-w <x>", "AURA's write-sparsity weight", numArg("lambda-w"), d.lambdaW)
     .option("--dagger <n>", "DAgger rounds of the base policy (its own rollouts on fresh episodes labelled by the expert, added to the demonstrations)", intArg("dagger"), d.daggerRounds)
     .option("--arm-dagger <n>", "DAgger rounds of every memory arm (the base plus the arm rolled out, labelled by the expert, added to its training set)", intArg("arm-dagger"), d.armDaggerRounds)
+    .addOption(
+      new Option("--arm-role <role>", "how the memory arms act: residual (added to the action of a base that never sees the goal) or goal (they recall the cued goal and supply it to a base cloned with the cue visible; docs/sim.md)")
+        .choices([...ARM_ROLES])
+        .default(d.armRole),
+    )
     .option("--seed <n>", "training seed", intArg("seed"), d.seed)
     .option("--robot-dir <path>", "MuJoCo Menagerie franka_emika_panda directory", d.robotDir)
     .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"), d.workers)
@@ -64,6 +70,7 @@ export function registerSimCommands(program: Command): void {
         traces: o.traces !== false,
         daggerRounds: o.dagger,
         armDaggerRounds: o.armDagger,
+        armRole: o.armRole as ArmRole,
       };
       checkSimOptions(opts); // clear errors before anything starts
       const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -100,6 +107,7 @@ export function registerSimCommands(program: Command): void {
         lambdaW: opts.lambdaW,
         daggerRounds: opts.daggerRounds,
         armDaggerRounds: opts.armDaggerRounds,
+        armRole: opts.armRole,
         seed: opts.seed,
         workers: opts.workers,
         robotDir: opts.robotDir,

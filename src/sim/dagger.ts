@@ -16,6 +16,7 @@ import type { Demo } from "./demos.js";
 import type { SimTaskName } from "./env.js";
 import type { ArmJob, ArmJobResult, BaseJobResult, SimArm } from "./jobs.js";
 import type { SimPool } from "./pool.js";
+import type { ArmRole } from "./goal.js";
 
 /** Most DAgger rounds per learner (the visit seeds of the rounds stay below the evaluation seeds). */
 export const MAX_DAGGER_ROUNDS = 9;
@@ -61,6 +62,13 @@ export interface VisitPlan {
   /** Control steps per episode (cue-stream; default the task's). */
   horizon?: number;
   cueAlwaysOn?: boolean;
+  /** How the arm of an arm visit acts (src/sim/goal.ts; default residual). */
+  role?: ArmRole;
+}
+
+/** "val mse 0.0061" (residual role) or "val accuracy 0.912" (goal role) of an arm's training. */
+export function armValText(r: Pick<ArmJobResult, "valMse" | "valAccuracy">): string {
+  return r.valAccuracy !== null ? `val accuracy ${r.valAccuracy.toFixed(3)}` : `val mse ${r.valMse.toFixed(4)}`;
 }
 
 export type StageHook = (stage: string, done: number, total: number, info?: string) => void;
@@ -79,6 +87,7 @@ async function visit(pool: SimPool, plan: VisitPlan, learner: "base" | "arm", ro
         ...(plan.horizon !== undefined ? { horizon: plan.horizon } : {}),
         base,
         model,
+        ...(learner === "arm" && plan.role ? { role: plan.role } : {}),
         beta: 0.5 ** round,
         cueAlwaysOn: plan.cueAlwaysOn ?? false,
         robotDir: plan.robotDir,
@@ -121,8 +130,8 @@ export interface ArmDaggerResult extends ArmJobResult {
   /** DAgger rounds run for this arm, and its training episodes (demonstrations, the base's visits, its own). */
   daggerRounds: number;
   trainEpisodes: number;
-  /** Validation MSE after each training (index 0: before any round of its own). */
-  valMseByRound: number[];
+  /** The validation metric after each training (index 0: before any round of its own): MSE (residual role) or recall accuracy (goal role). */
+  valMetricByRound: number[];
 }
 
 /**
@@ -133,7 +142,7 @@ export interface ArmDaggerResult extends ArmJobResult {
 export async function trainArm(
   pool: SimPool,
   job: Omit<ArmJob, "kind" | "task" | "arm">,
-  arm: Exclude<SimArm, "no-memory">,
+  arm: SimArm,
   rounds: number,
   plan: VisitPlan,
   onStage?: StageHook,
@@ -141,12 +150,13 @@ export async function trainArm(
   const train = [...job.train];
   const fit = (): Promise<ArmJobResult> => pool.submit<ArmJobResult>({ ...job, kind: "arm", task: plan.task, arm, train });
   let res = await fit();
-  const valMseByRound = [res.valMse];
+  const metric = (x: ArmJobResult): number => x.valAccuracy ?? x.valMse;
+  const valMetricByRound = [metric(res)];
   for (let r = 1; r <= rounds; r++) {
     train.push(...(await visit(pool, plan, "arm", r, job.base, res.arm, `${arm} dagger ${r} visits`, onStage)));
     res = await fit();
-    valMseByRound.push(res.valMse);
-    onStage?.(`${arm} dagger ${r}`, 1, 1, `val mse ${res.valMse.toFixed(4)} on ${train.length} episodes`);
+    valMetricByRound.push(metric(res));
+    onStage?.(`${arm} dagger ${r}`, 1, 1, `${armValText(res)} on ${train.length} episodes`);
   }
-  return { ...res, daggerRounds: rounds, trainEpisodes: train.length, valMseByRound };
+  return { ...res, daggerRounds: rounds, trainEpisodes: train.length, valMetricByRound };
 }

@@ -28,6 +28,8 @@ export interface Demo {
   act: Float32Array;
   /** [T] StepType codes (event = cue shown, distractor = nudge / flicker). */
   stepType: Uint8Array;
+  /** [T] index of the current cue's goal (0 .. nGoals - 1) at each step, -1 before the first cue (src/sim/goal.ts). */
+  goal: Int16Array;
   success: boolean;
 }
 
@@ -57,6 +59,7 @@ export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number,
   const obs = new Float32Array(T * OBS_DIM);
   const act = new Float32Array(T * ACTION_DIM);
   const stepType = new Uint8Array(T);
+  const goal = new Int16Array(T);
   const expert = new Expert(env);
   expert.reset();
   const rng = new Rng((seed * 7919 + 0xde70) >>> 0);
@@ -81,6 +84,7 @@ export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number,
   for (let t = 0; t < T; t++) {
     obs.set(o, t * OBS_DIM);
     stepType[t] = env.stepType;
+    goal[t] = currentGoal(env);
     const a = expert.act();
     act.set(a, t * ACTION_DIM);
     const exec = a.slice();
@@ -107,7 +111,12 @@ export function expertEpisode(env: TabletopEnv, task: SimTaskName, seed: number,
     }
     o = env.step(exec);
   }
-  return { task, seed, T, obs, act, stepType, success: env.success() };
+  return { task, seed, T, obs, act, stepType, goal, success: env.success() };
+}
+
+/** Index of the current cue's goal (env.plan.cues[env.cueIndex].goalIndex), -1 before the first cue. */
+export function currentGoal(env: TabletopEnv): number {
+  return env.cueIndex >= 0 ? env.plan.cues[env.cueIndex]!.goalIndex : -1;
 }
 
 /**
@@ -129,6 +138,7 @@ export function learnerEpisode(
   const out = new Float32Array(T * OBS_DIM);
   const lab = new Float32Array(T * ACTION_DIM);
   const stepType = new Uint8Array(T);
+  const goal = new Int16Array(T);
   const expert = new Expert(env);
   expert.reset();
   const rng = new Rng((seed * 104729 + 0xda66) >>> 0);
@@ -136,6 +146,7 @@ export function learnerEpisode(
   for (let t = 0; t < T; t++) {
     out.set(obs, t * OBS_DIM);
     stepType[t] = env.stepType;
+    goal[t] = currentGoal(env);
     const a = expert.act();
     lab.set(a, t * ACTION_DIM);
     // the learner sees every observation, also where the expert's action is executed (a memory arm's state must
@@ -144,7 +155,7 @@ export function learnerEpisode(
     const exec = beta > 0 && rng.uniform() < beta ? a : own;
     obs = env.step(exec);
   }
-  return { task, seed, T, obs: out, act: lab, stepType, success: env.success() };
+  return { task, seed, T, obs: out, act: lab, stepType, goal, success: env.success() };
 }
 
 /** A decoy excursion for the expert's current phase: another cube while approaching, the other zone while carrying. */

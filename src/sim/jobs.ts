@@ -10,11 +10,12 @@ import { SequenceModel, type ArmName } from "aura-mem/model/model";
 import { train } from "aura-mem/train/train";
 import { ConfigError } from "aura-mem/errors";
 import { Rng } from "aura-mem/util/rng";
-import { ACTION_DIM, TabletopEnv, type SimTaskName } from "./env.js";
+import { ACTION_DIM, TASK_INFO, TabletopEnv, type SimTaskName } from "./env.js";
 import { expertEpisode, learnerEpisode, residualSource, type Demo } from "./demos.js";
 import { BasePolicy, type BasePolicyData } from "./policy.js";
 import { runEpisode, stepArm, type EpisodeOutcome, type SimTrace } from "./rollout.js";
 import { runStreamEpisode, runStreamArmEpisode, type StreamArmEpisode, type StreamEpisode, type StreamPolicy } from "./stream.js";
+import { goalSource, stepGoalArm, type ArmRole } from "./goal.js";
 import { defaultKvConfig, kvCacheBytesFn, type StreamTraceOptions } from "./stream_trace.js";
 
 /** The arms of the closed-loop panel, in report order. */
@@ -121,7 +122,10 @@ export interface BaseJobResult {
 export interface ArmJob {
   kind: "arm";
   task: SimTaskName;
-  arm: Exclude<SimArm, "no-memory">;
+  /** Any memory arm; no-memory only in the goal role (a memoryless goal predictor). */
+  arm: SimArm;
+  /** How the arm acts (src/sim/goal.ts): a residual on the base's action (default) or the goal it supplies. */
+  role?: ArmRole;
   base: BasePolicyData;
   train: Demo[];
   val: Demo[];
@@ -141,9 +145,11 @@ export interface ArmJobResult {
   seconds: number;
   stepsRun: number;
   bestStep: number;
+  /** Residual role: validation MSE of the residual, and of a zero residual (= the base alone) for comparison; NaN in the goal role. */
   valMse: number;
-  /** Validation MSE of a zero residual (= the base alone) for comparison. */
   valMseBase: number;
+  /** Goal role: validation accuracy of the recalled goal where it must be recalled (steps after the cue); null in the residual role. */
+  valAccuracy: number | null;
   valWritesPerEpisode: number;
 }
 
@@ -151,6 +157,8 @@ export interface EvalJob {
   kind: "eval";
   task: SimTaskName;
   arm: SimArm;
+  /** How `model` (and `companion`) act (default residual). */
+  role?: ArmRole;
   seeds: number[];
   base: BasePolicyData;
   model: ArmData | null;
@@ -206,8 +214,9 @@ export interface VisitJob {
   seeds: number[];
   horizon?: number;
   base: BasePolicyData;
-  /** The memory arm whose residual is added to the base's action (absent or null: the base alone). */
+  /** The memory arm whose residual is added to the base's action, or that supplies the goal (`role`); absent or null: the base alone. */
   model?: ArmData | null;
+  role?: ArmRole;
   /** Probability of executing the expert's action instead of the learner's. */
   beta: number;
   cueAlwaysOn?: boolean;
@@ -267,6 +276,11 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       for (const s of job.seeds) {
         let state = model ? model.initState(1) : null;
         const act = (o: Float32Array): Float32Array => {
+          if (model && state && job.role === "goal") {
+            const r = stepGoalArm(job.task, base, model, o, state);
+            state = r.state;
+            return r.action;
+          }
           const { z, action } = base.forward(o, 1);
           if (!model || !state) return action;
           const r = stepArm(model, z, state);
@@ -299,8 +313,14 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
     }
     case "arm": {
       const base = new BasePolicy(ctx.ops, job.base);
-      const source = residualSource(base, job.train, job.val, job.window !== undefined ? { window: job.window } : {});
-      const config = new MemoryConfig({ dModel: base.hidden, dAction: ACTION_DIM, actionKind: "continuous", seed: job.seed });
+      const goal = job.role === "goal";
+      if (!goal && job.arm === "no-memory") throw new ConfigError("the no-memory arm is trained only in the goal role (in the residual role it is the base alone)");
+      if (goal && job.window !== undefined) throw new ConfigError("the goal role trains on whole short-task demonstrations (no window)");
+      const nGoals = TASK_INFO[job.task].nGoals;
+      const source = goal ? goalSource(base, job.train, job.val, nGoals) : residualSource(base, job.train, job.val, job.window !== undefined ? { window: job.window } : {});
+      const config = goal
+        ? new MemoryConfig({ dModel: base.hidden, dAction: nGoals, actionKind: "discrete", seed: job.seed })
+        : new MemoryConfig({ dModel: base.hidden, dAction: ACTION_DIM, actionKind: "continuous", seed: job.seed });
       const model = new SequenceModel(armSpec(job.arm, config), ctx.ops);
       const tr = train(model, source, {
         steps: job.steps,
@@ -314,15 +334,16 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       });
       let se = 0;
       let n = 0;
-      for (const b of source.evalSet("val", 64)) for (const v of b.target!) (se += v * v), n++;
+      if (!goal) for (const b of source.evalSet("val", 64)) for (const v of b.target!) (se += v * v), n++;
       return {
         arm: armToData(model),
         params: model.paramCount(),
         seconds: tr.timeMs / 1000,
         stepsRun: tr.stepsRun,
         bestStep: tr.bestStep,
-        valMse: tr.val.metric,
-        valMseBase: se / n,
+        valMse: goal ? NaN : tr.val.metric,
+        valMseBase: goal ? NaN : se / n,
+        valAccuracy: goal ? tr.val.metric : null,
         valWritesPerEpisode: tr.val.writesPerEpisode,
       } satisfies ArmJobResult;
     }
@@ -335,7 +356,7 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const episodes: EpisodeOutcome[] = [];
       const traces: SimTrace[] = [];
       for (const seed of job.seeds) {
-        const o = runEpisode(env, job.task, seed, base, { name: job.arm, model }, {
+        const o = runEpisode(env, job.task, seed, base, { name: job.arm, model, role: job.role ?? "residual" }, {
           trace: job.traceSeeds.includes(seed),
           companion,
           probeEnv: probe,

@@ -16,7 +16,8 @@ import { checkRobotDir } from "./scene.js";
 import { defaultRobotDir } from "../data/paths.js";
 import type { EpisodeOutcome, SimTrace } from "./rollout.js";
 import { aisEstimate, type AisResult } from "./ais.js";
-import { checkDaggerOptions, cloneBase, trainArm, type ArmDaggerResult, type DaggerOptions, type VisitPlan } from "./dagger.js";
+import { armValText, checkDaggerOptions, cloneBase, trainArm, type ArmDaggerResult, type DaggerOptions, type VisitPlan } from "./dagger.js";
+import { ARM_ROLES, type ArmRole } from "./goal.js";
 
 /** What the closed-loop pipelines share: the base policy's and the memory arms' training, and where they run. */
 export interface PipelineOptions extends DaggerOptions {
@@ -48,6 +49,13 @@ export interface SimOptions extends PipelineOptions {
   traces: boolean;
   /** AIS: one-step probe every this many control steps of the AURA rollouts. */
   probeEvery: number;
+  /**
+   * How the memory arms act (src/sim/goal.ts): "residual" (default: their output is added to the action of a
+   * base that never sees the goal, trained on the action error) or "goal" (the base is cloned with the cue
+   * visible throughout, demonstrations and DAgger visits alike; every arm, no-memory included, is trained to
+   * recall the cued goal and supplies it to the base).
+   */
+  armRole: ArmRole;
 }
 
 export function defaultSimOptions(): SimOptions {
@@ -69,6 +77,7 @@ export function defaultSimOptions(): SimOptions {
     probeEvery: 8,
     daggerRounds: 0,
     armDaggerRounds: 0,
+    armRole: "residual",
   };
 }
 
@@ -80,6 +89,7 @@ export function checkSimOptions(o: SimOptions): void {
   checkIntOption(o, "episodes", 1);
   checkIntOption(o, "demos", 4);
   checkIntOption(o, "probeEvery", 1);
+  if (!ARM_ROLES.includes(o.armRole)) throw new ConfigError(`armRole must be one of ${ARM_ROLES.join(", ")}, got ${String(o.armRole)}`);
   checkDaggerOptions(o, o.demos);
   checkPipelineOptions(o);
 }
@@ -167,13 +177,14 @@ function chunks<T>(xs: T[], n: number): T[][] {
 
 async function runTask(task: SimTaskName, o: SimOptions, pool: SimPool, hooks: SimHooks): Promise<TaskRun> {
   const info = TASK_INFO[task];
+  const goalRole = o.armRole === "goal";
   // 1. demonstrations
   const t0 = Date.now();
   const seeds = demoSeeds(o.demos);
   let nDemo = 0;
   const demoParts = await Promise.all(
     chunks(seeds, 10).map(async (s) => {
-      const r = (await pool.submit({ kind: "demos", task, seeds: s, robotDir: o.robotDir })) as Demo[];
+      const r = (await pool.submit({ kind: "demos", task, seeds: s, robotDir: o.robotDir, cueAlwaysOn: goalRole })) as Demo[];
       nDemo += r.length;
       hooks.onStage?.(task, "demos", nDemo, seeds.length);
       return r;
@@ -187,17 +198,20 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimPool, hooks: S
   const trainSet = ok.slice(nVal);
   const demoSeconds = (Date.now() - t0) / 1000;
   // 2. base policy (and its DAgger rounds)
-  const plan: VisitPlan = { task, robotDir: o.robotDir, episodes: o.demos, perJob: 10 };
+  // the goal role: the base sees the goal throughout (its demonstrations and its own visits); the arms' visits are the real closed loop
+  const plan: VisitPlan = { task, robotDir: o.robotDir, episodes: o.demos, perJob: 10, cueAlwaysOn: goalRole };
+  const armPlan: VisitPlan = goalRole ? { ...plan, cueAlwaysOn: false, role: "goal" } : plan;
   const stage = (st: string, done: number, total: number, info?: string): void => hooks.onStage?.(task, st, done, total, info);
   const { base: baseRes, train: baseTrain } = await cloneBase(pool, { train: trainSet, val }, o, plan, stage);
   const ops = createOps("auto", () => undefined);
   // 3. memory arms (and their DAgger rounds)
-  const memArms = o.arms.filter((a): a is Exclude<SimArm, "no-memory"> => a !== "no-memory");
+  // every arm is trained in the goal role (no-memory: a memoryless goal predictor); in the residual role no-memory is the base alone
+  const memArms = o.arms.filter((a) => goalRole || a !== "no-memory");
   const needKv = o.arms.includes("aura") && o.arms.includes("kv-cache");
   let trained = 0;
-  const fitArm = (arm: Exclude<SimArm, "no-memory">): Promise<ArmDaggerResult> =>
-    trainArm(pool, { base: baseRes.base, train: baseTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed }, arm, o.armDaggerRounds, plan, stage).then((r) => {
-      hooks.onStage?.(task, "train", ++trained, memArms.length, `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
+  const fitArm = (arm: SimArm): Promise<ArmDaggerResult> =>
+    trainArm(pool, { base: baseRes.base, train: baseTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
+      hooks.onStage?.(task, "train", ++trained, memArms.length, goalRole ? `${arm} ${armValText(r)}` : `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
       return r;
     });
   const armTraining = new Map(memArms.map((a) => [a, fitArm(a)] as const));
@@ -207,7 +221,7 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimPool, hooks: S
   let evaluated = 0;
   const totalEval = o.arms.length * o.episodes;
   const evalArm = async (arm: SimArm): Promise<{ run: ArmRun; traces: SimTrace[] }> => {
-    const tr = arm === "no-memory" ? null : await armTraining.get(arm)!;
+    const tr = armTraining.has(arm) ? await armTraining.get(arm)! : null;
     const companion = arm === "aura" && needKv ? (await armTraining.get("kv-cache")!).arm : null;
     const size = companion ? 5 : 10;
     const parts = await Promise.all(
@@ -216,6 +230,7 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimPool, hooks: S
           kind: "eval",
           task,
           arm,
+          role: o.armRole,
           seeds: s,
           base: baseRes.base,
           model: tr ? tr.arm : null,

@@ -32,10 +32,12 @@ export interface SimArmSummary extends ArmSummary {
   /** Validation MSE of the residual (teacher-forced demos) and of a zero residual (the base alone). */
   valMse: number | null;
   valMseBase: number | null;
+  /** Goal role (src/sim/goal.ts): validation accuracy of the recalled goal (steps after the cue); null in the residual role. */
+  valAccuracy: number | null;
   /** The arm's own DAgger rounds, its training episodes (demonstrations + the base's visits + its own) and its validation MSE after each training (index 0: before its first round); null for no-memory. */
   daggerRounds: number | null;
   trainEpisodes: number | null;
-  valMseByRound: number[] | null;
+  valMetricByRound: number[] | null;
 }
 
 export interface SimTaskResults extends ResultsTask<SimArmSummary> {
@@ -53,6 +55,7 @@ export interface SimResults extends ResultsFile<SimArmSummary> {
   tasks: Record<string, SimTaskResults>;
 }
 
+const finiteOrNull = (x: number | undefined): number | null => (x === undefined || !Number.isFinite(x) ? null : x);
 const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 /** Aggregate a run into the results.json structure. */
@@ -92,11 +95,12 @@ export function simResults(run: SimRun, meta: Record<string, unknown> = {}): Sim
         stateBytesMax: Math.max(...eps.map((e) => e.stateBytes)),
         actionMse: mean(eps.map((e) => e.actionMse)),
         episodeSeconds: mean(eps.map((e) => e.wallMs)) / 1000,
-        valMse: a.train?.valMse ?? null,
-        valMseBase: a.train?.valMseBase ?? null,
+        valMse: finiteOrNull(a.train?.valMse),
+        valMseBase: finiteOrNull(a.train?.valMseBase),
+        valAccuracy: a.train?.valAccuracy ?? null,
         daggerRounds: a.train?.daggerRounds ?? null,
         trainEpisodes: a.train?.trainEpisodes ?? null,
-        valMseByRound: a.train?.valMseByRound ?? null,
+        valMetricByRound: a.train?.valMetricByRound ?? null,
       };
     }
     out.tasks[task] = {
@@ -120,12 +124,12 @@ export function simTable(task: string, t: SimTaskResults): string {
   const lines = [
     `### ${task} (T = ${t.horizon} control steps at 20 Hz; ${t.description})`,
     "",
-    "| arm | success | Wilson 95% CI | n | goal cubes placed / episode | writes/episode | total writes | write reduction vs always-write | P(write\\|cue) | P(write\\|distractor) | state bytes at end | state bytes @100k | action MSE vs expert | residual val MSE (base) | params | train s | episode s |",
+    "| arm | success | Wilson 95% CI | n | goal cubes placed / episode | writes/episode | total writes | write reduction vs always-write | P(write\\|cue) | P(write\\|distractor) | state bytes at end | state bytes @100k | action MSE vs expert | residual val MSE (base) or goal recall (val) | params | train s | episode s |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const [arm, a] of Object.entries(t.arms)) {
     lines.push(
-      `| ${arm} | ${fmt(a.mean)} (${a.successes}/${a.episodes}) | [${fmt(a.ci95[0])}, ${fmt(a.ci95[1])}] | ${a.episodes} | ${fmt(a.placedPerEpisode, 2)} | ${fmt(a.writesPerEpisode, 1)} | ${a.totalWrites.toLocaleString("en-US")} | ${a.writeReduction === null ? "–" : fmt(a.writeReduction, 2) + "x"} | ${fmt(a.pWriteEvent)} | ${fmt(a.pWriteDistractor)} | ${Math.round(a.stateBytes).toLocaleString("en-US")} | ${a.stateBytesAt100k.toLocaleString("en-US")} | ${fmt(a.actionMse, 4)} | ${a.valMse === null ? "–" : `${fmt(a.valMse, 4)} (${fmt(a.valMseBase, 4)})`} | ${a.params.toLocaleString("en-US")} | ${fmt(a.trainSeconds, 1)} | ${fmt(a.episodeSeconds, 2)} |`,
+      `| ${arm} | ${fmt(a.mean)} (${a.successes}/${a.episodes}) | [${fmt(a.ci95[0])}, ${fmt(a.ci95[1])}] | ${a.episodes} | ${fmt(a.placedPerEpisode, 2)} | ${fmt(a.writesPerEpisode, 1)} | ${a.totalWrites.toLocaleString("en-US")} | ${a.writeReduction === null ? "–" : fmt(a.writeReduction, 2) + "x"} | ${fmt(a.pWriteEvent)} | ${fmt(a.pWriteDistractor)} | ${Math.round(a.stateBytes).toLocaleString("en-US")} | ${a.stateBytesAt100k.toLocaleString("en-US")} | ${fmt(a.actionMse, 4)} | ${a.valAccuracy !== null ? `recall ${fmt(a.valAccuracy)}` : a.valMse === null ? "–" : `${fmt(a.valMse, 4)} (${fmt(a.valMseBase, 4)})`} | ${a.params.toLocaleString("en-US")} | ${fmt(a.trainSeconds, 1)} | ${fmt(a.episodeSeconds, 2)} |`,
     );
   }
   return lines.join("\n");

@@ -10,6 +10,7 @@ import { StepType } from "../tasks/types.js";
 import { ACTION_DIM, CONTROL_HZ, TASK_INFO, type SimTaskName, type TabletopEnv } from "./env.js";
 import { Expert } from "./expert.js";
 import type { BasePolicy } from "./policy.js";
+import { stepGoalArm, type ArmRole } from "./goal.js";
 import { CUBES, ZONES, ZONE_RADIUS, ZONE_XY } from "./scene.js";
 
 /** One step of a trace (docs/sim.md). */
@@ -76,10 +77,11 @@ export interface EpisodeOutcome {
   trace?: SimTrace;
 }
 
-/** What runs the episode: the base, and optionally a memory arm producing a residual. */
+/** What runs the episode: the base, and optionally a memory arm producing a residual or supplying the goal (`role`, default residual; src/sim/goal.ts). */
 export interface ArmPolicy {
   name: string;
   model: SequenceModel | null;
+  role?: ArmRole;
 }
 
 export interface RolloutOptions {
@@ -121,13 +123,21 @@ export function runEpisode(env: TabletopEnv, task: SimTaskName, seed: number, ba
   const ais = comp ? { eps: [] as number[], delta: [] as number[], epsAtDelta: [] as number[] } : undefined;
   const steps: TraceStep[] = [];
   let bytes = 0;
+  const goalRole = arm.role === "goal";
   for (let t = 0; t < T; t++) {
     const { z, action: baseAct } = base.forward(obs, 1);
     const expertAct = shadow.act();
-    const a = Array.from(baseAct);
+    let a = Array.from(baseAct);
     let g = 0;
     let p = 0;
-    if (model && state) {
+    if (model && state && goalRole) {
+      const r = stepGoalArm(task, base, model, obs, state);
+      a = Array.from(r.action);
+      g = r.g;
+      p = r.p;
+      state = r.state;
+      bytes = model.stateBytes(state);
+    } else if (model && state) {
       const r = stepArm(model, z, state);
       for (let i = 0; i < ACTION_DIM; i++) a[i] = a[i]! + r.out[i]!;
       g = r.g;
@@ -136,9 +146,16 @@ export function runEpisode(env: TabletopEnv, task: SimTaskName, seed: number, ba
       bytes = model.stateBytes(state);
     }
     if (comp && compState && ais) {
-      const r2 = stepArm(comp, z, compState);
-      compState = r2.state;
-      const a2 = Array.from(baseAct, (v, i) => v + r2.out[i]!);
+      let a2: number[];
+      if (goalRole) {
+        const r2 = stepGoalArm(task, base, comp, obs, compState);
+        compState = r2.state;
+        a2 = Array.from(r2.action);
+      } else {
+        const r2 = stepArm(comp, z, compState);
+        compState = r2.state;
+        a2 = Array.from(baseAct, (v, i) => v + r2.out[i]!);
+      }
       let d2 = 0;
       for (let i = 0; i < ACTION_DIM; i++) d2 += (a[i]! - a2[i]!) ** 2;
       const eps = Math.sqrt(d2);
