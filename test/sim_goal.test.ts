@@ -71,7 +71,7 @@ testNeeding(PANDA, "goalSource: the base's features of the real observations, la
     const task = "cue-sequence" as const;
     const demos = [11, 12, 13].map((s) => expertEpisode(env, task, s, true, undefined, { cueAlwaysOn: true }));
     const base = new BasePolicy(ops, { hidden: 16, seed: 1 });
-    const src = goalSource(base, demos.slice(0, 2), demos.slice(2), TASK_INFO[task].nGoals);
+    const src = goalSource(base, demos.slice(0, 2), demos.slice(2), task);
     assert.equal(src.kind, "discrete");
     assert.equal(src.dAction, 6);
     const [b] = src.evalSet("val", 8);
@@ -134,4 +134,37 @@ testNeeding(PANDA, "goal role: visit and evaluation jobs run base + goal arm as 
     env.dispose();
     await ctx.dispose();
   }
+});
+
+test("goalSource on cue-stream windows: the 'no cue yet' class before the first cue, a window in the loss only from its first cue unless it starts the demo, carried-state segments alike", () => {
+  const ops = naiveOps();
+  const base = new BasePolicy(ops, { hidden: 8, seed: 3 });
+  const rng = new Rng(11);
+  const T = 60;
+  // cues at steps 10 (goal 2) and 40 (goal 5), 3 steps each; a flicker at 25
+  const stepType = Uint8Array.from({ length: T }, (_, t) => ((t >= 10 && t < 13) || (t >= 40 && t < 43) ? StepType.event : t === 25 ? StepType.distractor : StepType.background));
+  const goal = Int16Array.from({ length: T }, (_, t) => (t < 10 ? -1 : t < 40 ? 2 : 5));
+  const demo = (seed: number): Demo => ({ task: "cue-stream", seed, T, obs: Float32Array.from({ length: T * OBS_DIM }, () => rng.normal()), act: new Float32Array(T * 7), stepType, goal, success: true });
+  const src = goalSource(base, [demo(0)], [demo(1)], "cue-stream", { window: 20 });
+  assert.equal(src.dAction, 7, "6 goals + 'no cue yet'");
+  const val = src.evalSet("val", 8);
+  assert.equal(val.length, 1);
+  const b = val[0]!;
+  assert.equal(b.B, 3, "three consecutive 20-step windows");
+  for (let k = 0; k < 3; k++)
+    for (let t = 0; t < 20; t++) {
+      const s = 20 * k + t;
+      const inLoss = k === 0 || s >= 40; // window 0 starts the demo; window 1 (20-39) has no cue of its own; window 2 from step 40
+      const want = !inLoss ? -1 : goal[s]! < 0 ? 6 : goal[s]!;
+      assert.equal(b.label![k * 20 + t], want, `window ${k} step ${t}`);
+      assert.equal(b.lossMask[k * 20 + t], inLoss ? 1 : 0);
+      assert.equal(b.evalMask[k * 20 + t], inLoss && stepType[s] !== StepType.event ? 1 : 0);
+    }
+  const seg = src.sampleStream!(new Rng(2), 60);
+  assert.equal(seg.T, 60);
+  assert.deepEqual([...seg.label!.subarray(0, 10)], Array(10).fill(6), "a segment from the demo's start: 'no cue yet' before the first cue");
+  assert.throws(() => goalSource(base, [demo(0)], [demo(1)], "cue-stream", { window: 61 }), ConfigError);
+  const empty = hideCue(demo(2).obs, stepType).subarray(30 * OBS_DIM, 31 * OBS_DIM); // a background step: no cue shown
+  assert.equal(withGoal("cue-stream", empty, 6), empty, "'no cue yet' leaves the observation as it is");
+  assert.notEqual(withGoal("cue-stream", empty, 3), empty, "a goal fills the empty channel");
 });

@@ -150,6 +150,11 @@ export function registerSimCommands(program: Command): void {
     .option("--lambda-w <x>", "--arms: AURA's write-sparsity weight", numArg("lambda-w"), defaultStreamPanelOptions().lambdaW)
     .option("--seed <n>", "--arms: training seed", intArg("seed"), 0)
     .option("--cue-visible", "--arms, diagnostic: the cue stays visible until the next one, in the demonstrations and the episodes (tells the motor skill from the memory)", false)
+    .addOption(
+      new Option("--arm-role <role>", "--arms: how the memory arms act: residual (added to the action of a base that never sees the goal) or goal (they recall the current cue's goal and supply it to a base cloned with the cue visible; docs/sim.md)")
+        .choices([...ARM_ROLES])
+        .default("residual"),
+    )
     .option("--json <file>", "also write the summaries and every cue's outcome as JSON")
     .option("--trace <file>", "--arms: write a downsampled trace of the first evaluation episode of --trace-arm (format aura-sim-trace v2: the Panda, the gate's writes, every cue's goal and outcome, the state bytes vs a KV-cache's; the web demo replays it)")
     .option("--trace-every <k>", "--trace: keep every k-th control step (cue steps and every write are kept whatever k)", intArg("trace-every", 1), 4)
@@ -181,6 +186,7 @@ export function registerSimCommands(program: Command): void {
           robotDir,
           workers: o.workers,
           cueAlwaysOn: o.cueVisible === true,
+          armRole: o.armRole as ArmRole,
           baseIdleKeep: o.baseIdleKeep,
           daggerRounds: o.dagger,
           armDaggerRounds: o.armDagger,
@@ -235,7 +241,7 @@ export function registerSimCommands(program: Command): void {
           onWarn: (m) => console.error(m),
         });
         const rows = summariseStreamPanel(run);
-        console.log(`\nlearned arms${panelOpts.cueAlwaysOn ? " (diagnostic: the cue stays visible)" : ""}: ${run.demos.n} demonstration streams (${run.demos.steps.toLocaleString("en-US")} steps), base val MSE ${run.base.valMse.toFixed(4)}, windows of ${panelOpts.window} steps\n`);
+        console.log(`\nlearned arms${panelOpts.cueAlwaysOn ? " (diagnostic: the cue stays visible)" : ""}${panelOpts.armRole === "goal" ? " (goal role: the arms supply the goal to a base cloned with the cue visible)" : ""}: ${run.demos.n} demonstration streams (${run.demos.steps.toLocaleString("en-US")} steps), base val MSE ${run.base.valMse.toFixed(4)}, windows of ${panelOpts.window} steps\n`);
         console.log(streamPanelTable(rows));
         learned = { options: { ...run.options }, demos: run.demos, base: run.base, evalSeeds: run.evalSeeds, wallSeconds: run.wallSeconds, summary: rows, arms: run.arms };
         if (o.trace !== undefined) {

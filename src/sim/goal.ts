@@ -16,7 +16,7 @@ import type { TrainSource } from "aura-mem/train/train";
 import type { Rng } from "aura-mem/util/rng";
 import type { MemoryState, SequenceModel } from "aura-mem/model/model";
 import { ConfigError } from "aura-mem/errors";
-import { CUE_DIM, OBS_DIM, OBS_LAYOUT, cueVector, goalOf, type SimTaskName } from "./env.js";
+import { CUE_DIM, OBS_DIM, OBS_LAYOUT, STREAM_TASK, TASK_INFO, cueVector, goalOf, type SimTaskName } from "./env.js";
 import type { Demo } from "./demos.js";
 import type { BasePolicy } from "./policy.js";
 
@@ -37,11 +37,20 @@ export function hideCue(obs: Float32Array, stepType: Uint8Array): Float32Array {
 }
 
 /**
+ * Classes of a goal arm's output: the task's goals, plus on cue-stream a last class "no cue yet" (before the
+ * first cue the base holds the home pose on an empty channel; the short tasks cue at step 0).
+ */
+export function goalClasses(task: SimTaskName): number {
+  return TASK_INFO[task].nGoals + (task === STREAM_TASK ? 1 : 0);
+}
+
+/**
  * One observation [OBS_DIM] with its cue channel naming goal `goal` (the spotlights of that goal on the
  * cubes' current positions, `on` = 1) where the channel is empty; the input itself where a cue or a
- * flicker is shown (any non-zero value in the channel).
+ * flicker is shown (any non-zero value in the channel) or where `goal` is the "no cue yet" class.
  */
 export function withGoal(task: SimTaskName, obs: Float32Array, goal: number): Float32Array {
+  if (goal >= TASK_INFO[task].nGoals) return obs;
   const c = OBS_LAYOUT.cue;
   for (let i = 0; i < CUE_DIM; i++) if (obs[c + i] !== 0) return obs;
   const cubeXY = [0, 1, 2].map((k) => [obs[OBS_LAYOUT.cubes + 7 * k]!, obs[OBS_LAYOUT.cubes + 7 * k + 1]!]);
@@ -81,59 +90,93 @@ interface GoalRows {
 
 /**
  * The memory arms' training data in the goal role: z = the frozen base's features of the real observations
- * (cue hidden outside its steps, {@link hideCue}), label = the current cue's goal, in the loss from the
- * first cue on; accuracy is read where the goal must be recalled (labelled steps without the cue).
- * `val` is the validation split ("test" returns it too).
- * @throws ConfigError on no demos or demos of different lengths.
+ * (cue hidden outside its steps, {@link hideCue}), label = the current cue's goal ({@link goalClasses}: on
+ * cue-stream the steps before the first cue are the "no cue yet" class), accuracy read where the goal must be
+ * recalled (labelled steps without the cue). Whole demos (the short tasks), or with `window` W (cue-stream)
+ * W-step windows at random offsets, the validation set every demo cut into consecutive windows, and
+ * `sampleStream` segments for carried-state training; a segment that does not start at its demo's first
+ * step is in the loss (and the metric) only from its first cue on: before it, the goal was shown where the
+ * segment's memory never was. `val` is the validation split ("test" returns it too).
+ * @throws ConfigError on no demos, demos of different lengths (without a window) or shorter than the window.
  */
-export function goalSource(base: BasePolicy, train: Demo[], val: Demo[], nGoals: number): TrainSource {
+export function goalSource(base: BasePolicy, train: Demo[], val: Demo[], task: SimTaskName, opts: { window?: number } = {}): TrainSource {
   if (train.length === 0 || val.length === 0) throw new ConfigError("need at least one training and one validation demo");
-  const T = train[0]!.T;
+  const W = opts.window;
+  if (W !== undefined && !(Number.isInteger(W) && W >= 1)) throw new ConfigError(`window must be a positive integer, got ${W}`);
+  const classes = goalClasses(task);
+  const none = TASK_INFO[task].nGoals < classes ? TASK_INFO[task].nGoals : -1;
+  const T0 = train[0]!.T;
   const H = base.hidden;
   const rows = (ds: Demo[]): GoalRows[] =>
     ds.map((d) => {
-      if (d.T !== T) throw new ConfigError("demos of one task must share T");
-      return { T, z: base.forward(hideCue(d.obs, d.stepType), d.T).z, goal: d.goal, stepType: d.stepType };
+      if (W === undefined && d.T !== T0) throw new ConfigError("demos of one task must share T");
+      if (W !== undefined && d.T < W) throw new ConfigError(`demo ${d.seed} has ${d.T} steps, shorter than the window ${W}`);
+      return { T: d.T, z: base.forward(hideCue(d.obs, d.stepType), d.T).z, goal: d.goal, stepType: d.stepType };
     });
   const tr = rows(train);
   const va = rows(val);
-  const batchOf = (rs: readonly GoalRows[]): EpisodeBatch => {
-    const B = rs.length;
+  const L = W ?? T0;
+  const batchOf = (segs: readonly { r: GoalRows; off: number }[], len: number): EpisodeBatch => {
+    const B = segs.length;
     const b: EpisodeBatch = {
       B,
-      T,
+      T: len,
       dModel: H,
-      z: new Float32Array(B * T * H),
-      label: new Int32Array(B * T).fill(-1),
+      z: new Float32Array(B * len * H),
+      label: new Int32Array(B * len).fill(-1),
       target: null,
-      lossMask: new Float32Array(B * T),
-      evalMask: new Float32Array(B * T),
-      stepType: new Uint8Array(B * T),
+      lossMask: new Float32Array(B * len),
+      evalMask: new Float32Array(B * len),
+      stepType: new Uint8Array(B * len),
     };
-    rs.forEach((r, k) => {
-      b.z.set(r.z, k * T * H);
-      b.stepType.set(r.stepType, k * T);
-      for (let t = 0; t < T; t++) {
-        const y = r.goal[t]!;
+    segs.forEach(({ r, off }, k) => {
+      b.z.set(r.z.subarray(off * H, (off + len) * H), k * len * H);
+      b.stepType.set(r.stepType.subarray(off, off + len), k * len);
+      let seen = off === 0;
+      for (let t = 0; t < len; t++) {
+        const st = r.stepType[off + t]!;
+        if (st === StepType.event) seen = true;
+        if (!seen) continue;
+        const y = r.goal[off + t]! >= 0 ? r.goal[off + t]! : none;
         if (y < 0) continue;
-        b.label![k * T + t] = y;
-        b.lossMask[k * T + t] = 1;
-        if (r.stepType[t] !== StepType.event) b.evalMask[k * T + t] = 1;
+        const i = k * len + t;
+        b.label![i] = y;
+        b.lossMask[i] = 1;
+        if (st !== StepType.event) b.evalMask[i] = 1;
       }
     });
     return b;
   };
+  const valSegs = va.flatMap((r) => Array.from({ length: Math.floor(r.T / L) }, (_, k) => ({ r, off: k * L })));
+  const longest = Math.max(...tr.map((r) => r.T));
   return {
     kind: "discrete",
     metric: "accuracy",
-    dAction: nGoals,
+    dAction: classes,
     metricScale: 1,
+    ...(W !== undefined
+      ? {
+          horizon: W,
+          sampleStream(rng: Rng, length: number): EpisodeBatch {
+            if (length > longest) throw new ConfigError(`a stream of ${length} steps is longer than every demonstration (${longest} steps)`);
+            const fit = tr.filter((r) => r.T >= length);
+            const r = fit[rng.int(fit.length)]!;
+            return batchOf([{ r, off: rng.int(r.T - length + 1) }], length);
+          },
+        }
+      : {}),
     sample(rng: Rng, B: number): EpisodeBatch {
-      return batchOf(Array.from({ length: B }, () => tr[rng.int(tr.length)]!));
+      return batchOf(
+        Array.from({ length: B }, () => {
+          const r = tr[rng.int(tr.length)]!;
+          return { r, off: W === undefined ? 0 : rng.int(r.T - W + 1) };
+        }),
+        L,
+      );
     },
     evalSet(_split: "val" | "test", batchSize: number): EpisodeBatch[] {
       const out: EpisodeBatch[] = [];
-      for (let i = 0; i < va.length; i += batchSize) out.push(batchOf(va.slice(i, i + batchSize)));
+      for (let i = 0; i < valSegs.length; i += batchSize) out.push(batchOf(valSegs.slice(i, i + batchSize), L));
       return out;
     },
   };

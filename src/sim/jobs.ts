@@ -10,12 +10,12 @@ import { SequenceModel, type ArmName } from "aura-mem/model/model";
 import { train } from "aura-mem/train/train";
 import { ConfigError } from "aura-mem/errors";
 import { Rng } from "aura-mem/util/rng";
-import { ACTION_DIM, TASK_INFO, TabletopEnv, type SimTaskName } from "./env.js";
+import { ACTION_DIM, TabletopEnv, type SimTaskName } from "./env.js";
 import { expertEpisode, learnerEpisode, residualSource, type Demo } from "./demos.js";
 import { BasePolicy, type BasePolicyData } from "./policy.js";
 import { runEpisode, stepArm, type EpisodeOutcome, type SimTrace } from "./rollout.js";
 import { runStreamEpisode, runStreamArmEpisode, type StreamArmEpisode, type StreamEpisode, type StreamPolicy } from "./stream.js";
-import { goalSource, stepGoalArm, type ArmRole } from "./goal.js";
+import { goalClasses, goalSource, stepGoalArm, type ArmRole } from "./goal.js";
 import { defaultKvConfig, kvCacheBytesFn, type StreamTraceOptions } from "./stream_trace.js";
 
 /** The arms of the closed-loop panel, in report order. */
@@ -193,6 +193,8 @@ export interface StreamEvalJob {
   horizon: number;
   base: BasePolicyData;
   model: ArmData | null;
+  /** How `model` acts (default residual; src/sim/goal.ts). */
+  role?: ArmRole;
   robotDir: string;
   /** Diagnostic: the cue stays visible (env ResetOptions.cueAlwaysOn). */
   cueAlwaysOn?: boolean;
@@ -315,11 +317,10 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const base = new BasePolicy(ctx.ops, job.base);
       const goal = job.role === "goal";
       if (!goal && job.arm === "no-memory") throw new ConfigError("the no-memory arm is trained only in the goal role (in the residual role it is the base alone)");
-      if (goal && job.window !== undefined) throw new ConfigError("the goal role trains on whole short-task demonstrations (no window)");
-      const nGoals = TASK_INFO[job.task].nGoals;
-      const source = goal ? goalSource(base, job.train, job.val, nGoals) : residualSource(base, job.train, job.val, job.window !== undefined ? { window: job.window } : {});
+      const win = job.window !== undefined ? { window: job.window } : {};
+      const source = goal ? goalSource(base, job.train, job.val, job.task, win) : residualSource(base, job.train, job.val, win);
       const config = goal
-        ? new MemoryConfig({ dModel: base.hidden, dAction: nGoals, actionKind: "discrete", seed: job.seed })
+        ? new MemoryConfig({ dModel: base.hidden, dAction: goalClasses(job.task), actionKind: "discrete", seed: job.seed })
         : new MemoryConfig({ dModel: base.hidden, dAction: ACTION_DIM, actionKind: "continuous", seed: job.seed });
       const model = new SequenceModel(armSpec(job.arm, config), ctx.ops);
       const tr = train(model, source, {
@@ -389,7 +390,7 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
         trace = { every: job.trace.every, kvBytes: kvCacheBytesFn(config, ctx.ops), kvDims: { dKey: config.dKey, dVal: config.dVal } };
       }
       for (const seed of job.seeds) {
-        out.push(runStreamArmEpisode(env, seed, job.horizon, base, { name: job.arm, model }, { cueAlwaysOn: job.cueAlwaysOn ?? false }, seed === job.trace?.seed ? trace : undefined));
+        out.push(runStreamArmEpisode(env, seed, job.horizon, base, { name: job.arm, model, role: job.role ?? "residual" }, { cueAlwaysOn: job.cueAlwaysOn ?? false }, seed === job.trace?.seed ? trace : undefined));
         progress?.(out.length, job.seeds.length);
       }
       return out;

@@ -34,7 +34,7 @@ export interface SimArmSummary extends ArmSummary {
   valMseBase: number | null;
   /** Goal role (src/sim/goal.ts): validation accuracy of the recalled goal (steps after the cue); null in the residual role. */
   valAccuracy: number | null;
-  /** The arm's own DAgger rounds, its training episodes (demonstrations + the base's visits + its own) and its validation MSE after each training (index 0: before its first round); null for no-memory. */
+  /** The arm's own DAgger rounds, its training episodes (demonstrations + the base's visits + its own) and its validation metric after each training (index 0: before its first round: MSE in the residual role, recall accuracy in the goal role); null for an arm not trained (no-memory in the residual role). */
   daggerRounds: number | null;
   trainEpisodes: number | null;
   valMetricByRound: number[] | null;
@@ -175,7 +175,8 @@ export function simClaims(res: SimResults): string[] {
     cmp("always-write", "always-write (ungated fast weights)", "AURA 0.233 vs ungated 0.233");
     cmp("kv-cache", "kv-cache", "AURA 0.233 vs always-write KV 0.217");
     cmp("gru", "gru", "not in the paper's real-policy panel");
-    cmp("no-memory", "no-memory (the frozen base alone)", "not reported");
+    const goalRole = (res.meta as { armRole?: string } | undefined)?.armRole === "goal";
+    cmp("no-memory", goalRole ? "no-memory (a memoryless goal predictor for the cue-visible base)" : "no-memory (the frozen base alone)", "not reported");
     const aw = a["always-write"];
     if (aw && aura.totalWrites > 0) {
       out.push(

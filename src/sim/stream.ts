@@ -19,6 +19,7 @@ import { ConfigError } from "aura-mem/errors";
 import { StepType } from "../tasks/types.js";
 import type { BasePolicy } from "./policy.js";
 import { stepArm, type ArmPolicy } from "./rollout.js";
+import { stepGoalArm } from "./goal.js";
 import { Rng } from "aura-mem/util/rng";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
 import { CUBES, ZONE_XY } from "./scene.js";
@@ -206,11 +207,25 @@ export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: num
   let msStart = 0;
   let msEnd = 0;
   for (let t = 0; t < T; t++) {
-    const { z, action } = base.forward(obs, 1);
-    const a = Array.from(action);
+    let a: number[];
     let g = 0;
     let p = 0;
-    if (model && state) {
+    if (model && state && arm.role === "goal") {
+      // the goal role (goal.ts): the arm's goal in the observation's empty cue channel, the base acts on it
+      const s0 = performance.now();
+      const r = stepGoalArm(STREAM_TASK, base, model, obs, state);
+      const dt = performance.now() - s0;
+      if (t < W) msStart += dt;
+      if (t >= T - W) msEnd += dt;
+      a = Array.from(r.action);
+      g = r.g;
+      p = r.p;
+      state = r.state;
+      bytes = model.stateBytes(state);
+      if (t === 0) bytesStart = bytes;
+    } else if (model && state) {
+      const { z, action } = base.forward(obs, 1);
+      a = Array.from(action);
       const s0 = performance.now();
       const r = stepArm(model, z, state);
       const dt = performance.now() - s0;
@@ -222,7 +237,7 @@ export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: num
       state = r.state;
       bytes = model.stateBytes(state);
       if (t === 0) bytesStart = bytes;
-    }
+    } else a = Array.from(base.forward(obs, 1).action);
     writes += g;
     if (env.stepType === StepType.event) (ev[0] += g), ev[1]++;
     else if (env.stepType === StepType.distractor) (di[0] += g), di[1]++;

@@ -14,7 +14,8 @@ import { SIM_ARMS, armFromData, type SimArm, type ArmJobResult, type BaseJobResu
 import { SimPool } from "./pool.js";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
 import { checkArms, checkIntOption, checkPipelineOptions, defaultSimOptions, type PipelineOptions } from "./panel.js";
-import { checkDaggerOptions, cloneBase, trainArm, type StageHook, type VisitPlan } from "./dagger.js";
+import { armValText, checkDaggerOptions, cloneBase, trainArm, type StageHook, type VisitPlan } from "./dagger.js";
+import { ARM_ROLES, type ArmRole } from "./goal.js";
 import { summariseStream, type StreamArmEpisode, type StreamSummary } from "./stream.js";
 import type { StreamTrace } from "./stream_trace.js";
 
@@ -35,6 +36,12 @@ export interface StreamPanelOptions extends PipelineOptions {
   cueAlwaysOn: boolean;
   /** Fraction of idle demonstration steps the base policy is cloned on (BaseJob.idleKeep; 1 = all). */
   baseIdleKeep: number;
+  /**
+   * How the memory arms act (src/sim/goal.ts): "residual" (the default) or "goal" (the base cloned with the cue
+   * visible throughout, its DAgger visits too; every arm, no-memory included, trained to recall the current
+   * cue's goal on windows of the demonstrations and supplying it in the real closed loop).
+   */
+  armRole: ArmRole;
   /**
    * Also trace the first evaluation episode of `arm` (one of `arms`), keeping every `every`-th control
    * step (stream_trace.ts); absent: no trace (the default).
@@ -64,6 +71,7 @@ export function defaultStreamPanelOptions(): StreamPanelOptions {
     workers,
     cueAlwaysOn: false,
     baseIdleKeep: 1,
+    armRole: "residual",
     daggerRounds,
     armDaggerRounds,
   };
@@ -78,6 +86,8 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   checkIntOption(o, "demos", 4);
   checkIntOption(o, "demoHorizon", minH);
   checkIntOption(o, "window", 1);
+  if (!ARM_ROLES.includes(o.armRole)) throw new ConfigError(`armRole must be one of ${ARM_ROLES.join(", ")}, got ${String(o.armRole)}`);
+  if (o.armRole === "goal" && o.cueAlwaysOn) throw new ConfigError("the goal role clones the base with the cue visible already; --cue-visible (the diagnostic) is for the residual role");
   checkIntOption(o, "streamWindows", 1);
   checkDaggerOptions(o, o.demos);
   if (!(o.baseIdleKeep >= 0 && o.baseIdleKeep <= 1)) throw new ConfigError(`baseIdleKeep must be in [0, 1], got ${o.baseIdleKeep}`);
@@ -119,12 +129,13 @@ export async function runStreamPanel(
   const pool = new SimPool(o.workers, { onWarn: hooks.onWarn });
   try {
     const task = STREAM_TASK;
+    const goalRole = o.armRole === "goal";
     const seeds = demoSeeds(o.demos);
     let nDemo = 0;
     const t0 = Date.now();
     const parts = await Promise.all(
       seeds.map(async (s) => {
-        const r = (await pool.submit({ kind: "demos", task, seeds: [s], robotDir: o.robotDir, horizon: o.demoHorizon, cueAlwaysOn: o.cueAlwaysOn })) as Demo[];
+        const r = (await pool.submit({ kind: "demos", task, seeds: [s], robotDir: o.robotDir, horizon: o.demoHorizon, cueAlwaysOn: o.cueAlwaysOn || goalRole })) as Demo[];
         hooks.onStage?.("demos", ++nDemo, seeds.length);
         return r;
       }),
@@ -133,16 +144,18 @@ export async function runStreamPanel(
     const demoSeconds = (Date.now() - t0) / 1000;
     const nVal = Math.max(2, Math.round(demos.length * 0.1));
     const val = demos.slice(0, nVal);
-    const plan: VisitPlan = { task, robotDir: o.robotDir, episodes: o.demos, perJob: 1, horizon: o.demoHorizon, cueAlwaysOn: o.cueAlwaysOn };
+    // the goal role: the base sees the goal throughout (its demonstrations and visits); the arms' visits and episodes are the real closed loop
+    const plan: VisitPlan = { task, robotDir: o.robotDir, episodes: o.demos, perJob: 1, horizon: o.demoHorizon, cueAlwaysOn: o.cueAlwaysOn || goalRole };
+    const armPlan: VisitPlan = goalRole ? { ...plan, cueAlwaysOn: false, role: "goal" } : plan;
     const stage: StageHook = (st, done, total, info) => hooks.onStage?.(st, done, total, info);
     const { base: baseRes, train: trainSet } = await cloneBase(pool, { train: demos.slice(nVal), val }, { ...o, idleKeep: o.baseIdleKeep }, plan, stage);
-    const memArms = o.arms.filter((a): a is Exclude<SimArm, "no-memory"> => a !== "no-memory");
+    const memArms = o.arms.filter((a) => goalRole || a !== "no-memory");
     let trained = 0;
     const training = new Map(
       memArms.map((arm) => [
         arm,
-        trainArm(pool, { base: baseRes.base, train: trainSet, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, window: o.window, streamWindows: o.streamWindows }, arm, o.armDaggerRounds, plan, stage).then((r) => {
-          hooks.onStage?.("train", ++trained, memArms.length, `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
+        trainArm(pool, { base: baseRes.base, train: trainSet, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, window: o.window, streamWindows: o.streamWindows, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
+          hooks.onStage?.("train", ++trained, memArms.length, goalRole ? `${arm} ${armValText(r)}` : `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
           return r;
         }),
       ]),
@@ -152,12 +165,12 @@ export async function runStreamPanel(
     const ops = createOps("auto", () => undefined);
     const evals = await Promise.all(
       o.arms.map(async (arm): Promise<StreamArmRun> => {
-        const tr = arm === "no-memory" ? null : await training.get(arm)!;
+        const tr = training.has(arm) ? await training.get(arm)! : null;
         const episodes = (
           await Promise.all(
             evalSeeds.map(async (seed) => {
               const traced = o.trace?.arm === arm && seed === evalSeeds[0];
-              const r = (await pool.submit({ kind: "stream-eval", task, arm, seeds: [seed], horizon: o.horizon, base: baseRes.base, model: tr ? tr.arm : null, robotDir: o.robotDir, cueAlwaysOn: o.cueAlwaysOn, ...(traced ? { trace: { seed, every: o.trace!.every } } : {}) })) as StreamArmEpisode[];
+              const r = (await pool.submit({ kind: "stream-eval", task, arm, seeds: [seed], horizon: o.horizon, base: baseRes.base, model: tr ? tr.arm : null, role: o.armRole, robotDir: o.robotDir, cueAlwaysOn: o.cueAlwaysOn, ...(traced ? { trace: { seed, every: o.trace!.every } } : {}) })) as StreamArmEpisode[];
               hooks.onStage?.("eval", ++evaluated, o.arms.length * o.episodes, arm);
               return r;
             }),
