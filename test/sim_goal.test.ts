@@ -19,7 +19,7 @@ import { Rng } from "aura-mem/util/rng";
 import { StepType } from "../src/tasks/types.js";
 import { testNeeding, type OptionalInput } from "./helpers.js";
 import { CUE_DIM, OBS_DIM, OBS_LAYOUT, TASK_INFO, TabletopEnv, cueVector, goalOf } from "../src/sim/env.js";
-import { expertEpisode, learnerEpisode, type Demo } from "../src/sim/demos.js";
+import { currentGoal, expertEpisode, learnerEpisode, type Demo } from "../src/sim/demos.js";
 import { BasePolicy } from "../src/sim/policy.js";
 import { armToData, runSimJob, SimContext, type EvalJobResult } from "../src/sim/jobs.js";
 import { argmax, goalSource, hideCue, stepGoalArm, withGoal } from "../src/sim/goal.js";
@@ -130,6 +130,12 @@ testNeeding(PANDA, "goal role: visit and evaluation jobs run base + goal arm as 
     });
     assert.equal(ev.episodes[0]!.writes, writes, "every step of the GRU writes, in the job and by hand");
     assert.equal(ev.episodes[0]!.success, again.success);
+    // the goal oracle: the base on the true goal (no model, no writes)
+    const or = (await runSimJob({ kind: "eval", task, arm: "no-memory", role: "goal", oracleGoal: true, seeds: [9], base: base.toData(), model: null, companion: null, traceSeeds: [], probeEvery: 8, robotDir: ROBOT }, ctx)) as EvalJobResult;
+    const truth = learnerEpisode(env, task, 9, (o) => base.forward(withGoal(task, o, currentGoal(env)), 1).action);
+    assert.equal(or.episodes[0]!.writes, 0);
+    assert.equal(or.episodes[0]!.success, truth.success);
+    assert.equal(or.episodes[0]!.placed, [0, 1].filter((k) => k < env.plan.goal.cubes.length && env.cubeInZone(env.plan.goal.cubes[k]!, env.plan.goal.zones[k]!)).length, "the same final state as the hand-written loop");
   } finally {
     env.dispose();
     await ctx.dispose();

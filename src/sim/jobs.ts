@@ -159,6 +159,8 @@ export interface EvalJob {
   arm: SimArm;
   /** How `model` (and `companion`) act (default residual). */
   role?: ArmRole;
+  /** Goal role, no model: the base acts on the true goal (ArmPolicy.oracleGoal). */
+  oracleGoal?: boolean;
   seeds: number[];
   base: BasePolicyData;
   model: ArmData | null;
@@ -357,7 +359,7 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const episodes: EpisodeOutcome[] = [];
       const traces: SimTrace[] = [];
       for (const seed of job.seeds) {
-        const o = runEpisode(env, job.task, seed, base, { name: job.arm, model, role: job.role ?? "residual" }, {
+        const o = runEpisode(env, job.task, seed, base, { name: job.oracleGoal ? "goal-oracle" : job.arm, model, role: job.role ?? "residual", oracleGoal: job.oracleGoal ?? false }, {
           trace: job.traceSeeds.includes(seed),
           companion,
           probeEnv: probe,

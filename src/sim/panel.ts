@@ -138,6 +138,8 @@ export interface TaskRun {
   traces: SimTrace[];
   ais: AisResult | null;
   evalSeeds: [number, number];
+  /** Goal role: the base acting on the true goal on the same evaluation seeds (the ceiling of every goal arm); null otherwise. */
+  goalOracle: EpisodeOutcome[] | null;
 }
 
 export interface SimRun {
@@ -260,7 +262,17 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimPool, hooks: S
   };
   // AURA first (its AIS probes make it the longest), then the rest
   const order = [...o.arms].sort((a, b) => Number(b === "aura") - Number(a === "aura"));
+  // the goal role's ceiling: the same base on the same seeds, acting on the true goal
+  const oracle = goalRole
+    ? Promise.all(
+        chunks(evalSeeds, 10).map(async (s) => {
+          const job: SimJob = { kind: "eval", task, arm: "no-memory", role: "goal", oracleGoal: true, seeds: s, base: baseRes.base, model: null, companion: null, traceSeeds: [], probeEvery: o.probeEvery, robotDir: o.robotDir };
+          return ((await pool.submit(job)) as EvalJobResult).episodes;
+        }),
+      ).then((p) => p.flat())
+    : Promise.resolve(null);
   const evals = await Promise.all(order.map(evalArm));
+  const goalOracle = await oracle;
   const arms: TaskRun["arms"] = {};
   for (const a of o.arms) arms[a] = evals.find((e) => e.run.arm === a)!.run;
   const aura = arms["aura"];
@@ -277,5 +289,6 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimPool, hooks: S
     traces: evals.flatMap((e) => e.traces),
     ais,
     evalSeeds: [evalSeeds[0]!, evalSeeds[evalSeeds.length - 1]!],
+    goalOracle,
   };
 }

@@ -48,6 +48,8 @@ export interface SimTaskResults extends ResultsTask<SimArmSummary> {
   base: TaskRun["base"];
   evalSeeds: [number, number];
   ais: AisResult | null;
+  /** Goal role: the base acting on the true goal on the same seeds (the ceiling of every goal arm); null otherwise. */
+  goalOracle: { episodes: number; successes: number; mean: number; ci95: [number, number]; placedPerEpisode: number } | null;
 }
 
 /** results.json of `aura sim` (the schema of src/bench/results.ts plus the sim's task fields). */
@@ -113,6 +115,14 @@ export function simResults(run: SimRun, meta: Record<string, unknown> = {}): Sim
       base: t.base,
       evalSeeds: t.evalSeeds,
       ais: t.ais,
+      goalOracle: t.goalOracle
+        ? (() => {
+            const eps = t.goalOracle;
+            const k = eps.filter((e) => e.success).length;
+            const w = wilson95(k, eps.length);
+            return { episodes: eps.length, successes: k, mean: w.p, ci95: w.ci95, placedPerEpisode: mean(eps.map((e) => e.placed)) };
+          })()
+        : null,
     };
   }
   return out;
@@ -254,6 +264,13 @@ export async function writeSimReport(dir: string, run: SimRun, meta: Record<stri
       } catch (err) {
         md.push(`(bytes plot failed: ${(err as Error).message})`, "");
       }
+    }
+    if (t.goalOracle) {
+      const g = t.goalOracle;
+      md.push(
+        `Goal role: the same base acting on the **true** goal (a perfect recall; the ceiling of every goal arm) on the same seeds: ${fmt(g.mean)} (${g.successes}/${g.episodes}) [${fmt(g.ci95[0])}, ${fmt(g.ci95[1])}], goal cubes placed per episode ${fmt(g.placedPerEpisode, 2)}.`,
+        "",
+      );
     }
     if (t.ais) md.push("### AIS estimate (AURA vs the full-history kv-cache policy)", "", ...aisLines(task, t.ais), "");
     if (tr.traces.length) {

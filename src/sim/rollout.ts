@@ -10,7 +10,8 @@ import { StepType } from "../tasks/types.js";
 import { ACTION_DIM, CONTROL_HZ, TASK_INFO, type SimTaskName, type TabletopEnv } from "./env.js";
 import { Expert } from "./expert.js";
 import type { BasePolicy } from "./policy.js";
-import { stepGoalArm, type ArmRole } from "./goal.js";
+import { stepGoalArm, withGoal, type ArmRole } from "./goal.js";
+import { currentGoal } from "./demos.js";
 import { CUBES, ZONES, ZONE_RADIUS, ZONE_XY } from "./scene.js";
 
 /** One step of a trace (docs/sim.md). */
@@ -82,6 +83,11 @@ export interface ArmPolicy {
   name: string;
   model: SequenceModel | null;
   role?: ArmRole;
+  /**
+   * Goal role without a model: the base acts on the **true** current goal filled into the empty cue channel
+   * (the ceiling of any goal arm: a perfect recall), not on an arm's.
+   */
+  oracleGoal?: boolean;
 }
 
 export interface RolloutOptions {
@@ -130,7 +136,9 @@ export function runEpisode(env: TabletopEnv, task: SimTaskName, seed: number, ba
     let a = Array.from(baseAct);
     let g = 0;
     let p = 0;
-    if (model && state && goalRole) {
+    if (goalRole && arm.oracleGoal) {
+      a = Array.from(base.forward(withGoal(task, obs, currentGoal(env)), 1).action);
+    } else if (model && state && goalRole) {
       const r = stepGoalArm(task, base, model, obs, state);
       a = Array.from(r.action);
       g = r.g;
