@@ -139,7 +139,13 @@ testNeeding(REDIS, "queue: a worker SIGKILLed mid-job; another worker retries it
     const coord = aura(["bench", ...PLAN, "--queue", redis.url, "--store", join(tmp, "kw-store"), "--out", join(tmp, "kw"), "--poll", "300", "--backoff", "200"]);
     await waitFor("worker 1 to start a job", () => / start [0-9a-f]{32} /.test(w1.out()));
     const killed = / start ([0-9a-f]{32}) /.exec(w1.out())![1]!;
-    const children = spawnSync("ps", ["-o", "pid=", "--ppid", String(w1.p.pid)], { encoding: "utf8" }).stdout.trim().split(/\s+/).filter(Boolean);
+    // the job runs in a sandboxed child process; BullMQ forks it around the "active" event, so wait for it (a
+    // loaded machine can log "start" before the fork)
+    let children: string[] = [];
+    await waitFor("the job's sandboxed child process", () => {
+      children = spawnSync("ps", ["-o", "pid=", "--ppid", String(w1.p.pid)], { encoding: "utf8" }).stdout.trim().split(/\s+/).filter(Boolean);
+      return children.length >= 1;
+    }, 60_000);
     assert.ok(children.length >= 1, "the job runs in a child process");
     w1.p.kill("SIGKILL");
     await w1.exited;
