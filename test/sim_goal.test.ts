@@ -24,6 +24,8 @@ import { BasePolicy } from "../src/sim/policy.js";
 import { armToData, runSimJob, SimContext, type EvalJobResult } from "../src/sim/jobs.js";
 import { argmax, goalSource, hideCue, stepGoalArm, withGoal } from "../src/sim/goal.js";
 import { checkSimOptions, defaultSimOptions } from "../src/sim/panel.js";
+import { summariseStreamPanel, type StreamPanelRun } from "../src/sim/stream_panel.js";
+import type { StreamArmEpisode } from "../src/sim/stream.js";
 
 const ROBOT = "../shared/models/franka_emika_panda";
 const PANDA: OptionalInput = { name: "the MuJoCo Menagerie Panda", present: existsSync(join(ROBOT, "panda.xml")), hint: `expected at ${ROBOT} (README: where to get Menagerie)` };
@@ -173,4 +175,46 @@ test("goalSource on cue-stream windows: the 'no cue yet' class before the first 
   const empty = hideCue(demo(2).obs, stepType).subarray(30 * OBS_DIM, 31 * OBS_DIM); // a background step: no cue shown
   assert.equal(withGoal("cue-stream", empty, 6), empty, "'no cue yet' leaves the observation as it is");
   assert.notEqual(withGoal("cue-stream", empty, 3), empty, "a goal fills the empty channel");
+});
+
+testNeeding(PANDA, "goal oracle on cue-stream: the stream-eval job runs the base on the true current goal as the hand-written loop does (no memory, no writes); the panel summary lists it after the arms", { timeout: 120_000 }, async () => {
+  const ops = naiveOps();
+  const env = await TabletopEnv.create(ROBOT);
+  const ctx = new SimContext(ops);
+  try {
+    const base = new BasePolicy(ops, { hidden: 16, seed: 1 });
+    const H = 600;
+    const [ep] = (await runSimJob({ kind: "stream-eval", task: "cue-stream", arm: "no-memory", oracleGoal: true, role: "goal", seeds: [3], horizon: H, base: base.toData(), model: null, robotDir: ROBOT }, ctx)) as StreamArmEpisode[];
+    let obs = env.reset("cue-stream", 3, H);
+    let filled = 0;
+    let before = 0;
+    for (let t = 0; t < H; t++) {
+      const g = currentGoal(env);
+      const o = withGoal("cue-stream", obs, g);
+      if (o !== obs) filled++;
+      if (g < 0) before++;
+      obs = env.step(Array.from(base.forward(o, 1).action));
+    }
+    assert.ok(filled > 0 && before > 0, "the run fills the goal after the first cue and leaves the steps before it as they are");
+    assert.equal(ep!.arm, "goal-oracle");
+    assert.equal(ep!.writes, 0);
+    assert.equal(ep!.stateBytesEnd, 0);
+    assert.ok(ep!.cues.length > 0);
+    assert.deepEqual(ep!.cues, env.cueOutcomes(), "the same per-cue outcomes as the hand-written loop");
+    const jobEnv = await ctx.env(ROBOT);
+    assert.deepEqual([...jobEnv.positions()], [...env.positions()], "the same final state as the hand-written loop");
+    // the panel's summary: the arms, then the oracle (memoryless: no write probabilities, no write reduction)
+    const noMem = (await runSimJob({ kind: "stream-eval", task: "cue-stream", arm: "no-memory", role: "goal", seeds: [3], horizon: H, base: base.toData(), model: null, robotDir: ROBOT }, ctx)) as StreamArmEpisode[];
+    assert.notDeepEqual([...(await ctx.env(ROBOT)).positions()], [...env.positions()], "without the oracle's goal the same base ends elsewhere");
+    const run = { arms: { "no-memory": { arm: "no-memory", train: null, params: 0, episodes: noMem } }, goalOracle: [ep!] } as unknown as StreamPanelRun;
+    const rows = summariseStreamPanel(run);
+    assert.deepEqual(rows.map((r) => r.arm), ["no-memory", "goal-oracle"]);
+    assert.equal(rows[1]!.cues, ep!.cues.length);
+    assert.equal(rows[1]!.success.p, ep!.cues.filter((c) => c.success).length / ep!.cues.length);
+    assert.equal(rows[1]!.pWriteCue, null);
+    assert.equal(rows[1]!.writeReduction, null);
+  } finally {
+    env.dispose();
+    await ctx.dispose();
+  }
 });

@@ -243,7 +243,7 @@ export function registerSimCommands(program: Command): void {
         const rows = summariseStreamPanel(run);
         console.log(`\nlearned arms${panelOpts.cueAlwaysOn ? " (diagnostic: the cue stays visible)" : ""}${panelOpts.armRole === "goal" ? " (goal role: the arms supply the goal to a base cloned with the cue visible)" : ""}: ${run.demos.n} demonstration streams (${run.demos.steps.toLocaleString("en-US")} steps), base val MSE ${run.base.valMse.toFixed(4)}, windows of ${panelOpts.window} steps\n`);
         console.log(streamPanelTable(rows));
-        learned = { options: { ...run.options }, demos: run.demos, base: run.base, evalSeeds: run.evalSeeds, wallSeconds: run.wallSeconds, summary: rows, arms: run.arms };
+        learned = { options: { ...run.options }, demos: run.demos, base: run.base, evalSeeds: run.evalSeeds, wallSeconds: run.wallSeconds, summary: rows, arms: run.arms, goalOracle: run.goalOracle };
         if (o.trace !== undefined) {
           if (!run.trace) throw new ConfigError("the run returned no trace");
           await writeFile(o.trace, JSON.stringify(withTraceSource(run.trace, run.options)) + "\n");

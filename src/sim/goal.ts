@@ -47,10 +47,11 @@ export function goalClasses(task: SimTaskName): number {
 /**
  * One observation [OBS_DIM] with its cue channel naming goal `goal` (the spotlights of that goal on the
  * cubes' current positions, `on` = 1) where the channel is empty; the input itself where a cue or a
- * flicker is shown (any non-zero value in the channel) or where `goal` is the "no cue yet" class.
+ * flicker is shown (any non-zero value in the channel) or where `goal` is the "no cue yet" class (or -1, the
+ * environment's `currentGoal` before the first cue).
  */
 export function withGoal(task: SimTaskName, obs: Float32Array, goal: number): Float32Array {
-  if (goal >= TASK_INFO[task].nGoals) return obs;
+  if (goal < 0 || goal >= TASK_INFO[task].nGoals) return obs;
   const c = OBS_LAYOUT.cue;
   for (let i = 0; i < CUE_DIM; i++) if (obs[c + i] !== 0) return obs;
   const cubeXY = [0, 1, 2].map((k) => [obs[OBS_LAYOUT.cubes + 7 * k]!, obs[OBS_LAYOUT.cubes + 7 * k + 1]!]);

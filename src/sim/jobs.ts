@@ -197,6 +197,8 @@ export interface StreamEvalJob {
   model: ArmData | null;
   /** How `model` acts (default residual; src/sim/goal.ts). */
   role?: ArmRole;
+  /** Goal role, no model: the base acts on the true current goal (ArmPolicy.oracleGoal). */
+  oracleGoal?: boolean;
   robotDir: string;
   /** Diagnostic: the cue stays visible (env ResetOptions.cueAlwaysOn). */
   cueAlwaysOn?: boolean;
@@ -392,7 +394,7 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
         trace = { every: job.trace.every, kvBytes: kvCacheBytesFn(config, ctx.ops), kvDims: { dKey: config.dKey, dVal: config.dVal } };
       }
       for (const seed of job.seeds) {
-        out.push(runStreamArmEpisode(env, seed, job.horizon, base, { name: job.arm, model, role: job.role ?? "residual" }, { cueAlwaysOn: job.cueAlwaysOn ?? false }, seed === job.trace?.seed ? trace : undefined));
+        out.push(runStreamArmEpisode(env, seed, job.horizon, base, { name: job.oracleGoal ? "goal-oracle" : job.arm, model, role: job.role ?? "residual", oracleGoal: job.oracleGoal ?? false }, { cueAlwaysOn: job.cueAlwaysOn ?? false }, seed === job.trace?.seed ? trace : undefined));
         progress?.(out.length, job.seeds.length);
       }
       return out;

@@ -19,7 +19,8 @@ import { ConfigError } from "aura-mem/errors";
 import { StepType } from "../tasks/types.js";
 import type { BasePolicy } from "./policy.js";
 import { stepArm, type ArmPolicy } from "./rollout.js";
-import { stepGoalArm } from "./goal.js";
+import { stepGoalArm, withGoal } from "./goal.js";
+import { currentGoal } from "./demos.js";
 import { Rng } from "aura-mem/util/rng";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
 import { CUBES, ZONE_XY } from "./scene.js";
@@ -210,7 +211,10 @@ export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: num
     let a: number[];
     let g = 0;
     let p = 0;
-    if (model && state && arm.role === "goal") {
+    if (arm.role === "goal" && arm.oracleGoal) {
+      // the goal oracle: the same base on the true current goal (the ceiling of every goal arm; no memory, no writes)
+      a = Array.from(base.forward(withGoal(STREAM_TASK, obs, currentGoal(env)), 1).action);
+    } else if (model && state && arm.role === "goal") {
       // the goal role (goal.ts): the arm's goal in the observation's empty cue channel, the base acts on it
       const s0 = performance.now();
       const r = stepGoalArm(STREAM_TASK, base, model, obs, state);

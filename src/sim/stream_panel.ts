@@ -117,6 +117,11 @@ export interface StreamPanelRun {
   wallSeconds: number;
   /** The trace of the first evaluation episode of `options.trace.arm`, when asked for. */
   trace?: StreamTrace;
+  /**
+   * Goal role: the goal oracle's episodes on the same seeds (the frozen base acting on the true current
+   * goal: the ceiling of every goal arm); null in the residual role.
+   */
+  goalOracle: StreamArmEpisode[] | null;
 }
 
 /** Run the learned panel on cue-stream. `onStage(stage, done, total, info)`: "demos" | "base" | "train" | "eval". */
@@ -163,6 +168,17 @@ export async function runStreamPanel(
     const evalSeeds = Array.from({ length: o.episodes }, (_, i) => EVAL_SEED_BASE + i);
     let evaluated = 0;
     const ops = createOps("auto", () => undefined);
+    // the goal oracle beside the arms, on the same seeds (its jobs queue with theirs)
+    const oracle: Promise<StreamArmEpisode[] | null> = goalRole
+      ? Promise.all(
+          evalSeeds.map(async (seed) => {
+            const r = (await pool.submit({ kind: "stream-eval", task, arm: "no-memory", oracleGoal: true, seeds: [seed], horizon: o.horizon, base: baseRes.base, model: null, role: "goal", robotDir: o.robotDir })) as StreamArmEpisode[];
+            hooks.onStage?.("eval", ++evaluated, (o.arms.length + 1) * o.episodes, "goal-oracle");
+            return r;
+          }),
+        ).then((r) => r.flat())
+      : Promise.resolve(null);
+    oracle.catch(() => undefined); // awaited below, after the arms: no unhandled rejection meanwhile
     const evals = await Promise.all(
       o.arms.map(async (arm): Promise<StreamArmRun> => {
         const tr = training.has(arm) ? await training.get(arm)! : null;
@@ -171,7 +187,7 @@ export async function runStreamPanel(
             evalSeeds.map(async (seed) => {
               const traced = o.trace?.arm === arm && seed === evalSeeds[0];
               const r = (await pool.submit({ kind: "stream-eval", task, arm, seeds: [seed], horizon: o.horizon, base: baseRes.base, model: tr ? tr.arm : null, role: o.armRole, robotDir: o.robotDir, cueAlwaysOn: o.cueAlwaysOn, ...(traced ? { trace: { seed, every: o.trace!.every } } : {}) })) as StreamArmEpisode[];
-              hooks.onStage?.("eval", ++evaluated, o.arms.length * o.episodes, arm);
+              hooks.onStage?.("eval", ++evaluated, (o.arms.length + (goalRole ? 1 : 0)) * o.episodes, arm);
               return r;
             }),
           )
@@ -180,6 +196,7 @@ export async function runStreamPanel(
         return { arm, train: tr ? (({ arm: _a, ...rest }) => rest)(tr) : null, params: model ? model.paramCount() : 0, episodes };
       }),
     );
+    const goalOracle = await oracle;
     const arms: StreamPanelRun["arms"] = {};
     for (const e of evals) arms[e.arm] = e;
     const { base: _b, ...baseInfo } = baseRes;
@@ -190,6 +207,7 @@ export async function runStreamPanel(
       arms,
       evalSeeds: [evalSeeds[0]!, evalSeeds[evalSeeds.length - 1]!],
       wallSeconds: (Date.now() - started) / 1000,
+      goalOracle,
     };
     // the trace travels beside the episodes, not inside them (the --json summary stays as it was)
     for (const e of evals) {
@@ -208,7 +226,8 @@ export async function runStreamPanel(
 
 /** The per-arm figures of the panel. */
 export interface StreamArmSummary extends StreamSummary {
-  arm: SimArm;
+  /** The arm, or "goal-oracle" (goal role: the base on the true goal, {@link StreamPanelRun.goalOracle}). */
+  arm: SimArm | "goal-oracle";
   /** Success per cue over the first EARLY_CUES cues of each episode and over the rest (the memory's age). */
   successEarly: ClusteredProportionCi;
   successLate: ClusteredProportionCi | null;
@@ -228,36 +247,39 @@ export interface StreamArmSummary extends StreamSummary {
 /** Cues counted as "early" in {@link StreamArmSummary}: about the first two minutes. */
 export const EARLY_CUES = 4;
 
-/** Summarise every arm of a panel run. */
+/** Summarise every arm of a panel run, then the goal oracle (goal role). */
 export function summariseStreamPanel(run: StreamPanelRun): StreamArmSummary[] {
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const rows = Object.values(run.arms).map((a): StreamArmSummary => {
-    const s = summariseStream(a!.episodes);
-    const writes = a!.episodes.reduce((t, e) => t + e.writes, 0);
-    const cw = a!.episodes.reduce((t, e) => [t[0] + e.cueWrites[0], t[1] + e.cueWrites[1]], [0, 0]);
-    const dw = a!.episodes.reduce((t, e) => [t[0] + e.distractorWrites[0], t[1] + e.distractorWrites[1]], [0, 0]);
-    const minutes = a!.episodes.reduce((t, e) => t + e.horizon / 1200, 0);
+  const runs: { arm: StreamArmSummary["arm"]; episodes: StreamArmEpisode[] }[] = Object.values(run.arms).map((a) => ({ arm: a!.arm, episodes: a!.episodes }));
+  if (run.goalOracle) runs.push({ arm: "goal-oracle", episodes: run.goalOracle });
+  const rows = runs.map((a): StreamArmSummary => {
+    const memoryless = a.arm === "no-memory" || a.arm === "goal-oracle";
+    const s = summariseStream(a.episodes);
+    const writes = a.episodes.reduce((t, e) => t + e.writes, 0);
+    const cw = a.episodes.reduce((t, e) => [t[0] + e.cueWrites[0], t[1] + e.cueWrites[1]], [0, 0]);
+    const dw = a.episodes.reduce((t, e) => [t[0] + e.distractorWrites[0], t[1] + e.distractorWrites[1]], [0, 0]);
+    const minutes = a.episodes.reduce((t, e) => t + e.horizon / 1200, 0);
     const split = (early: boolean): ClusteredProportionCi | null => {
-      const n = a!.episodes.map((e) => e.cues.filter((c) => c.cue < EARLY_CUES === early).length);
+      const n = a.episodes.map((e) => e.cues.filter((c) => c.cue < EARLY_CUES === early).length);
       if (n.every((k) => k === 0)) return null;
-      const k = a!.episodes.map((e) => e.cues.filter((c) => c.cue < EARLY_CUES === early && c.success).length);
+      const k = a.episodes.map((e) => e.cues.filter((c) => c.cue < EARLY_CUES === early && c.success).length);
       return clusteredWilson95(k, n);
     };
     return {
       ...s,
-      arm: a!.arm,
+      arm: a.arm,
       successEarly: split(true)!,
       successLate: split(false),
-      writesPerEpisode: writes / a!.episodes.length,
+      writesPerEpisode: writes / a.episodes.length,
       writesPerCue: writes / s.cues,
       writesPerMinute: writes / minutes,
       writeReduction: null,
-      pWriteCue: a!.arm === "no-memory" ? null : cw[1] ? cw[0] / cw[1] : null,
-      pWriteDistractor: a!.arm === "no-memory" ? null : dw[1] ? dw[0] / dw[1] : null,
-      stateBytesStart: mean(a!.episodes.map((e) => e.stateBytesStart)),
-      stateBytesEnd: mean(a!.episodes.map((e) => e.stateBytesEnd)),
-      armMsStart: mean(a!.episodes.map((e) => e.armMsStart)),
-      armMsEnd: mean(a!.episodes.map((e) => e.armMsEnd)),
+      pWriteCue: memoryless ? null : cw[1] ? cw[0] / cw[1] : null,
+      pWriteDistractor: memoryless ? null : dw[1] ? dw[0] / dw[1] : null,
+      stateBytesStart: mean(a.episodes.map((e) => e.stateBytesStart)),
+      stateBytesEnd: mean(a.episodes.map((e) => e.stateBytesEnd)),
+      armMsStart: mean(a.episodes.map((e) => e.armMsStart)),
+      armMsEnd: mean(a.episodes.map((e) => e.armMsEnd)),
     };
   });
   const aw = rows.find((r) => r.arm === "always-write");
