@@ -6,102 +6,19 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, readFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { createServer } from "node:net";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { testNeeding } from "./helpers.js";
 import { quickOptions, planJobs, keyJobs } from "../src/bench/run.js";
 import { QUEUE_NAME, RESULTS_HASH, type TrainJobData } from "../src/bench/queue.js";
+import { CLI, REDIS, aura, killAll, newRedis, tmp, waitFor } from "./redis_helpers.js";
 
-const REDIS = {
-  name: "redis-server",
-  present: spawnSync("redis-server", ["--version"], { encoding: "utf8" }).status === 0,
-  hint: "Debian's redis-server (apt-get install -y redis-server; .ci/run installs it when missing)",
-};
-const CLI = join(process.cwd(), "dist", "src", "cli", "main.js");
 const PLAN = ["--tasks", "ess-easy", "--arms", "aura,always-write,random", "--seeds", "0", "--steps", "20", "--no-horizons", "--no-ablation"];
 // short locks so a dead worker's job comes back within seconds
 const FAST = ["--lock-duration", "3000", "--stalled-interval", "1000"];
-
-const tmp = mkdtempSync(join(tmpdir(), "aura-queue-"));
-const procs = new Set<ChildProcess>();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A process of the test with its output collected. */
-interface Proc {
-  p: ChildProcess;
-  out: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  procs.add(p);
-  let out = "";
-  p.stdout!.on("data", (d) => (out += d));
-  p.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => p.on("exit", (code) => {
-    procs.delete(p);
-    resolve(code);
-  }));
-  return { p, out: () => out, exited };
-}
-
-const aura = (args: string[], env?: NodeJS.ProcessEnv): Proc => start(process.execPath, [CLI, ...args], env);
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 240_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** A redis-server configured for a queue, in its own folder. */
-class RedisServer {
-  proc: Proc | null = null;
-  constructor(
-    readonly dir: string,
-    readonly port: number,
-  ) {}
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}/0`;
-  }
-  async start(): Promise<void> {
-    this.proc = start("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, "--appendonly", "yes", "--appendfsync", "always", "--maxmemory-policy", "noeviction", "--save", ""]);
-    await waitFor("redis-server to accept connections", () => /Ready to accept connections/.test(this.proc!.out()), 30_000);
-  }
-  async stop(): Promise<void> {
-    if (!this.proc) return;
-    this.proc.p.kill("SIGTERM");
-    await this.proc.exited;
-    this.proc = null;
-  }
-}
-
-async function newRedis(name: string): Promise<RedisServer> {
-  const dir = join(tmp, name);
-  rmSync(dir, { recursive: true, force: true });
-  const { mkdirSync } = await import("node:fs");
-  mkdirSync(dir, { recursive: true });
-  const r = new RedisServer(dir, await freePort());
-  await r.start();
-  return r;
-}
 
 /** results.json's tasks without the wall-clock fields (train seconds). */
 function metrics(dir: string): unknown {
@@ -128,8 +45,7 @@ before(() => {
 });
 
 after(() => {
-  for (const p of procs) p.kill("SIGKILL");
-  rmSync(tmp, { recursive: true, force: true });
+  killAll();
 });
 
 testNeeding(REDIS, "queue: a worker SIGKILLed mid-job; another worker retries it; results.json equals the local run bit for bit, every job once", { timeout: 300_000 }, async () => {

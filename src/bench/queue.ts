@@ -20,13 +20,16 @@ import { hostname } from "node:os";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { FlowProducer, Queue, Worker, UnrecoverableError, type Job, type JobsOptions } from "bullmq";
-import { Redis } from "ioredis";
 import { ConfigError } from "aura-mem/errors";
 import { isArm } from "aura-mem/model/model";
 import { isTaskName } from "../tasks/index.js";
 import type { JobSpec } from "./jobs.js";
 import { BUDGET_MATCHED } from "./run.js";
 import { codeVersion, jobKey, keyFields, parseStored, type JobStore, type KeyedJob, type StoredJob } from "./store.js";
+import { checkRedisConfig, connect, DEFAULT_QUEUE_SETTINGS, otherErrors, type QueueSettings } from "./redis.js";
+import { SIM_QUEUE, simCodeVersion, simProcessorPath } from "../sim/queue.js";
+
+export { checkRedisConfig, connect, DEFAULT_QUEUE_SETTINGS, type QueueSettings };
 
 /** The BullMQ queue of training jobs. */
 export const QUEUE_NAME = "aura-bench";
@@ -55,55 +58,6 @@ export interface ReleaseJobData {
   auraKey: string;
   jobs: TrainJobData[];
   settings: QueueSettings;
-}
-
-/** Retry and lock settings of a sweep (CLI: `aura worker --lock-duration`, `aura bench --attempts`). */
-export interface QueueSettings {
-  /** Tries per job (1 + retries after a failure or a lost worker). */
-  attempts: number;
-  /** First retry delay (ms); doubles with every further try. */
-  backoffMs: number;
-}
-
-export const DEFAULT_QUEUE_SETTINGS: QueueSettings = { attempts: 3, backoffMs: 5000 };
-
-/** A Redis client for BullMQ and for the results hash (commands wait for a reconnect instead of failing). */
-export function connect(url: string, log: (m: string) => void): Redis {
-  if (!/^rediss?:\/\//.test(url)) throw new ConfigError(`--queue must be a redis:// URL (redis://host:port/db), got "${url}"`);
-  const redis = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
-  // one line per outage, not one per reconnection attempt; a lost connection counts even when Redis is back
-  // before the first reconnection attempt fails (a quick restart): 'reconnecting' fires on every outage
-  let down = false;
-  const lost = (why: string): void => {
-    if (!down) log(`Redis ${url.replace(/\/\/[^@/]*@/, "//")} unreachable (${why}); retrying until it is back`);
-    down = true;
-  };
-  redis.on("error", (e: Error) => lost(e.message));
-  redis.on("reconnecting", () => lost("connection lost"));
-  redis.on("ready", () => {
-    if (down) log("Redis is back");
-    down = false;
-  });
-  return redis;
-}
-
-/** An 'error' listener that logs all but connection errors (connect() reports those once per outage). */
-function otherErrors(who: string, log: (m: string) => void): (err: Error) => void {
-  return (err) => {
-    if (!/ECONNREFUSED|ECONNRESET|EPIPE|Connection is closed/.test(err.message)) log(`${who} error: ${err.message}`);
-  };
-}
-
-/** Warn when Redis is not set up for a queue (maxmemory-policy noeviction, AOF on); CONFIG may be disabled. */
-export async function checkRedisConfig(redis: Redis, warn: (m: string) => void): Promise<void> {
-  try {
-    const policy = ((await redis.config("GET", "maxmemory-policy")) as string[])[1];
-    const aof = ((await redis.config("GET", "appendonly")) as string[])[1];
-    if (policy !== "noeviction") warn(`Redis maxmemory-policy is "${policy}": set noeviction, or Redis may evict queued jobs (docs/distributed.md)`);
-    if (aof !== "yes") warn("Redis runs without AOF (appendonly no): a Redis restart loses the queue and the results not yet copied (docs/distributed.md)");
-  } catch {
-    warn("could not read the Redis configuration (CONFIG GET refused); make sure it has maxmemory-policy noeviction and appendonly yes");
-  }
 }
 
 function trainData(k: KeyedJob, version: string): TrainJobData {
@@ -168,6 +122,8 @@ export interface WorkerOptions {
   store: string | null;
   /** The Push-T zarr store on this machine (null: the path the coordinator planned with). */
   pushtPath: string | null;
+  /** The Menagerie Panda on this machine, for sim jobs (null: the path the coordinator planned with). */
+  robotDir: string | null;
   log(line: string): void;
 }
 
@@ -183,6 +139,10 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   else delete process.env["AURA_WORKER_STORE"];
   if (o.pushtPath) process.env["AURA_PUSHT_PATH"] = o.pushtPath;
   else delete process.env["AURA_PUSHT_PATH"];
+  if (o.robotDir) process.env["AURA_ROBOT_DIR"] = o.robotDir;
+  else delete process.env["AURA_ROBOT_DIR"];
+  const simVersion = simCodeVersion();
+  const simProcessor = simProcessorPath();
   const conn = connect(o.url, o.log);
   await checkRedisConfig(conn, (m) => o.log(`warning: ${m}`));
   const queue = new Queue(QUEUE_NAME, { connection: conn });
@@ -193,6 +153,16 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     lockDuration: o.lockDurationMs,
     stalledInterval: o.stalledIntervalMs,
     // a job whose worker died twice is failed (visible), not retried for ever
+    maxStalledCount: 2,
+  });
+  // closed-loop jobs (aura sim --queue, src/sim/queue.ts): the same slots' worth of child processes; a machine
+  // usually serves one kind of run at a time, and a worker given both runs up to 2 x concurrency jobs
+  const sim = new Worker(SIM_QUEUE, simProcessor, {
+    connection: conn,
+    concurrency: o.concurrency,
+    useWorkerThreads: false,
+    lockDuration: o.lockDurationMs,
+    stalledInterval: o.stalledIntervalMs,
     maxStalledCount: 2,
   });
   // flow parents: add the budget-matched jobs of an AURA job that completed (cheap: in this process)
@@ -218,14 +188,22 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   worker.on("failed", (job, err) => o.log(`failed ${tag(job)} attempt ${job?.attemptsMade ?? "?"}: ${err.message}`));
   worker.on("stalled", (id) => o.log(`stalled ${id}: its worker stopped renewing the lock; it goes back to the queue`));
   worker.on("error", otherErrors("worker", o.log));
+  const simTag = (job: Job | undefined): string => `${job?.id ?? "?"} (${String((job?.data as { label?: unknown } | undefined)?.label ?? "?")})`;
+  sim.on("active", (job) => o.log(`start sim ${simTag(job)} attempt ${job.attemptsMade + 1}`));
+  sim.on("completed", (job, rv: { skipped?: boolean; seconds?: number } | undefined) =>
+    o.log(rv?.skipped ? `already done sim ${simTag(job)}` : `done sim ${simTag(job)} in ${(rv?.seconds ?? 0).toFixed(1)} s`),
+  );
+  sim.on("failed", (job, err) => o.log(`failed sim ${simTag(job)} attempt ${job?.attemptsMade ?? "?"}: ${err.message}`));
+  sim.on("stalled", (id) => o.log(`stalled sim ${id}: its worker stopped renewing the lock; it goes back to the queue`));
+  sim.on("error", otherErrors("sim worker", o.log));
   release.on("error", otherErrors("release worker", o.log));
   queue.on("error", otherErrors("queue", o.log));
-  o.log(`aura worker ${hostname()} pid ${process.pid}: code version ${version}, concurrency ${o.concurrency}, lock ${o.lockDurationMs} ms, queue ${QUEUE_NAME}`);
+  o.log(`aura worker ${hostname()} pid ${process.pid}: code version ${version} (sim ${simVersion}), concurrency ${o.concurrency}, lock ${o.lockDurationMs} ms, queues ${QUEUE_NAME}, ${SIM_QUEUE}`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {
       o.log(`${sig}: finishing the running jobs, then stopping (send it again to stop now)`);
       process.once(sig as NodeJS.Signals, () => process.exit(130));
-      void Promise.all([worker.close(), release.close()])
+      void Promise.all([worker.close(), release.close(), sim.close()])
         .then(() => queue.close())
         .then(() => conn.quit())
         .finally(resolve);

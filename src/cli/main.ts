@@ -243,13 +243,14 @@ async function queuedBench(o: { full?: boolean; out?: string; queue: string; att
 
 program
   .command("worker")
-  .description("run `aura bench --queue` jobs from Redis (BullMQ) until SIGINT/SIGTERM; start one per machine (docs/distributed.md)")
+  .description("run `aura bench --queue` and `aura sim / sim-stream --queue` jobs from Redis (BullMQ) until SIGINT/SIGTERM; start one per machine (docs/distributed.md)")
   .requiredOption("--queue <url>", "Redis of the sweep, e.g. redis://host:6379/0")
   .option("--concurrency <n>", "jobs at once, each in its own child process (training uses one core per job)", intArg("concurrency"), 1)
   .option("--lock-duration <ms>", "a job's lock, renewed every half of it while the job runs; a dead worker's job is retried once it expires", intArg("lock-duration"), 60000)
   .option("--stalled-interval <ms>", "how often this worker looks for jobs whose worker died", intArg("stalled-interval"), 30000)
   .option("--store <dir>", "also write each result into this store folder (a shared file system); Redis always gets it")
   .option("--pusht-path <path>", "Push-T zarr store on this machine (default: the coordinator's path)")
+  .option("--robot-dir <path>", "sim jobs (aura sim --queue): the Menagerie franka_emika_panda directory on this machine (default: the coordinator's path)")
   .action(async (o) => {
     const { runWorker } = await import("../bench/queue.js");
     await runWorker({
@@ -259,6 +260,7 @@ program
       stalledIntervalMs: o.stalledInterval,
       store: o.store ? resolve(o.store) : null,
       pushtPath: o.pushtPath ? resolve(o.pushtPath) : null,
+      robotDir: o.robotDir ? resolve(o.robotDir) : null,
       log: (m) => console.log(`${new Date().toISOString()} ${m}`),
     });
   });

@@ -7,7 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { SIM_TASKS, STREAM_TASK, TASK_INFO } from "../sim/env.js";
 import { SIM_ARMS } from "../sim/jobs.js";
 import { EVAL_SEED_BASE } from "../sim/demos.js";
-import { SimPool } from "../sim/pool.js";
+import { SimPool, type SimRunner } from "../sim/pool.js";
 import { STREAM_POLICIES, isStreamPolicy, summariseStream, type StreamEpisode, type StreamPolicy } from "../sim/stream.js";
 import { checkStreamPanelOptions, defaultStreamPanelOptions, runStreamPanel, streamPanelTable, summariseStreamPanel, type StreamPanelOptions } from "../sim/stream_panel.js";
 import { ConfigError } from "aura-mem/errors";
@@ -24,6 +24,19 @@ import { ARM_ROLES, type ArmRole } from "../sim/goal.js";
 export function withTraceSource(trace: StreamTrace, o: StreamPanelOptions): StreamTrace {
   const { robotDir: _r, workers: _w, trace: _t, ...rest } = o;
   return { ...trace, source: { command: "aura sim-stream", ...rest, traceArm: trace.arm, traceEvery: trace.every } };
+}
+
+/** A Redis URL without its credentials (for logs and reports). */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//");
+}
+
+/** The QueueSimPool of `--queue <url>` (src/sim/queue.ts), or null without it; the caller closes it. */
+async function queueRunner(url: string | undefined, log: (m: string) => void): Promise<SimRunner | null> {
+  if (url === undefined) return null;
+  const { QueueSimPool } = await import("../sim/queue.js");
+  log(`jobs go to ${redactUrl(url)} (start \`aura worker --queue ${redactUrl(url)}\` on each machine)`);
+  return new QueueSimPool(url, { log });
 }
 
 /** Add this module's commands to the CLI. */
@@ -52,6 +65,7 @@ export function registerSimCommands(program: Command): void {
     .option("--seed <n>", "training seed", intArg("seed"), d.seed)
     .option("--robot-dir <path>", "MuJoCo Menagerie franka_emika_panda directory", d.robotDir)
     .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"), d.workers)
+    .option("--queue <url>", "run the jobs on `aura worker`s through this Redis (BullMQ), e.g. redis://host:6379/0, instead of local worker threads (docs/distributed.md)")
     .option("--no-traces", "do not write the per-arm episode traces")
     .option("--out <dir>", "output directory (default results/sim-<timestamp>)")
     .action(async (o) => {
@@ -81,7 +95,9 @@ export function registerSimCommands(program: Command): void {
         cliProgress.Presets.shades_classic,
       );
       const bars = new Map<string, cliProgress.SingleBar>();
+      const runner = await queueRunner(o.queue, (m) => multibar.log(m + "\n"));
       const run = await runSim(opts, {
+        ...(runner ? { runner } : {}),
         onStage(task, stage, done, total, info) {
           const key = `${task} ${stage}`;
           let bar = bars.get(key);
@@ -92,7 +108,7 @@ export function registerSimCommands(program: Command): void {
         onWarn(m) {
           multibar.log(m + "\n");
         },
-      });
+      }).finally(() => runner?.close());
       multibar.stop();
       const meta = {
         mode: "sim",
@@ -110,6 +126,7 @@ export function registerSimCommands(program: Command): void {
         armRole: opts.armRole,
         seed: opts.seed,
         workers: opts.workers,
+        ...(o.queue ? { queue: redactUrl(o.queue) } : {}),
         robotDir: opts.robotDir,
         wallSeconds: (Date.now() - started) / 1000,
         node: process.version,
@@ -137,6 +154,7 @@ export function registerSimCommands(program: Command): void {
     .option("--first-seed <n>", "first episode seed", intArg("first-seed", 0), EVAL_SEED_BASE)
     .option("--robot-dir <path>", "MuJoCo Menagerie franka_emika_panda directory", d.robotDir)
     .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"), d.workers)
+    .option("--queue <url>", "run the episodes (and with --arms every stage's jobs) on `aura worker`s through this Redis (BullMQ), e.g. redis://host:6379/0, instead of local worker threads (docs/distributed.md)")
     .option("--demos <n>", "--arms: demonstration streams", intArg("demos", 4), defaultStreamPanelOptions().demos)
     .option("--demo-horizon <n>", "--arms: control steps per demonstration stream", intArg("demo-horizon", 500), defaultStreamPanelOptions().demoHorizon)
     .option("--window <n>", "--arms: training window of the memory arms (steps)", intArg("window", 1), defaultStreamPanelOptions().window)
@@ -198,7 +216,8 @@ export function registerSimCommands(program: Command): void {
         checkStreamPanelOptions(panelOpts); // clear errors before anything starts
       }
       const started = Date.now();
-      const pool = new SimPool(o.workers);
+      const runner = await queueRunner(o.queue, (m) => console.error(m));
+      const pool: SimRunner = runner ?? new SimPool(o.workers);
       const byPolicy = new Map<StreamPolicy, StreamEpisode[]>();
       try {
         // one job per (policy, episode): episodes are independent, the pool keeps every worker busy
@@ -212,8 +231,11 @@ export function registerSimCommands(program: Command): void {
             }),
           ),
         );
+      } catch (e) {
+        await runner?.close();
+        throw e;
       } finally {
-        await pool.close();
+        if (!runner) await pool.close();
       }
       const refSeconds = (Date.now() - started) / 1000;
       const f3 = (x: number): string => x.toFixed(3);
@@ -235,10 +257,14 @@ export function registerSimCommands(program: Command): void {
       if (panelOpts) {
         const t1 = Date.now();
         const run = await runStreamPanel(panelOpts, {
+          ...(runner ? { runner } : {}),
           onStage: (stage, done, total, info) => {
             if (done === total || stage === "train" || stage === "base") console.error(`[${((Date.now() - t1) / 1000).toFixed(0)} s] ${stage} ${done}/${total}${info ? " " + info : ""}`);
           },
           onWarn: (m) => console.error(m),
+        }).catch(async (e: unknown) => {
+          await runner?.close();
+          throw e;
         });
         const rows = summariseStreamPanel(run);
         console.log(`\nlearned arms${panelOpts.cueAlwaysOn ? " (diagnostic: the cue stays visible)" : ""}${panelOpts.armRole === "goal" ? " (goal role: the arms supply the goal to a base cloned with the cue visible)" : ""}: ${run.demos.n} demonstration streams (${run.demos.steps.toLocaleString("en-US")} steps), base val MSE ${run.base.valMse.toFixed(4)}, windows of ${panelOpts.window} steps\n`);
@@ -252,10 +278,11 @@ export function registerSimCommands(program: Command): void {
           console.log(`wrote ${o.trace}: ${t.arm}, seed ${t.seed}, ${t.steps.length.toLocaleString("en-US")} of ${t.horizon.toLocaleString("en-US")} steps kept (every ${t.every} + cue steps), ${t.steps[t.steps.length - 1]!.writes.toLocaleString("en-US")} writes, ${ok} / ${t.cues.length} cues succeeded`);
         }
       }
+      await runner?.close();
       const wallSeconds = (Date.now() - started) / 1000;
       console.log(`\nwall time ${wallSeconds.toFixed(0)} s${policies.length && panelOpts ? ` (scripted policies ${refSeconds.toFixed(0)} s)` : ""}`);
       if (o.json) {
-        await writeFile(o.json, JSON.stringify({ task: STREAM_TASK, horizon: o.horizon, seeds, workers: o.workers, wallSeconds, policies: summaries, learned }, null, 2) + "\n");
+        await writeFile(o.json, JSON.stringify({ task: STREAM_TASK, horizon: o.horizon, seeds, workers: o.workers, ...(o.queue ? { queue: redactUrl(o.queue) } : {}), wallSeconds, policies: summaries, learned }, null, 2) + "\n");
         console.log(`wrote ${o.json}`);
       }
     });

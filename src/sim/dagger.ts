@@ -15,7 +15,7 @@ import { ConfigError } from "aura-mem/errors";
 import type { Demo } from "./demos.js";
 import type { SimTaskName } from "./env.js";
 import type { ArmJob, ArmJobResult, BaseJobResult, SimArm } from "./jobs.js";
-import type { SimPool } from "./pool.js";
+import type { SimRunner } from "./pool.js";
 import type { ArmRole } from "./goal.js";
 
 /** Most DAgger rounds per learner (the visit seeds of the rounds stay below the evaluation seeds). */
@@ -73,7 +73,7 @@ export function armValText(r: Pick<ArmJobResult, "valMse" | "valAccuracy">): str
 
 export type StageHook = (stage: string, done: number, total: number, info?: string) => void;
 
-async function visit(pool: SimPool, plan: VisitPlan, learner: "base" | "arm", round: number, base: BaseJobResult["base"], model: ArmJobResult["arm"] | null, stage: string, onStage?: StageHook): Promise<Demo[]> {
+async function visit(pool: SimRunner, plan: VisitPlan, learner: "base" | "arm", round: number, base: BaseJobResult["base"], model: ArmJobResult["arm"] | null, stage: string, onStage?: StageHook): Promise<Demo[]> {
   const seeds = Array.from({ length: plan.episodes }, (_, i) => visitSeed(learner, round, i));
   const jobs: number[][] = [];
   for (let i = 0; i < seeds.length; i += plan.perJob) jobs.push(seeds.slice(i, i + plan.perJob));
@@ -105,7 +105,7 @@ async function visit(pool: SimPool, plan: VisitPlan, learner: "base" | "arm", ro
  * Returns the last base and the grown training set (demonstrations + every round's visits).
  */
 export async function cloneBase(
-  pool: SimPool,
+  pool: SimRunner,
   data: { train: Demo[]; val: Demo[] },
   o: { baseHidden: number; baseEpochs: number; baseLr: number; seed: number; daggerRounds: number; idleKeep?: number },
   plan: VisitPlan,
@@ -140,7 +140,7 @@ export interface ArmDaggerResult extends ArmJobResult {
  * (same seed, same steps). Every round's visits stay in the arm's training set.
  */
 export async function trainArm(
-  pool: SimPool,
+  pool: SimRunner,
   job: Omit<ArmJob, "kind" | "task" | "arm">,
   arm: SimArm,
   rounds: number,

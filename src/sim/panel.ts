@@ -11,7 +11,7 @@ import { createOps } from "aura-mem/ops/index";
 import { SIM_TASKS, TASK_INFO, isSimTask, type SimTaskName } from "./env.js";
 import { demoSeeds, EVAL_SEED_BASE, type Demo } from "./demos.js";
 import { SIM_ARMS, isSimArm, armFromData, type SimArm, type ArmJobResult, type BaseJobResult, type EvalJobResult, type SimJob } from "./jobs.js";
-import { SimPool } from "./pool.js";
+import { SimPool, type SimRunner } from "./pool.js";
 import { checkRobotDir } from "./scene.js";
 import { defaultRobotDir } from "../data/paths.js";
 import type { EpisodeOutcome, SimTrace } from "./rollout.js";
@@ -152,22 +152,23 @@ export interface SimRun {
 export interface SimHooks {
   onStage?(task: SimTaskName, stage: string, done: number, total: number, info?: string): void;
   onWarn?(message: string): void;
+  /** Run the jobs here instead of on a local pool of `workers` threads (e.g. a QueueSimPool); the caller closes it. */
+  runner?: SimRunner;
 }
 
 /** Run the panel. */
 export async function runSim(o: SimOptions, hooks: SimHooks = {}): Promise<SimRun> {
   checkSimOptions(o);
   const started = Date.now();
-  const pool = new SimPool(o.workers, {
-    onWarn: hooks.onWarn,
-  });
+  const own = hooks.runner ? null : new SimPool(o.workers, { onWarn: hooks.onWarn });
+  const pool: SimRunner = hooks.runner ?? own!;
   try {
     const out: SimRun = { options: o, tasks: {}, wallSeconds: 0 };
     await Promise.all(o.tasks.map(async (task) => (out.tasks[task] = await runTask(task, o, pool, hooks))));
     out.wallSeconds = (Date.now() - started) / 1000;
     return out;
   } finally {
-    await pool.close();
+    await own?.close();
   }
 }
 
@@ -177,7 +178,7 @@ function chunks<T>(xs: T[], n: number): T[][] {
   return out;
 }
 
-async function runTask(task: SimTaskName, o: SimOptions, pool: SimPool, hooks: SimHooks): Promise<TaskRun> {
+async function runTask(task: SimTaskName, o: SimOptions, pool: SimRunner, hooks: SimHooks): Promise<TaskRun> {
   const info = TASK_INFO[task];
   const goalRole = o.armRole === "goal";
   // 1. demonstrations

@@ -18,7 +18,16 @@ export interface SimProgress {
   total: number;
 }
 
-export class SimPool extends WorkerPool<SimJob, SimJobResult, SimProgress> {
+/**
+ * What runs the pipeline's jobs: a local {@link SimPool} (worker threads) or a QueueSimPool (src/sim/queue.ts:
+ * `aura worker`s through Redis). `submit` resolves with the job's result, rejects when it failed.
+ */
+export interface SimRunner {
+  submit<R extends SimJobResult>(job: SimJob): Promise<R>;
+  close(): Promise<void>;
+}
+
+export class SimPool extends WorkerPool<SimJob, SimJobResult, SimProgress> implements SimRunner {
   constructor(size: number, hooks: PoolHooks = {}) {
     let ctx: SimContext | null = null;
     super({ near: import.meta.url, name: "worker" }, size, {

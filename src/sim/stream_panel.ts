@@ -11,7 +11,7 @@ import { createOps } from "aura-mem/ops/index";
 import { STREAM, STREAM_TASK, TASK_INFO } from "./env.js";
 import { demoSeeds, EVAL_SEED_BASE, type Demo } from "./demos.js";
 import { SIM_ARMS, armFromData, type SimArm, type ArmJobResult, type BaseJobResult } from "./jobs.js";
-import { SimPool } from "./pool.js";
+import { SimPool, type SimRunner } from "./pool.js";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
 import { checkArms, checkIntOption, checkPipelineOptions, defaultSimOptions, type PipelineOptions } from "./panel.js";
 import { armValText, checkDaggerOptions, cloneBase, trainArm, type StageHook, type VisitPlan } from "./dagger.js";
@@ -127,11 +127,17 @@ export interface StreamPanelRun {
 /** Run the learned panel on cue-stream. `onStage(stage, done, total, info)`: "demos" | "base" | "train" | "eval". */
 export async function runStreamPanel(
   o: StreamPanelOptions,
-  hooks: { onStage?(stage: string, done: number, total: number, info?: string): void; onWarn?(m: string): void } = {},
+  hooks: {
+    onStage?(stage: string, done: number, total: number, info?: string): void;
+    onWarn?(m: string): void;
+    /** Run the jobs here instead of on a local pool of `workers` threads (e.g. a QueueSimPool); the caller closes it. */
+    runner?: SimRunner;
+  } = {},
 ): Promise<StreamPanelRun> {
   checkStreamPanelOptions(o);
   const started = Date.now();
-  const pool = new SimPool(o.workers, { onWarn: hooks.onWarn });
+  const own = hooks.runner ? null : new SimPool(o.workers, { onWarn: hooks.onWarn });
+  const pool: SimRunner = hooks.runner ?? own!;
   try {
     const task = STREAM_TASK;
     const goalRole = o.armRole === "goal";
@@ -220,7 +226,7 @@ export async function runStreamPanel(
     }
     return out;
   } finally {
-    await pool.close();
+    await own?.close();
   }
 }
 
