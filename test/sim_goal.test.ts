@@ -22,7 +22,8 @@ import { CUE_DIM, OBS_DIM, OBS_LAYOUT, TASK_INFO, TabletopEnv, cueVector, goalOf
 import { currentGoal, expertEpisode, learnerEpisode, type Demo } from "../src/sim/demos.js";
 import { BasePolicy } from "../src/sim/policy.js";
 import { armToData, runSimJob, SimContext, type EvalJobResult } from "../src/sim/jobs.js";
-import { argmax, goalSource, hideCue, stepGoalArm, withGoal } from "../src/sim/goal.js";
+import { argmax, decoyGoals, goalSource, hideCue, stepGoalArm, withGoal } from "../src/sim/goal.js";
+import { DECOY_SEED_BASE } from "../src/sim/dagger.js";
 import { checkSimOptions, defaultSimOptions } from "../src/sim/panel.js";
 import { summariseStreamPanel, type StreamPanelRun } from "../src/sim/stream_panel.js";
 import type { StreamArmEpisode } from "../src/sim/stream.js";
@@ -213,6 +214,56 @@ testNeeding(PANDA, "goal oracle on cue-stream: the stream-eval job runs the base
     assert.equal(rows[1]!.success.p, ep!.cues.filter((c) => c.success).length / ep!.cues.length);
     assert.equal(rows[1]!.pWriteCue, null);
     assert.equal(rows[1]!.writeReduction, null);
+  } finally {
+    env.dispose();
+    await ctx.dispose();
+  }
+});
+
+test("decoyGoals: nothing before the first cue, a wrong goal after it, drawn again when the cued goal changes, deterministic in the seed", () => {
+  const n = TASK_INFO["cue-stream"].nGoals;
+  const truth = [-1, -1, 2, 2, 2, 5, 5, 0, 0, 2];
+  const run = (seed: number): number[] => {
+    const f = decoyGoals("cue-stream", seed);
+    return truth.map((g) => f(g));
+  };
+  const a = run(4);
+  assert.deepEqual(a, run(4));
+  assert.deepEqual(a.slice(0, 2), [-1, -1]);
+  for (let t = 2; t < truth.length; t++) {
+    assert.ok(a[t]! >= 0 && a[t]! < n && a[t] !== truth[t], `step ${t}: decoy ${a[t]} vs true ${truth[t]}`);
+    if (truth[t] === truth[t - 1]) assert.equal(a[t], a[t - 1], "one decoy per cue");
+  }
+  // uniform over the other goals
+  const counts = new Array<number>(n).fill(0);
+  for (let s = 0; s < 3000; s++) counts[decoyGoals("cue-sequence", s)(1)]!++;
+  assert.equal(counts[1], 0);
+  for (let k = 0; k < n; k++) if (k !== 1) assert.ok(Math.abs(counts[k]! / 3000 - 1 / (n - 1)) < 0.035, `goal ${k}: ${counts[k]}`);
+});
+
+testNeeding(PANDA, "decoy visit job: the base acting on the decoy goal (the hand-written loop), labelled with the true goal; goalDecoys only in the goal role", { timeout: 120_000 }, async () => {
+  const ops = naiveOps();
+  const env = await TabletopEnv.create(ROBOT);
+  const ctx = new SimContext(ops);
+  try {
+    const task = "cue-sequence" as const;
+    const base = new BasePolicy(ops, { hidden: 16, seed: 1 });
+    const [got] = (await runSimJob({ kind: "visit", task, seeds: [DECOY_SEED_BASE + 3], base: base.toData(), model: null, role: "goal", decoyGoal: true, beta: 0, robotDir: ROBOT }, ctx)) as Demo[];
+    const f = decoyGoals(task, DECOY_SEED_BASE + 3);
+    const given: number[] = [];
+    const want = learnerEpisode(env, task, DECOY_SEED_BASE + 3, (o) => {
+      const g = f(currentGoal(env));
+      given.push(g);
+      return base.forward(withGoal(task, o, g), 1).action;
+    });
+    assert.deepEqual([...got!.obs], [...want.obs], "the visited states");
+    assert.deepEqual([...got!.goal], [...want.goal], "labelled with the true goal");
+    assert.ok(given.every((g, t) => g !== got!.goal[t]), "the base never acts on the true goal");
+    const honest = learnerEpisode(env, task, DECOY_SEED_BASE + 3, (o) => base.forward(withGoal(task, o, currentGoal(env)), 1).action);
+    assert.notDeepEqual([...got!.obs], [...honest.obs], "acting on the decoy changes the episode");
+    assert.throws(() => checkSimOptions({ ...defaultSimOptions(), robotDir: ROBOT, goalDecoys: 10 }), /goal role/);
+    assert.throws(() => checkSimOptions({ ...defaultSimOptions(), robotDir: ROBOT, armRole: "goal", goalDecoys: -1 }), ConfigError);
+    assert.doesNotThrow(() => checkSimOptions({ ...defaultSimOptions(), robotDir: ROBOT, armRole: "goal", goalDecoys: 10 }));
   } finally {
     env.dispose();
     await ctx.dispose();

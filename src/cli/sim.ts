@@ -57,6 +57,7 @@ export function registerSimCommands(program: Command): void {
     .option("--lambda-w <x>", "AURA's write-sparsity weight", numArg("lambda-w"), d.lambdaW)
     .option("--dagger <n>", "DAgger rounds of the base policy (its own rollouts on fresh episodes labelled by the expert, added to the demonstrations)", intArg("dagger"), d.daggerRounds)
     .option("--arm-dagger <n>", "DAgger rounds of every memory arm (the base plus the arm rolled out, labelled by the expert, added to its training set)", intArg("arm-dagger"), d.armDaggerRounds)
+    .option("--goal-decoys <n>", "--arm-role goal: decoy episodes in every arm's training set (the base acting on a wrong goal after each cue, labelled with the cued one: the motion stops naming the goal; docs/sim.md)", intArg("goal-decoys"), d.goalDecoys)
     .addOption(
       new Option("--arm-role <role>", "how the memory arms act: residual (added to the action of a base that never sees the goal) or goal (they recall the cued goal and supply it to a base cloned with the cue visible; docs/sim.md)")
         .choices([...ARM_ROLES])
@@ -84,6 +85,7 @@ export function registerSimCommands(program: Command): void {
         traces: o.traces !== false,
         daggerRounds: o.dagger,
         armDaggerRounds: o.armDagger,
+        goalDecoys: o.goalDecoys,
         armRole: o.armRole as ArmRole,
       };
       checkSimOptions(opts); // clear errors before anything starts
@@ -123,6 +125,7 @@ export function registerSimCommands(program: Command): void {
         lambdaW: opts.lambdaW,
         daggerRounds: opts.daggerRounds,
         armDaggerRounds: opts.armDaggerRounds,
+        goalDecoys: opts.goalDecoys,
         armRole: opts.armRole,
         seed: opts.seed,
         workers: opts.workers,
@@ -162,6 +165,7 @@ export function registerSimCommands(program: Command): void {
     .option("--base-epochs <n>", "--arms: behaviour-cloning epochs of the base policy", intArg("base-epochs", 1), defaultStreamPanelOptions().baseEpochs)
     .option("--dagger <n>", "--arms: DAgger rounds of the base policy (its own rollouts labelled by the expert, added to the demonstrations)", intArg("dagger"), defaultStreamPanelOptions().daggerRounds)
     .option("--arm-dagger <n>", "--arms: DAgger rounds of every memory arm (the base plus the arm rolled out on fresh streams, labelled by the expert, added to its training set)", intArg("arm-dagger"), defaultStreamPanelOptions().armDaggerRounds)
+    .option("--goal-decoys <n>", "--arms --arm-role goal: decoy streams in every arm's training set (the base acting on a wrong goal after each cue, labelled with the cued one; docs/sim.md)", intArg("goal-decoys"), defaultStreamPanelOptions().goalDecoys)
     .option("--base-idle-keep <x>", "--arms: fraction of idle demonstration steps (holding still between cues) the base policy is cloned on", numArg("base-idle-keep"), defaultStreamPanelOptions().baseIdleKeep)
     .option("--arm-steps <n>", "--arms: Adam steps per memory arm", intArg("arm-steps", 1), defaultStreamPanelOptions().armSteps)
     .option("--arm-batch <n>", "--arms: windows per Adam step", intArg("arm-batch", 1), defaultStreamPanelOptions().armBatch)
@@ -208,6 +212,7 @@ export function registerSimCommands(program: Command): void {
           baseIdleKeep: o.baseIdleKeep,
           daggerRounds: o.dagger,
           armDaggerRounds: o.armDagger,
+          goalDecoys: o.goalDecoys,
         };
         if (o.trace !== undefined) {
           const traceArm = (o.traceArm ?? (arms.includes("aura") ? "aura" : arms[0])) as StreamPanelOptions["arms"][number];

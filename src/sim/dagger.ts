@@ -42,7 +42,18 @@ export interface DaggerOptions {
   daggerRounds: number;
   /** DAgger rounds of every memory arm on the frozen base (0 = none): the same, with base + arm as the learner. */
   armDaggerRounds: number;
+  /**
+   * Goal role only: decoy episodes added to every arm's training set (0 = none; {@link decoyVisits}): the frozen
+   * base acting on a wrong goal after each cue, labelled with the cued one, so that the robot's motion stops
+   * telling the goal and only the memory of the cue does (an intervention against causal confusion).
+   */
+  goalDecoys?: number;
 }
+
+/** Seed of the i-th decoy episode: 2,000,000 + i (beyond the evaluation seeds' 1,000,000 + i). */
+export const DECOY_SEED_BASE = 2_000_000;
+/** Most decoy episodes (their seeds stay below 3,000,000). */
+export const MAX_GOAL_DECOYS = 1_000_000;
 
 /** @throws ConfigError unless both round counts are integers in [0, MAX_DAGGER_ROUNDS] and, with DAgger, demos <= MAX_DAGGER_DEMOS. */
 export function checkDaggerOptions(o: DaggerOptions, demos: number): void {
@@ -50,6 +61,8 @@ export function checkDaggerOptions(o: DaggerOptions, demos: number): void {
     const v = o[k];
     if (!Number.isInteger(v) || v < 0 || v > MAX_DAGGER_ROUNDS) throw new ConfigError(`${k} must be an integer in [0, ${MAX_DAGGER_ROUNDS}], got ${v}`);
   }
+  const d = o.goalDecoys ?? 0;
+  if (!Number.isInteger(d) || d < 0 || d > MAX_GOAL_DECOYS) throw new ConfigError(`goalDecoys must be an integer in [0, ${MAX_GOAL_DECOYS}], got ${d}`);
   if ((o.daggerRounds > 0 || o.armDaggerRounds > 0) && demos > MAX_DAGGER_DEMOS) throw new ConfigError(`DAgger takes at most ${MAX_DAGGER_DEMOS} demonstrations, got ${demos}`);
 }
 
@@ -123,6 +136,43 @@ export async function cloneBase(
     onStage?.(`dagger ${r} base`, 1, 1, `val mse ${base.valMse.toFixed(4)} on ${train.length} ${plan.horizon !== undefined ? "streams" : "episodes"}`);
   }
   return { base, train };
+}
+
+/**
+ * Decoy episodes for the goal role's arms (seeds {@link DECOY_SEED_BASE} + i, `perJob` per pool job): the frozen
+ * base alone, with the cue channel filled by a wrong goal wherever it is empty (a new one, drawn uniformly among
+ * the other goals, at every cue; src/sim/goal.ts `decoyGoals`), no expert action executed; every step labelled
+ * with the true cued goal. In the expert's demonstrations the motion after a cue names the goal as well as the
+ * cue did, so a recall trained on them alone reads the motion (the arms' validation recall without any memory is
+ * 0.74-0.86: docs/sim.md) and in the closed loop confirms its own first guess; in these episodes the motion
+ * names the wrong goal and only the memory of the cue is right. A targeted intervention in the sense of
+ * de Haan, Jayaraman and Levine, "Causal Confusion in Imitation Learning" (NeurIPS 2019), built here for this task.
+ */
+export async function decoyVisits(pool: SimRunner, plan: VisitPlan, base: BaseJobResult["base"], episodes: number, onStage?: StageHook): Promise<Demo[]> {
+  const seeds = Array.from({ length: episodes }, (_, i) => DECOY_SEED_BASE + i);
+  const jobs: number[][] = [];
+  for (let i = 0; i < seeds.length; i += plan.perJob) jobs.push(seeds.slice(i, i + plan.perJob));
+  let done = 0;
+  const parts = await Promise.all(
+    jobs.map(async (s) => {
+      const r = await pool.submit<Demo[]>({
+        kind: "visit",
+        task: plan.task,
+        seeds: s,
+        ...(plan.horizon !== undefined ? { horizon: plan.horizon } : {}),
+        base,
+        model: null,
+        role: "goal",
+        decoyGoal: true,
+        beta: 0,
+        robotDir: plan.robotDir,
+      });
+      done += r.length;
+      onStage?.("decoys", done, seeds.length);
+      return r;
+    }),
+  );
+  return parts.flat();
 }
 
 /** An arm's training result after its DAgger rounds. */

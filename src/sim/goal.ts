@@ -13,7 +13,7 @@
 import type { EpisodeBatch } from "../tasks/types.js";
 import { StepType } from "../tasks/types.js";
 import type { TrainSource } from "aura-mem/train/train";
-import type { Rng } from "aura-mem/util/rng";
+import { Rng } from "aura-mem/util/rng";
 import type { MemoryState, SequenceModel } from "aura-mem/model/model";
 import { ConfigError } from "aura-mem/errors";
 import { CUE_DIM, OBS_DIM, OBS_LAYOUT, STREAM_TASK, TASK_INFO, cueVector, goalOf, type SimTaskName } from "./env.js";
@@ -58,6 +58,26 @@ export function withGoal(task: SimTaskName, obs: Float32Array, goal: number): Fl
   const out = obs.slice();
   out.set(cueVector(task, goalOf(task, goal), cubeXY), c);
   return out;
+}
+
+/**
+ * The wrong goals of a decoy episode (dagger.ts `decoyVisits`): a function from the true current goal (-1
+ * before the first cue) to the goal the base is given: -1 (nothing) before the first cue, else a goal drawn
+ * uniformly among the task's other goals, drawn again whenever the true goal changes. Deterministic in `seed`.
+ */
+export function decoyGoals(task: SimTaskName, seed: number): (trueGoal: number) => number {
+  const n = TASK_INFO[task].nGoals;
+  const rng = new Rng((seed * 2654435761 + 0xdec0) >>> 0);
+  let last = -1;
+  let decoy = -1;
+  return (g: number): number => {
+    if (g < 0) return -1;
+    if (g !== last) {
+      last = g;
+      decoy = (g + 1 + rng.int(n - 1)) % n;
+    }
+    return decoy;
+  };
 }
 
 /** Index of the largest logit (the first on ties). */

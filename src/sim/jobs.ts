@@ -11,11 +11,11 @@ import { train } from "aura-mem/train/train";
 import { ConfigError } from "aura-mem/errors";
 import { Rng } from "aura-mem/util/rng";
 import { ACTION_DIM, TabletopEnv, type SimTaskName } from "./env.js";
-import { expertEpisode, learnerEpisode, residualSource, type Demo } from "./demos.js";
+import { currentGoal, expertEpisode, learnerEpisode, residualSource, type Demo } from "./demos.js";
 import { BasePolicy, type BasePolicyData } from "./policy.js";
 import { runEpisode, stepArm, type EpisodeOutcome, type SimTrace } from "./rollout.js";
 import { runStreamEpisode, runStreamArmEpisode, type StreamArmEpisode, type StreamEpisode, type StreamPolicy } from "./stream.js";
-import { goalClasses, goalSource, stepGoalArm, type ArmRole } from "./goal.js";
+import { decoyGoals, goalClasses, goalSource, stepGoalArm, withGoal, type ArmRole } from "./goal.js";
 import { defaultKvConfig, kvCacheBytesFn, type StreamTraceOptions } from "./stream_trace.js";
 
 /** The arms of the closed-loop panel, in report order. */
@@ -225,6 +225,11 @@ export interface VisitJob {
   role?: ArmRole;
   /** Probability of executing the expert's action instead of the learner's. */
   beta: number;
+  /**
+   * Goal role, no model: the base acts on a wrong goal filled into the empty cue channel (goal.ts
+   * `decoyGoals`; dagger.ts `decoyVisits`); the episode is labelled with the true goal as always.
+   */
+  decoyGoal?: boolean;
   cueAlwaysOn?: boolean;
   robotDir: string;
 }
@@ -281,7 +286,9 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const out: Demo[] = [];
       for (const s of job.seeds) {
         let state = model ? model.initState(1) : null;
+        const decoy = job.decoyGoal ? decoyGoals(job.task, s) : null;
         const act = (o: Float32Array): Float32Array => {
+          if (decoy) return base.forward(withGoal(job.task, o, decoy(currentGoal(env))), 1).action;
           if (model && state && job.role === "goal") {
             const r = stepGoalArm(job.task, base, model, o, state);
             state = r.state;

@@ -16,7 +16,7 @@ import { checkRobotDir } from "./scene.js";
 import { defaultRobotDir } from "../data/paths.js";
 import type { EpisodeOutcome, SimTrace } from "./rollout.js";
 import { aisEstimate, type AisResult } from "./ais.js";
-import { armValText, checkDaggerOptions, cloneBase, trainArm, type ArmDaggerResult, type DaggerOptions, type VisitPlan } from "./dagger.js";
+import { armValText, checkDaggerOptions, cloneBase, decoyVisits, trainArm, type ArmDaggerResult, type DaggerOptions, type VisitPlan } from "./dagger.js";
 import { ARM_ROLES, type ArmRole } from "./goal.js";
 
 /** What the closed-loop pipelines share: the base policy's and the memory arms' training, and where they run. */
@@ -77,6 +77,7 @@ export function defaultSimOptions(): SimOptions {
     probeEvery: 8,
     daggerRounds: 0,
     armDaggerRounds: 0,
+    goalDecoys: 0,
     armRole: "residual",
   };
 }
@@ -91,6 +92,7 @@ export function checkSimOptions(o: SimOptions): void {
   checkIntOption(o, "probeEvery", 1);
   if (!ARM_ROLES.includes(o.armRole)) throw new ConfigError(`armRole must be one of ${ARM_ROLES.join(", ")}, got ${String(o.armRole)}`);
   checkDaggerOptions(o, o.demos);
+  if ((o.goalDecoys ?? 0) > 0 && o.armRole !== "goal") throw new ConfigError("goalDecoys (--goal-decoys) are for the goal role (--arm-role goal)");
   checkPipelineOptions(o);
 }
 
@@ -206,6 +208,9 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimRunner, hooks:
   const armPlan: VisitPlan = goalRole ? { ...plan, cueAlwaysOn: false, role: "goal" } : plan;
   const stage = (st: string, done: number, total: number, info?: string): void => hooks.onStage?.(task, st, done, total, info);
   const { base: baseRes, train: baseTrain } = await cloneBase(pool, { train: trainSet, val }, o, plan, stage);
+  // the goal role's decoy episodes (dagger.ts decoyVisits): in every arm's training set, not the base's
+  const decoys = goalRole && (o.goalDecoys ?? 0) > 0 ? await decoyVisits(pool, armPlan, baseRes.base, o.goalDecoys!, stage) : [];
+  const armTrain = decoys.length ? [...baseTrain, ...decoys] : baseTrain;
   const ops = createOps("auto", () => undefined);
   // 3. memory arms (and their DAgger rounds)
   // every arm is trained in the goal role (no-memory: a memoryless goal predictor); in the residual role no-memory is the base alone
@@ -213,7 +218,7 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimRunner, hooks:
   const needKv = o.arms.includes("aura") && o.arms.includes("kv-cache");
   let trained = 0;
   const fitArm = (arm: SimArm): Promise<ArmDaggerResult> =>
-    trainArm(pool, { base: baseRes.base, train: baseTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
+    trainArm(pool, { base: baseRes.base, train: armTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
       hooks.onStage?.(task, "train", ++trained, memArms.length, goalRole ? `${arm} ${armValText(r)}` : `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
       return r;
     });

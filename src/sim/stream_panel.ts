@@ -14,7 +14,7 @@ import { SIM_ARMS, armFromData, type SimArm, type ArmJobResult, type BaseJobResu
 import { SimPool, type SimRunner } from "./pool.js";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
 import { checkArms, checkIntOption, checkPipelineOptions, defaultSimOptions, type PipelineOptions } from "./panel.js";
-import { armValText, checkDaggerOptions, cloneBase, trainArm, type StageHook, type VisitPlan } from "./dagger.js";
+import { armValText, checkDaggerOptions, cloneBase, decoyVisits, trainArm, type StageHook, type VisitPlan } from "./dagger.js";
 import { ARM_ROLES, type ArmRole } from "./goal.js";
 import { summariseStream, type StreamArmEpisode, type StreamSummary } from "./stream.js";
 import type { StreamTrace } from "./stream_trace.js";
@@ -51,7 +51,7 @@ export interface StreamPanelOptions extends PipelineOptions {
 
 /** The short tasks' pipeline defaults (defaultSimOptions), with 600 Adam steps of 16 windows per arm. */
 export function defaultStreamPanelOptions(): StreamPanelOptions {
-  const { baseHidden, baseEpochs, baseLr, lambdaW, seed, robotDir, workers, daggerRounds, armDaggerRounds } = defaultSimOptions();
+  const { baseHidden, baseEpochs, baseLr, lambdaW, seed, robotDir, workers, daggerRounds, armDaggerRounds, goalDecoys } = defaultSimOptions();
   return {
     arms: [...SIM_ARMS],
     episodes: 10,
@@ -74,6 +74,7 @@ export function defaultStreamPanelOptions(): StreamPanelOptions {
     armRole: "residual",
     daggerRounds,
     armDaggerRounds,
+    goalDecoys,
   };
 }
 
@@ -90,6 +91,7 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   if (o.armRole === "goal" && o.cueAlwaysOn) throw new ConfigError("the goal role clones the base with the cue visible already; --cue-visible (the diagnostic) is for the residual role");
   checkIntOption(o, "streamWindows", 1);
   checkDaggerOptions(o, o.demos);
+  if ((o.goalDecoys ?? 0) > 0 && o.armRole !== "goal") throw new ConfigError("goalDecoys (--goal-decoys) are for the goal role (--arm-role goal)");
   if (!(o.baseIdleKeep >= 0 && o.baseIdleKeep <= 1)) throw new ConfigError(`baseIdleKeep must be in [0, 1], got ${o.baseIdleKeep}`);
   if (o.window > o.demoHorizon) throw new ConfigError(`window ${o.window} is longer than the demonstrations (${o.demoHorizon} steps)`);
   if (o.window * o.streamWindows > o.demoHorizon) throw new ConfigError(`streamWindows x window = ${o.window * o.streamWindows} steps is longer than the demonstrations (${o.demoHorizon} steps)`);
@@ -160,12 +162,15 @@ export async function runStreamPanel(
     const armPlan: VisitPlan = goalRole ? { ...plan, cueAlwaysOn: false, role: "goal" } : plan;
     const stage: StageHook = (st, done, total, info) => hooks.onStage?.(st, done, total, info);
     const { base: baseRes, train: trainSet } = await cloneBase(pool, { train: demos.slice(nVal), val }, { ...o, idleKeep: o.baseIdleKeep }, plan, stage);
+    // the goal role's decoy streams (dagger.ts decoyVisits): in every arm's training set, not the base's
+    const decoys = goalRole && (o.goalDecoys ?? 0) > 0 ? await decoyVisits(pool, armPlan, baseRes.base, o.goalDecoys!, stage) : [];
+    const armTrain = decoys.length ? [...trainSet, ...decoys] : trainSet;
     const memArms = o.arms.filter((a) => goalRole || a !== "no-memory");
     let trained = 0;
     const training = new Map(
       memArms.map((arm) => [
         arm,
-        trainArm(pool, { base: baseRes.base, train: trainSet, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, window: o.window, streamWindows: o.streamWindows, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
+        trainArm(pool, { base: baseRes.base, train: armTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, window: o.window, streamWindows: o.streamWindows, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
           hooks.onStage?.("train", ++trained, memArms.length, goalRole ? `${arm} ${armValText(r)}` : `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
           return r;
         }),
