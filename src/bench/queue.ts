@@ -146,7 +146,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   const conn = connect(o.url, o.log);
   await checkRedisConfig(conn, (m) => o.log(`warning: ${m}`));
   const queue = new Queue(QUEUE_NAME, { connection: conn });
-  const worker = new Worker(QUEUE_NAME, processor, {
+  const slots = {
     connection: conn,
     concurrency: o.concurrency,
     useWorkerThreads: false,
@@ -154,17 +154,11 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     stalledInterval: o.stalledIntervalMs,
     // a job whose worker died twice is failed (visible), not retried for ever
     maxStalledCount: 2,
-  });
+  };
+  const worker = new Worker(QUEUE_NAME, processor, slots);
   // closed-loop jobs (aura sim --queue, src/sim/queue.ts): the same slots' worth of child processes; a machine
   // usually serves one kind of run at a time, and a worker given both runs up to 2 x concurrency jobs
-  const sim = new Worker(SIM_QUEUE, simProcessor, {
-    connection: conn,
-    concurrency: o.concurrency,
-    useWorkerThreads: false,
-    lockDuration: o.lockDurationMs,
-    stalledInterval: o.stalledIntervalMs,
-    maxStalledCount: 2,
-  });
+  const sim = new Worker(SIM_QUEUE, simProcessor, slots);
   // flow parents: add the budget-matched jobs of an AURA job that completed (cheap: in this process)
   const release = new Worker<ReleaseJobData>(
     RELEASE_QUEUE,

@@ -6,10 +6,10 @@
  */
 import { hostname } from "node:os";
 import type { SandboxedJob } from "bullmq";
-import { Redis } from "ioredis";
 import { createOps } from "aura-mem/ops/index";
 import { runJob, TaskCache } from "./jobs.js";
 import { checkTrainJob, RESULTS_HASH } from "./queue.js";
+import { processorRedis } from "./redis.js";
 import { codeVersion, JobStore, keyFields, parseStored, STORE_FORMAT, type StoredJob } from "./store.js";
 
 // a child whose worker died (SIGKILL) must not train on: its job goes to another worker
@@ -17,23 +17,12 @@ process.on("disconnect", () => process.exit(1));
 
 const cache = new TaskCache();
 let ops: ReturnType<typeof createOps> | null = null;
-let redis: Redis | null = null;
 
-function client(): Redis {
-  const url = process.env["AURA_QUEUE_URL"];
-  if (!url) throw new Error("AURA_QUEUE_URL is not set (the processor runs under aura worker)");
-  if (!redis) {
-    redis = new Redis(url, { maxRetriesPerRequest: null });
-    // commands wait for the reconnection; the worker logs the outage
-    redis.on("error", () => undefined);
-  }
-  return redis;
-}
 
 export default async function process_(job: SandboxedJob): Promise<{ key: string; skipped: boolean; seconds: number }> {
   const version = codeVersion();
   const d = checkTrainJob(job.data, job.id, version);
-  const r = client();
+  const r = processorRedis();
   if (await r.hexists(RESULTS_HASH, d.key)) return { key: d.key, skipped: true, seconds: 0 };
   const spec = { ...d.job };
   // the Push-T data on this machine (aura worker --pusht-path); not part of the key

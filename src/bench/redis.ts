@@ -55,3 +55,21 @@ export async function checkRedisConfig(redis: Redis, warn: (m: string) => void):
   }
 }
 
+
+let processorClient: Redis | null = null;
+
+/**
+ * The Redis client of a sandboxed job processor (src/bench/queue_processor.ts, src/sim/queue_processor.ts): one
+ * per child process, at the URL `aura worker` put in AURA_QUEUE_URL; commands wait for a reconnection (the
+ * worker logs the outage).
+ * @throws Error when AURA_QUEUE_URL is not set (the processor runs outside aura worker).
+ */
+export function processorRedis(): Redis {
+  const url = process.env["AURA_QUEUE_URL"];
+  if (!url) throw new Error("AURA_QUEUE_URL is not set (the processor runs under aura worker)");
+  if (!processorClient) {
+    processorClient = new Redis(url, { maxRetriesPerRequest: null });
+    processorClient.on("error", () => undefined);
+  }
+  return processorClient;
+}

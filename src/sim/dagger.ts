@@ -14,7 +14,7 @@
 import { ConfigError } from "aura-mem/errors";
 import type { Demo } from "./demos.js";
 import type { SimTaskName } from "./env.js";
-import type { ArmJob, ArmJobResult, BaseJobResult, SimArm } from "./jobs.js";
+import type { ArmJob, ArmJobResult, BaseJobResult, SimArm, VisitJob } from "./jobs.js";
 import type { SimRunner } from "./pool.js";
 import type { ArmRole } from "./goal.js";
 
@@ -86,31 +86,25 @@ export function armValText(r: Pick<ArmJobResult, "valMse" | "valAccuracy">): str
 
 export type StageHook = (stage: string, done: number, total: number, info?: string) => void;
 
-async function visit(pool: SimRunner, plan: VisitPlan, learner: "base" | "arm", round: number, base: BaseJobResult["base"], model: ArmJobResult["arm"] | null, stage: string, onStage?: StageHook): Promise<Demo[]> {
-  const seeds = Array.from({ length: plan.episodes }, (_, i) => visitSeed(learner, round, i));
+/** Submit the rollouts of `seeds` (`plan.perJob` per pool job) with the learner `fields`; progress as `stage`. */
+async function rollouts(pool: SimRunner, plan: VisitPlan, seeds: number[], fields: Pick<VisitJob, "base" | "model" | "role" | "beta" | "decoyGoal" | "cueAlwaysOn">, stage: string, onStage?: StageHook): Promise<Demo[]> {
   const jobs: number[][] = [];
   for (let i = 0; i < seeds.length; i += plan.perJob) jobs.push(seeds.slice(i, i + plan.perJob));
   let done = 0;
   const parts = await Promise.all(
     jobs.map(async (s) => {
-      const r = await pool.submit<Demo[]>({
-        kind: "visit",
-        task: plan.task,
-        seeds: s,
-        ...(plan.horizon !== undefined ? { horizon: plan.horizon } : {}),
-        base,
-        model,
-        ...(learner === "arm" && plan.role ? { role: plan.role } : {}),
-        beta: 0.5 ** round,
-        cueAlwaysOn: plan.cueAlwaysOn ?? false,
-        robotDir: plan.robotDir,
-      });
+      const r = await pool.submit<Demo[]>({ kind: "visit", task: plan.task, seeds: s, ...(plan.horizon !== undefined ? { horizon: plan.horizon } : {}), ...fields, robotDir: plan.robotDir });
       done += r.length;
       onStage?.(stage, done, seeds.length);
       return r;
     }),
   );
   return parts.flat();
+}
+
+function visit(pool: SimRunner, plan: VisitPlan, learner: "base" | "arm", round: number, base: BaseJobResult["base"], model: ArmJobResult["arm"] | null, stage: string, onStage?: StageHook): Promise<Demo[]> {
+  const seeds = Array.from({ length: plan.episodes }, (_, i) => visitSeed(learner, round, i));
+  return rollouts(pool, plan, seeds, { base, model, ...(learner === "arm" && plan.role ? { role: plan.role } : {}), beta: 0.5 ** round, cueAlwaysOn: plan.cueAlwaysOn ?? false }, stage, onStage);
 }
 
 /**
@@ -148,31 +142,9 @@ export async function cloneBase(
  * names the wrong goal and only the memory of the cue is right. A targeted intervention in the sense of
  * de Haan, Jayaraman and Levine, "Causal Confusion in Imitation Learning" (NeurIPS 2019), built here for this task.
  */
-export async function decoyVisits(pool: SimRunner, plan: VisitPlan, base: BaseJobResult["base"], episodes: number, onStage?: StageHook): Promise<Demo[]> {
+export function decoyVisits(pool: SimRunner, plan: VisitPlan, base: BaseJobResult["base"], episodes: number, onStage?: StageHook): Promise<Demo[]> {
   const seeds = Array.from({ length: episodes }, (_, i) => DECOY_SEED_BASE + i);
-  const jobs: number[][] = [];
-  for (let i = 0; i < seeds.length; i += plan.perJob) jobs.push(seeds.slice(i, i + plan.perJob));
-  let done = 0;
-  const parts = await Promise.all(
-    jobs.map(async (s) => {
-      const r = await pool.submit<Demo[]>({
-        kind: "visit",
-        task: plan.task,
-        seeds: s,
-        ...(plan.horizon !== undefined ? { horizon: plan.horizon } : {}),
-        base,
-        model: null,
-        role: "goal",
-        decoyGoal: true,
-        beta: 0,
-        robotDir: plan.robotDir,
-      });
-      done += r.length;
-      onStage?.("decoys", done, seeds.length);
-      return r;
-    }),
-  );
-  return parts.flat();
+  return rollouts(pool, plan, seeds, { base, model: null, role: "goal", decoyGoal: true, beta: 0 }, "decoys", onStage);
 }
 
 /** An arm's training result after its DAgger rounds. */

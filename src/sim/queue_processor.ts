@@ -7,30 +7,19 @@
 import { hostname } from "node:os";
 import { serialize } from "node:v8";
 import type { SandboxedJob } from "bullmq";
-import { Redis } from "ioredis";
 import { createOps } from "aura-mem/ops/index";
 import { runSimJob, SimContext } from "./jobs.js";
+import { processorRedis } from "../bench/redis.js";
 import { checkSimJob, decodeSimJob, SIM_BLOBS, SIM_RESULTS, simCodeVersion } from "./queue.js";
 
 // a child whose worker died (SIGKILL) must not go on: its job goes to another worker
 process.on("disconnect", () => process.exit(1));
 
 let ctx: SimContext | null = null;
-let redis: Redis | null = null;
-
-function client(): Redis {
-  const url = process.env["AURA_QUEUE_URL"];
-  if (!url) throw new Error("AURA_QUEUE_URL is not set (the processor runs under aura worker)");
-  if (!redis) {
-    redis = new Redis(url, { maxRetriesPerRequest: null });
-    redis.on("error", () => undefined); // commands wait for the reconnection; the worker logs the outage
-  }
-  return redis;
-}
 
 export default async function process_(job: SandboxedJob): Promise<{ id: string; skipped: boolean; seconds: number; ranBy: string }> {
   const d = checkSimJob(job.data, job.id, simCodeVersion());
-  const r = client();
+  const r = processorRedis();
   const ranBy = `${hostname()} pid ${process.ppid}`;
   if (await r.hexists(SIM_RESULTS, d.id)) return { id: d.id, skipped: true, seconds: 0, ranBy };
   const sim = decodeSimJob(await r.hgetBuffer(SIM_BLOBS, d.id), d);
