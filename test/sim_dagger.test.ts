@@ -28,13 +28,13 @@ const ROBOT = "../shared/models/franka_emika_panda";
 const PANDA: OptionalInput = { name: "the MuJoCo Menagerie Panda", present: existsSync(join(ROBOT, "panda.xml")), hint: `expected at ${ROBOT} (README: where to get Menagerie)` };
 
 test("DAgger options and seeds: rounds in [0, 9], visit seeds of the base and the arms disjoint from each other, the demos and the evaluation seeds", () => {
-  checkDaggerOptions({ daggerRounds: 0, armDaggerRounds: 0 }, 10 ** 6); // no DAgger: any number of demos
-  checkDaggerOptions({ daggerRounds: MAX_DAGGER_ROUNDS, armDaggerRounds: 1 }, MAX_DAGGER_DEMOS);
+  checkDaggerOptions({ daggerRounds: 0, armDaggerRounds: 0, goalDecoys: 0 }, 10 ** 6, "residual"); // no DAgger: any number of demos
+  checkDaggerOptions({ daggerRounds: MAX_DAGGER_ROUNDS, armDaggerRounds: 1, goalDecoys: 0 }, MAX_DAGGER_DEMOS, "residual");
   for (const bad of [-1, 1.5, MAX_DAGGER_ROUNDS + 1, NaN]) {
-    assert.throws(() => checkDaggerOptions({ daggerRounds: bad, armDaggerRounds: 0 }, 10), ConfigError);
-    assert.throws(() => checkDaggerOptions({ daggerRounds: 0, armDaggerRounds: bad }, 10), /armDaggerRounds must be an integer in \[0, 9\]/);
+    assert.throws(() => checkDaggerOptions({ daggerRounds: bad, armDaggerRounds: 0, goalDecoys: 0 }, 10, "residual"), ConfigError);
+    assert.throws(() => checkDaggerOptions({ daggerRounds: 0, armDaggerRounds: bad, goalDecoys: 0 }, 10, "residual"), /armDaggerRounds must be an integer in \[0, 9\]/);
   }
-  assert.throws(() => checkDaggerOptions({ daggerRounds: 0, armDaggerRounds: 1 }, MAX_DAGGER_DEMOS + 1), /at most 50000 demonstrations/);
+  assert.throws(() => checkDaggerOptions({ daggerRounds: 0, armDaggerRounds: 1, goalDecoys: 0 }, MAX_DAGGER_DEMOS + 1, "residual"), /at most 50000 demonstrations/);
   const seen = new Set<number>();
   for (let r = 1; r <= MAX_DAGGER_ROUNDS; r++)
     for (const learner of ["base", "arm"] as const)

@@ -20,7 +20,8 @@ import { BasePolicy } from "../src/sim/policy.js";
 import { runSimJob, SimContext, type SimJob } from "../src/sim/jobs.js";
 import type { Demo } from "../src/sim/demos.js";
 import type { StreamArmEpisode } from "../src/sim/stream.js";
-import { QueueSimPool, SIM_BLOBS, SIM_QUEUE, SIM_RESULTS, encodeSimJob, simCodeVersion } from "../src/sim/queue.js";
+import { QueueSimPool, SIM_BLOBS, SIM_QUEUE, SIM_RESULTS, encodeSimJob } from "../src/sim/queue.js";
+import { codeVersion } from "../src/bench/store.js";
 
 const ROBOT = resolve("../shared/models/franka_emika_panda");
 const PANDA: OptionalInput = { name: "the MuJoCo Menagerie Panda", present: existsSync(join(ROBOT, "panda.xml")), hint: `expected at ${ROBOT} (README: where to get Menagerie)` };
@@ -61,7 +62,7 @@ testNeeding(BOTH, "sim queue: jobs run on aura worker give the local results; a 
     assert.deepEqual(again, gotDemos);
     // planned again after it finished: from Redis, not run again
     assert.deepEqual(await pool.submit<Demo[]>(demos), wantDemos);
-    const id = encodeSimJob(demos, simCodeVersion()).id;
+    const id = encodeSimJob(demos, codeVersion("sim")).id;
     assert.equal(w.out().split("\n").filter((l) => l.includes(`start sim ${id} `)).length, 1, "the demos job ran once");
     assert.ok(await conn.hexists(SIM_RESULTS, id));
     await pool.close();

@@ -27,9 +27,7 @@ import type { JobSpec } from "./jobs.js";
 import { BUDGET_MATCHED } from "./run.js";
 import { codeVersion, jobKey, keyFields, parseStored, type JobStore, type KeyedJob, type StoredJob } from "./store.js";
 import { checkRedisConfig, connect, DEFAULT_QUEUE_SETTINGS, otherErrors, type QueueSettings } from "./redis.js";
-import { SIM_QUEUE, simCodeVersion, simProcessorPath } from "../sim/queue.js";
-
-export { checkRedisConfig, connect, DEFAULT_QUEUE_SETTINGS, type QueueSettings };
+import { SIM_QUEUE, simProcessorPath } from "../sim/queue.js";
 
 /** The BullMQ queue of training jobs. */
 export const QUEUE_NAME = "aura-bench";
@@ -141,7 +139,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   else delete process.env["AURA_PUSHT_PATH"];
   if (o.robotDir) process.env["AURA_ROBOT_DIR"] = o.robotDir;
   else delete process.env["AURA_ROBOT_DIR"];
-  const simVersion = simCodeVersion();
+  const simVersion = codeVersion("sim");
   const simProcessor = simProcessorPath();
   const conn = connect(o.url, o.log);
   await checkRedisConfig(conn, (m) => o.log(`warning: ${m}`));

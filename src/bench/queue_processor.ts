@@ -18,7 +18,6 @@ process.on("disconnect", () => process.exit(1));
 const cache = new TaskCache();
 let ops: ReturnType<typeof createOps> | null = null;
 
-
 export default async function process_(job: SandboxedJob): Promise<{ key: string; skipped: boolean; seconds: number }> {
   const version = codeVersion();
   const d = checkTrainJob(job.data, job.id, version);

@@ -55,7 +55,6 @@ export async function checkRedisConfig(redis: Redis, warn: (m: string) => void):
   }
 }
 
-
 let processorClient: Redis | null = null;
 
 /**

@@ -109,39 +109,51 @@ function filesUnder(dir: string, keep: (name: string) => boolean): string[] {
   return out;
 }
 
-let cachedVersion: string | null = null;
+const cachedVersion = new Map<string, string>();
+
+/** What a version covers: a bench job (training, tasks) or a closed-loop sim job (that plus src/sim). */
+export type CodeScope = "bench" | "sim";
 
 /**
  * The code version results are computed with: "<aura-mem version>+<hash>", the hash over the built
  * library (its dist/**.js and the WASM kernels build/aura.wasm) and the harness code a job runs (the
  * tasks and src/bench/jobs.ts, as source, so a worker run from dist/ and a test run through tsx agree).
+ * Scope "sim" (the closed-loop jobs of src/sim/queue.ts) appends "+sim.<hash>" over src/sim/*.ts.
  * `AURA_CODE_VERSION` overrides it (to test a worker of another version).
  */
-export function codeVersion(): string {
+export function codeVersion(scope: CodeScope = "bench"): string {
   const forced = process.env["AURA_CODE_VERSION"];
   if (forced) return forced;
-  if (cachedVersion) return cachedVersion;
+  const cached = cachedVersion.get(scope);
+  if (cached) return cached;
   const require = createRequire(import.meta.url);
   const libPkg = require.resolve("aura-mem/package.json");
   const lib = dirname(libPkg);
-  const version = (JSON.parse(readFileSync(libPkg, "utf8")) as { version: string }).version;
   const here = dirname(fileURLToPath(import.meta.url));
   // src/bench (tsx) or dist/src/bench (compiled): the repository root is 2 or 3 folders up
   const root = resolve(here, here.split(/[\\/]/).includes("dist") ? "../../.." : "../..");
-  const files = [
-    ...filesUnder(join(lib, "dist"), (n) => n.endsWith(".js")),
-    join(lib, "build", "aura.wasm"),
-    ...filesUnder(join(root, "src", "tasks"), (n) => n.endsWith(".ts")),
-    join(root, "src", "bench", "jobs.ts"),
-  ];
-  const h = createHash("sha256");
-  for (const f of files) {
-    if (!existsSync(f)) throw new FormatError(`code version: ${f} is missing (run npm run build)`);
-    const rel = f.startsWith(lib) ? "lib/" + f.slice(lib.length + 1) : f.slice(root.length + 1);
-    h.update(rel.replace(/\\/g, "/") + "\0").update(readFileSync(f)).update("\0");
+  const hash = (files: string[]): string => {
+    const h = createHash("sha256");
+    for (const f of files) {
+      if (!existsSync(f)) throw new FormatError(`code version: ${f} is missing (run npm run build)`);
+      const rel = f.startsWith(lib) ? "lib/" + f.slice(lib.length + 1) : f.slice(root.length + 1);
+      h.update(rel.replace(/\\/g, "/") + "\0").update(readFileSync(f)).update("\0");
+    }
+    return h.digest("hex").slice(0, 12);
+  };
+  let v: string;
+  if (scope === "sim") v = `${codeVersion("bench")}+sim.${hash(filesUnder(join(root, "src", "sim"), (n) => n.endsWith(".ts")))}`;
+  else {
+    const version = (JSON.parse(readFileSync(libPkg, "utf8")) as { version: string }).version;
+    v = `${version}+${hash([
+      ...filesUnder(join(lib, "dist"), (n) => n.endsWith(".js")),
+      join(lib, "build", "aura.wasm"),
+      ...filesUnder(join(root, "src", "tasks"), (n) => n.endsWith(".ts")),
+      join(root, "src", "bench", "jobs.ts"),
+    ])}`;
   }
-  cachedVersion = `${version}+${h.digest("hex").slice(0, 12)}`;
-  return cachedVersion;
+  cachedVersion.set(scope, v);
+  return v;
 }
 
 /** Write `text` to `path` atomically, creating its folder first (the library's writeFileAtomic does the rest). */

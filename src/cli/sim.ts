@@ -222,73 +222,71 @@ export function registerSimCommands(program: Command): void {
       }
       const started = Date.now();
       const runner = await queueRunner(o.queue, (m) => console.error(m));
-      const pool: SimRunner = runner ?? new SimPool(o.workers);
-      const byPolicy = new Map<StreamPolicy, StreamEpisode[]>();
+      // the queue's connection is closed however the run ends (a local pool closes after the scripted part)
       try {
-        // one job per (policy, episode): episodes are independent, the pool keeps every worker busy
-        await Promise.all(
-          (policies as StreamPolicy[]).flatMap((policy) =>
-            seeds.map(async (seed) => {
-              const r = await pool.submit<StreamEpisode[]>({ kind: "stream", task: STREAM_TASK, policy, seeds: [seed], horizon: o.horizon, robotDir });
-              const list = byPolicy.get(policy) ?? [];
-              list.push(...r);
-              byPolicy.set(policy, list);
-            }),
-          ),
-        );
-      } catch (e) {
-        await runner?.close();
-        throw e;
-      } finally {
-        if (!runner) await pool.close();
-      }
-      const refSeconds = (Date.now() - started) / 1000;
-      const f3 = (x: number): string => x.toFixed(3);
-      console.log(`cue-stream: ${o.episodes} episodes x ${o.horizon.toLocaleString("en-US")} control steps (${(o.horizon / 20 / 60).toFixed(1)} min), seeds ${seeds[0]}-${seeds[seeds.length - 1]}\n`);
-      const summaries: Record<string, unknown> = {};
-      if (policies.length) {
-        console.log("| policy | cues | cues / episode | success per cue [Wilson 95%, clustered by episode] | design effect | cued cube placed | s / episode |");
-        console.log("|---|---|---|---|---|---|---|");
-      }
-      for (const policy of policies as StreamPolicy[]) {
-        const eps = byPolicy.get(policy)!.sort((a, b) => a.seed - b.seed);
-        const r = summariseStream(eps);
-        summaries[policy] = { ...r, episodeOutcomes: eps };
-        console.log(
-          `| ${policy} | ${r.cues} | ${r.cuesPerEpisode.toFixed(1)} | ${f3(r.success.p)} [${f3(r.success.ci95[0])}, ${f3(r.success.ci95[1])}] | ${r.success.designEffect.toFixed(2)} | ${f3(r.placed.p)} | ${r.secondsPerEpisode.toFixed(1)} |`,
-        );
-      }
-      let learned: Record<string, unknown> | null = null;
-      if (panelOpts) {
-        const t1 = Date.now();
-        const run = await runStreamPanel(panelOpts, {
-          ...(runner ? { runner } : {}),
-          onStage: (stage, done, total, info) => {
-            if (done === total || stage === "train" || stage === "base") console.error(`[${((Date.now() - t1) / 1000).toFixed(0)} s] ${stage} ${done}/${total}${info ? " " + info : ""}`);
-          },
-          onWarn: (m) => console.error(m),
-        }).catch(async (e: unknown) => {
-          await runner?.close();
-          throw e;
-        });
-        const rows = summariseStreamPanel(run);
-        console.log(`\nlearned arms${panelOpts.cueAlwaysOn ? " (diagnostic: the cue stays visible)" : ""}${panelOpts.armRole === "goal" ? " (goal role: the arms supply the goal to a base cloned with the cue visible)" : ""}: ${run.demos.n} demonstration streams (${run.demos.steps.toLocaleString("en-US")} steps), base val MSE ${run.base.valMse.toFixed(4)}, windows of ${panelOpts.window} steps\n`);
-        console.log(streamPanelTable(rows));
-        learned = { options: { ...run.options }, demos: run.demos, base: run.base, evalSeeds: run.evalSeeds, wallSeconds: run.wallSeconds, summary: rows, arms: run.arms, goalOracle: run.goalOracle };
-        if (o.trace !== undefined) {
-          if (!run.trace) throw new ConfigError("the run returned no trace");
-          await writeFile(o.trace, JSON.stringify(withTraceSource(run.trace, run.options)) + "\n");
-          const t = run.trace;
-          const ok = t.cues.filter((c) => c.success === true).length;
-          console.log(`wrote ${o.trace}: ${t.arm}, seed ${t.seed}, ${t.steps.length.toLocaleString("en-US")} of ${t.horizon.toLocaleString("en-US")} steps kept (every ${t.every} + cue steps), ${t.steps[t.steps.length - 1]!.writes.toLocaleString("en-US")} writes, ${ok} / ${t.cues.length} cues succeeded`);
+        const pool: SimRunner = runner ?? new SimPool(o.workers);
+        const byPolicy = new Map<StreamPolicy, StreamEpisode[]>();
+        try {
+          // one job per (policy, episode): episodes are independent, the pool keeps every worker busy
+          await Promise.all(
+            (policies as StreamPolicy[]).flatMap((policy) =>
+              seeds.map(async (seed) => {
+                const r = await pool.submit<StreamEpisode[]>({ kind: "stream", task: STREAM_TASK, policy, seeds: [seed], horizon: o.horizon, robotDir });
+                const list = byPolicy.get(policy) ?? [];
+                list.push(...r);
+                byPolicy.set(policy, list);
+              }),
+            ),
+          );
+        } finally {
+          if (!runner) await pool.close();
         }
-      }
-      await runner?.close();
-      const wallSeconds = (Date.now() - started) / 1000;
-      console.log(`\nwall time ${wallSeconds.toFixed(0)} s${policies.length && panelOpts ? ` (scripted policies ${refSeconds.toFixed(0)} s)` : ""}`);
-      if (o.json) {
-        await writeFile(o.json, JSON.stringify({ task: STREAM_TASK, horizon: o.horizon, seeds, workers: o.workers, ...(o.queue ? { queue: redactUrl(o.queue) } : {}), wallSeconds, policies: summaries, learned }, null, 2) + "\n");
-        console.log(`wrote ${o.json}`);
+        const refSeconds = (Date.now() - started) / 1000;
+        const f3 = (x: number): string => x.toFixed(3);
+        console.log(`cue-stream: ${o.episodes} episodes x ${o.horizon.toLocaleString("en-US")} control steps (${(o.horizon / 20 / 60).toFixed(1)} min), seeds ${seeds[0]}-${seeds[seeds.length - 1]}\n`);
+        const summaries: Record<string, unknown> = {};
+        if (policies.length) {
+          console.log("| policy | cues | cues / episode | success per cue [Wilson 95%, clustered by episode] | design effect | cued cube placed | s / episode |");
+          console.log("|---|---|---|---|---|---|---|");
+        }
+        for (const policy of policies as StreamPolicy[]) {
+          const eps = byPolicy.get(policy)!.sort((a, b) => a.seed - b.seed);
+          const r = summariseStream(eps);
+          summaries[policy] = { ...r, episodeOutcomes: eps };
+          console.log(
+            `| ${policy} | ${r.cues} | ${r.cuesPerEpisode.toFixed(1)} | ${f3(r.success.p)} [${f3(r.success.ci95[0])}, ${f3(r.success.ci95[1])}] | ${r.success.designEffect.toFixed(2)} | ${f3(r.placed.p)} | ${r.secondsPerEpisode.toFixed(1)} |`,
+          );
+        }
+        let learned: Record<string, unknown> | null = null;
+        if (panelOpts) {
+          const t1 = Date.now();
+          const run = await runStreamPanel(panelOpts, {
+            ...(runner ? { runner } : {}),
+            onStage: (stage, done, total, info) => {
+              if (done === total || stage === "train" || stage === "base") console.error(`[${((Date.now() - t1) / 1000).toFixed(0)} s] ${stage} ${done}/${total}${info ? " " + info : ""}`);
+            },
+            onWarn: (m) => console.error(m),
+          });
+          const rows = summariseStreamPanel(run);
+          console.log(`\nlearned arms${panelOpts.cueAlwaysOn ? " (diagnostic: the cue stays visible)" : ""}${panelOpts.armRole === "goal" ? " (goal role: the arms supply the goal to a base cloned with the cue visible)" : ""}: ${run.demos.n} demonstration streams (${run.demos.steps.toLocaleString("en-US")} steps), base val MSE ${run.base.valMse.toFixed(4)}, windows of ${panelOpts.window} steps\n`);
+          console.log(streamPanelTable(rows));
+          learned = { options: { ...run.options }, demos: run.demos, base: run.base, evalSeeds: run.evalSeeds, wallSeconds: run.wallSeconds, summary: rows, arms: run.arms, goalOracle: run.goalOracle };
+          if (o.trace !== undefined) {
+            if (!run.trace) throw new ConfigError("the run returned no trace");
+            await writeFile(o.trace, JSON.stringify(withTraceSource(run.trace, run.options)) + "\n");
+            const t = run.trace;
+            const ok = t.cues.filter((c) => c.success === true).length;
+            console.log(`wrote ${o.trace}: ${t.arm}, seed ${t.seed}, ${t.steps.length.toLocaleString("en-US")} of ${t.horizon.toLocaleString("en-US")} steps kept (every ${t.every} + cue steps), ${t.steps[t.steps.length - 1]!.writes.toLocaleString("en-US")} writes, ${ok} / ${t.cues.length} cues succeeded`);
+          }
+        }
+        const wallSeconds = (Date.now() - started) / 1000;
+        console.log(`\nwall time ${wallSeconds.toFixed(0)} s${policies.length && panelOpts ? ` (scripted policies ${refSeconds.toFixed(0)} s)` : ""}`);
+        if (o.json) {
+          await writeFile(o.json, JSON.stringify({ task: STREAM_TASK, horizon: o.horizon, seeds, workers: o.workers, ...(o.queue ? { queue: redactUrl(o.queue) } : {}), wallSeconds, policies: summaries, learned }, null, 2) + "\n");
+          console.log(`wrote ${o.json}`);
+        }
+      } finally {
+        await runner?.close();
       }
     });
 }

@@ -47,7 +47,7 @@ export interface DaggerOptions {
    * base acting on a wrong goal after each cue, labelled with the cued one, so that the robot's motion stops
    * telling the goal and only the memory of the cue does (an intervention against causal confusion).
    */
-  goalDecoys?: number;
+  goalDecoys: number;
 }
 
 /** Seed of the i-th decoy episode: 2,000,000 + i (beyond the evaluation seeds' 1,000,000 + i). */
@@ -55,14 +55,18 @@ export const DECOY_SEED_BASE = 2_000_000;
 /** Most decoy episodes (their seeds stay below 3,000,000). */
 export const MAX_GOAL_DECOYS = 1_000_000;
 
-/** @throws ConfigError unless both round counts are integers in [0, MAX_DAGGER_ROUNDS] and, with DAgger, demos <= MAX_DAGGER_DEMOS. */
-export function checkDaggerOptions(o: DaggerOptions, demos: number): void {
+/**
+ * @throws ConfigError unless both round counts are integers in [0, MAX_DAGGER_ROUNDS], goalDecoys one in
+ * [0, MAX_GOAL_DECOYS] and 0 outside the goal role, and, with DAgger, demos <= MAX_DAGGER_DEMOS.
+ */
+export function checkDaggerOptions(o: DaggerOptions, demos: number, role: ArmRole): void {
   for (const k of ["daggerRounds", "armDaggerRounds"] as const) {
     const v = o[k];
     if (!Number.isInteger(v) || v < 0 || v > MAX_DAGGER_ROUNDS) throw new ConfigError(`${k} must be an integer in [0, ${MAX_DAGGER_ROUNDS}], got ${v}`);
   }
-  const d = o.goalDecoys ?? 0;
+  const d = o.goalDecoys;
   if (!Number.isInteger(d) || d < 0 || d > MAX_GOAL_DECOYS) throw new ConfigError(`goalDecoys must be an integer in [0, ${MAX_GOAL_DECOYS}], got ${d}`);
+  if (d > 0 && role !== "goal") throw new ConfigError("goalDecoys (--goal-decoys) are for the goal role (--arm-role goal)");
   if ((o.daggerRounds > 0 || o.armDaggerRounds > 0) && demos > MAX_DAGGER_DEMOS) throw new ConfigError(`DAgger takes at most ${MAX_DAGGER_DEMOS} demonstrations, got ${demos}`);
 }
 

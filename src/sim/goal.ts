@@ -87,6 +87,14 @@ export function argmax(x: ArrayLike<number>): number {
   return best;
 }
 
+/**
+ * The frozen base's action [ACTION_DIM] on `obs` with goal `goal` filled into its empty cue channel ({@link withGoal}):
+ * how every goal-role policy acts, whatever gives the goal (an arm's recall, the true goal of the oracle, a decoy).
+ */
+export function actOnGoal(task: SimTaskName, base: BasePolicy, obs: Float32Array, goal: number): Float32Array {
+  return base.forward(withGoal(task, obs, goal), 1).action;
+}
+
 /** One control tick in the goal role: the arm's goal from the features of `obs`, then the base's action on the observation carrying it. */
 export function stepGoalArm(
   task: SimTaskName,
@@ -98,7 +106,7 @@ export function stepGoalArm(
   const { z } = base.forward(obs, 1);
   const fr = model.forward(z, 1, 1, { initialState: state, validate: false });
   const goal = argmax(fr.out);
-  const { action } = base.forward(withGoal(task, obs, goal), 1);
+  const action = actOnGoal(task, base, obs, goal);
   return { action, z, goal, g: fr.g[0]!, p: fr.p[0]!, state: fr.finalState };
 }
 

@@ -15,7 +15,7 @@ import { currentGoal, expertEpisode, learnerEpisode, residualSource, type Demo }
 import { BasePolicy, type BasePolicyData } from "./policy.js";
 import { runEpisode, stepArm, type EpisodeOutcome, type SimTrace } from "./rollout.js";
 import { runStreamEpisode, runStreamArmEpisode, type StreamArmEpisode, type StreamEpisode, type StreamPolicy } from "./stream.js";
-import { decoyGoals, goalClasses, goalSource, stepGoalArm, withGoal, type ArmRole } from "./goal.js";
+import { actOnGoal, decoyGoals, goalClasses, goalSource, stepGoalArm, type ArmRole } from "./goal.js";
 import { defaultKvConfig, kvCacheBytesFn, type StreamTraceOptions } from "./stream_trace.js";
 
 /** The arms of the closed-loop panel, in report order. */
@@ -288,7 +288,7 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
         let state = model ? model.initState(1) : null;
         const decoy = job.decoyGoal ? decoyGoals(job.task, s) : null;
         const act = (o: Float32Array): Float32Array => {
-          if (decoy) return base.forward(withGoal(job.task, o, decoy(currentGoal(env))), 1).action;
+          if (decoy) return actOnGoal(job.task, base, o, decoy(currentGoal(env)));
           if (model && state && job.role === "goal") {
             const r = stepGoalArm(job.task, base, model, o, state);
             state = r.state;

@@ -91,8 +91,7 @@ export function checkSimOptions(o: SimOptions): void {
   checkIntOption(o, "demos", 4);
   checkIntOption(o, "probeEvery", 1);
   if (!ARM_ROLES.includes(o.armRole)) throw new ConfigError(`armRole must be one of ${ARM_ROLES.join(", ")}, got ${String(o.armRole)}`);
-  checkDaggerOptions(o, o.demos);
-  if ((o.goalDecoys ?? 0) > 0 && o.armRole !== "goal") throw new ConfigError("goalDecoys (--goal-decoys) are for the goal role (--arm-role goal)");
+  checkDaggerOptions(o, o.demos, o.armRole);
   checkPipelineOptions(o);
 }
 
@@ -209,8 +208,7 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimRunner, hooks:
   const stage = (st: string, done: number, total: number, info?: string): void => hooks.onStage?.(task, st, done, total, info);
   const { base: baseRes, train: baseTrain } = await cloneBase(pool, { train: trainSet, val }, o, plan, stage);
   // the goal role's decoy episodes (dagger.ts decoyVisits): in every arm's training set, not the base's
-  const decoys = goalRole && (o.goalDecoys ?? 0) > 0 ? await decoyVisits(pool, armPlan, baseRes.base, o.goalDecoys!, stage) : [];
-  const armTrain = decoys.length ? [...baseTrain, ...decoys] : baseTrain;
+    const armTrain = o.goalDecoys > 0 ? [...baseTrain, ...(await decoyVisits(pool, armPlan, baseRes.base, o.goalDecoys, stage))] : baseTrain;
   const ops = createOps("auto", () => undefined);
   // 3. memory arms (and their DAgger rounds)
   // every arm is trained in the goal role (no-memory: a memoryless goal predictor); in the residual role no-memory is the base alone
@@ -277,6 +275,7 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimRunner, hooks:
         }),
       ).then((p) => p.flat())
     : Promise.resolve(null);
+  oracle.catch(() => undefined); // awaited below, after the arms: no unhandled rejection meanwhile
   const evals = await Promise.all(order.map(evalArm));
   const goalOracle = await oracle;
   const arms: TaskRun["arms"] = {};

@@ -16,8 +16,7 @@
  *   worker of another code version refuses a job (failed for good, with a message saying why).
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { deserialize, serialize } from "node:v8";
 import { Queue, UnrecoverableError, type JobsOptions } from "bullmq";
@@ -46,27 +45,6 @@ export interface SimJobData {
   codeVersion: string;
   /** For logs: the job's kind, task, arm and seeds. */
   label: string;
-}
-
-let cachedVersion: string | null = null;
-
-/**
- * The code version of a sim job: the bench's {@link codeVersion} (library build and task code) plus a hash of
- * the closed-loop harness (src/sim, as source: a worker from dist/ and a test through tsx agree).
- * `AURA_CODE_VERSION` overrides it (to test a worker of another version).
- */
-export function simCodeVersion(): string {
-  const forced = process.env["AURA_CODE_VERSION"];
-  if (forced) return forced;
-  if (cachedVersion) return cachedVersion;
-  const here = dirname(fileURLToPath(import.meta.url));
-  const root = resolve(here, here.split(/[\\/]/).includes("dist") ? "../../.." : "../..");
-  const dir = join(root, "src", "sim");
-  if (!existsSync(dir)) throw new FormatError(`sim code version: ${dir} is missing`);
-  const h = createHash("sha256").update(codeVersion());
-  for (const f of readdirSync(dir).filter((n) => n.endsWith(".ts")).sort()) h.update("\0" + f + "\0").update(readFileSync(join(dir, f)));
-  cachedVersion = `${codeVersion()}+sim.${h.digest("hex").slice(0, 12)}`;
-  return cachedVersion;
 }
 
 /** A job's label for logs: kind, task, arm, seeds. */
@@ -144,7 +122,7 @@ interface Pending {
 export class QueueSimPool implements SimRunner {
   private readonly conn: Redis;
   private readonly queue: Queue;
-  private readonly version = simCodeVersion();
+  private readonly version = codeVersion("sim");
   private readonly pending = new Map<string, Pending>();
   private readonly used = new Set<string>();
   private readonly settings: QueueSettings;

@@ -10,7 +10,8 @@ import type { SandboxedJob } from "bullmq";
 import { createOps } from "aura-mem/ops/index";
 import { runSimJob, SimContext } from "./jobs.js";
 import { processorRedis } from "../bench/redis.js";
-import { checkSimJob, decodeSimJob, SIM_BLOBS, SIM_RESULTS, simCodeVersion } from "./queue.js";
+import { codeVersion } from "../bench/store.js";
+import { checkSimJob, decodeSimJob, SIM_BLOBS, SIM_RESULTS } from "./queue.js";
 
 // a child whose worker died (SIGKILL) must not go on: its job goes to another worker
 process.on("disconnect", () => process.exit(1));
@@ -18,7 +19,7 @@ process.on("disconnect", () => process.exit(1));
 let ctx: SimContext | null = null;
 
 export default async function process_(job: SandboxedJob): Promise<{ id: string; skipped: boolean; seconds: number; ranBy: string }> {
-  const d = checkSimJob(job.data, job.id, simCodeVersion());
+  const d = checkSimJob(job.data, job.id, codeVersion("sim"));
   const r = processorRedis();
   const ranBy = `${hostname()} pid ${process.ppid}`;
   if (await r.hexists(SIM_RESULTS, d.id)) return { id: d.id, skipped: true, seconds: 0, ranBy };

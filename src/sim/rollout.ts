@@ -10,7 +10,7 @@ import { StepType } from "../tasks/types.js";
 import { ACTION_DIM, CONTROL_HZ, TASK_INFO, type SimTaskName, type TabletopEnv } from "./env.js";
 import { Expert } from "./expert.js";
 import type { BasePolicy } from "./policy.js";
-import { stepGoalArm, withGoal, type ArmRole } from "./goal.js";
+import { actOnGoal, stepGoalArm, type ArmRole } from "./goal.js";
 import { currentGoal } from "./demos.js";
 import { CUBES, ZONES, ZONE_RADIUS, ZONE_XY } from "./scene.js";
 
@@ -137,7 +137,7 @@ export function runEpisode(env: TabletopEnv, task: SimTaskName, seed: number, ba
     let g = 0;
     let p = 0;
     if (goalRole && arm.oracleGoal) {
-      a = Array.from(base.forward(withGoal(task, obs, currentGoal(env)), 1).action);
+      a = Array.from(actOnGoal(task, base, obs, currentGoal(env)));
     } else if (model && state && goalRole) {
       const r = stepGoalArm(task, base, model, obs, state);
       a = Array.from(r.action);

@@ -19,7 +19,7 @@ import { ConfigError } from "aura-mem/errors";
 import { StepType } from "../tasks/types.js";
 import type { BasePolicy } from "./policy.js";
 import { stepArm, type ArmPolicy } from "./rollout.js";
-import { stepGoalArm, withGoal } from "./goal.js";
+import { actOnGoal, stepGoalArm } from "./goal.js";
 import { currentGoal } from "./demos.js";
 import { Rng } from "aura-mem/util/rng";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
@@ -213,7 +213,7 @@ export function runStreamArmEpisode(env: TabletopEnv, seed: number, horizon: num
     let p = 0;
     if (arm.role === "goal" && arm.oracleGoal) {
       // the goal oracle: the same base on the true current goal (the ceiling of every goal arm; no memory, no writes)
-      a = Array.from(base.forward(withGoal(STREAM_TASK, obs, currentGoal(env)), 1).action);
+      a = Array.from(actOnGoal(STREAM_TASK, base, obs, currentGoal(env)));
     } else if (model && state && arm.role === "goal") {
       // the goal role (goal.ts): the arm's goal in the observation's empty cue channel, the base acts on it
       const s0 = performance.now();

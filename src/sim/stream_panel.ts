@@ -90,8 +90,7 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   if (!ARM_ROLES.includes(o.armRole)) throw new ConfigError(`armRole must be one of ${ARM_ROLES.join(", ")}, got ${String(o.armRole)}`);
   if (o.armRole === "goal" && o.cueAlwaysOn) throw new ConfigError("the goal role clones the base with the cue visible already; --cue-visible (the diagnostic) is for the residual role");
   checkIntOption(o, "streamWindows", 1);
-  checkDaggerOptions(o, o.demos);
-  if ((o.goalDecoys ?? 0) > 0 && o.armRole !== "goal") throw new ConfigError("goalDecoys (--goal-decoys) are for the goal role (--arm-role goal)");
+  checkDaggerOptions(o, o.demos, o.armRole);
   if (!(o.baseIdleKeep >= 0 && o.baseIdleKeep <= 1)) throw new ConfigError(`baseIdleKeep must be in [0, 1], got ${o.baseIdleKeep}`);
   if (o.window > o.demoHorizon) throw new ConfigError(`window ${o.window} is longer than the demonstrations (${o.demoHorizon} steps)`);
   if (o.window * o.streamWindows > o.demoHorizon) throw new ConfigError(`streamWindows x window = ${o.window * o.streamWindows} steps is longer than the demonstrations (${o.demoHorizon} steps)`);
@@ -163,8 +162,7 @@ export async function runStreamPanel(
     const stage: StageHook = (st, done, total, info) => hooks.onStage?.(st, done, total, info);
     const { base: baseRes, train: trainSet } = await cloneBase(pool, { train: demos.slice(nVal), val }, { ...o, idleKeep: o.baseIdleKeep }, plan, stage);
     // the goal role's decoy streams (dagger.ts decoyVisits): in every arm's training set, not the base's
-    const decoys = goalRole && (o.goalDecoys ?? 0) > 0 ? await decoyVisits(pool, armPlan, baseRes.base, o.goalDecoys!, stage) : [];
-    const armTrain = decoys.length ? [...trainSet, ...decoys] : trainSet;
+        const armTrain = o.goalDecoys > 0 ? [...trainSet, ...(await decoyVisits(pool, armPlan, baseRes.base, o.goalDecoys, stage))] : trainSet;
     const memArms = o.arms.filter((a) => goalRole || a !== "no-memory");
     let trained = 0;
     const training = new Map(
