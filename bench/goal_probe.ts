@@ -3,14 +3,15 @@
  * `npx tsx bench/goal_probe.ts [demos]`: cue-visible demonstrations of cue-sequence, the base cloned on them
  * (as in `aura sim --arm-role goal`, without DAgger), then a ridge least-squares one-vs-all probe of the goal
  * index from the base's features z of the real observations (cue hidden outside its steps) at the cue steps
- * and after them, and from the observation's cue channel itself; train on demos 20.., test on demos 0-19.
+ * and after them, from the observation's cue channel itself, and from the goal role's cue features (goal.ts
+ * `cueFeatures`, which every goal arm reads beside z); train on demos 20.., test on demos 0-19.
  */
 import { createOps } from "aura-mem/ops/index";
 import type { Demo } from "../src/sim/demos.js";
 import type { BaseJobResult } from "../src/sim/jobs.js";
 import { runSimJob, SimContext } from "../src/sim/jobs.js";
 import { BasePolicy } from "../src/sim/policy.js";
-import { hideCue } from "../src/sim/goal.js";
+import { cueFeatures, hideCue } from "../src/sim/goal.js";
 import { OBS_DIM, OBS_LAYOUT, CUE_DIM } from "../src/sim/env.js";
 const ROBOT = "../shared/models/franka_emika_panda";
 const ops = createOps("auto");
@@ -44,6 +45,11 @@ function rowsCue(ds: Demo[], which: Sel): Rows {
   for (const d of ds) for (let t = 0; t < d.T; t++) if (which(d, t)) { X.push([...d.obs.subarray(t * OBS_DIM + OBS_LAYOUT.cue, t * OBS_DIM + OBS_LAYOUT.cue + CUE_DIM), 1]); Y.push(d.goal[t]); }
   return { X, Y };
 }
+function rowsFeatures(ds: Demo[], which: Sel): Rows {
+  const X: number[][] = [], Y: number[] = [];
+  for (const d of ds) for (let t = 0; t < d.T; t++) if (which(d, t)) { X.push([...cueFeatures(d.obs, t * OBS_DIM), 1]); Y.push(d.goal[t]); }
+  return { X, Y };
+}
 // ridge one-vs-all least squares
 function fit({ X, Y }: Rows, C = 6, lam = 1e-2): Float64Array[] {
   const D = X[0].length;
@@ -68,4 +74,7 @@ for (const [name, sel] of <[string, Sel][]>[["cue steps", isCue], ["step 10 (4 a
 const ca = rowsCue(tr, isCue), cb = rowsCue(val, isCue);
 const Wc = fit(ca);
 console.log(`cue-channel probe at cue steps: train ${acc(Wc, ca).toFixed(3)}, val ${acc(Wc, cb).toFixed(3)}; stepType codes at t<8:`, [...demos[0].stepType.subarray(0, 8)]);
+const fa = rowsFeatures(tr, isCue), fb = rowsFeatures(val, isCue);
+const Wf = fit(fa);
+console.log(`cue-features probe at cue steps: train ${acc(Wf, fa).toFixed(3)}, val ${acc(Wf, fb).toFixed(3)}`);
 await ctx.dispose();

@@ -22,7 +22,7 @@ import { CUE_DIM, OBS_DIM, OBS_LAYOUT, TASK_INFO, TabletopEnv, cueVector, goalOf
 import { currentGoal, expertEpisode, learnerEpisode, type Demo } from "../src/sim/demos.js";
 import { BasePolicy } from "../src/sim/policy.js";
 import { armToData, runSimJob, SimContext, type EvalJobResult } from "../src/sim/jobs.js";
-import { argmax, decoyGoals, goalSource, hideCue, stepGoalArm, withGoal } from "../src/sim/goal.js";
+import { CUE_FEATURES, argmax, cueFeatures, decoyGoals, goalArmDim, goalArmInput, goalSource, hideCue, stepGoalArm, withGoal } from "../src/sim/goal.js";
 import { DECOY_SEED_BASE } from "../src/sim/dagger.js";
 import { checkSimOptions, defaultSimOptions } from "../src/sim/panel.js";
 import { summariseStreamPanel, type StreamPanelRun } from "../src/sim/stream_panel.js";
@@ -60,6 +60,54 @@ test("hideCue zeroes the cue channel at background steps only; withGoal fills an
   assert.equal(argmax([0.1, 3, 3, -1]), 1);
 });
 
+testNeeding(PANDA, "cueFeatures: at a cue the spotlights name the goal's cubes (and zone); a flicker keeps on = 0; nothing where no cue is shown; goalArmInput = base features then cue features", { timeout: 120_000 }, async () => {
+  const ops = naiveOps();
+  const env = await TabletopEnv.create(ROBOT);
+  try {
+    const base = new BasePolicy(ops, { hidden: 8, seed: 1 });
+    for (const task of ["cue-sequence", "cue-place", "cue-stream"] as const) {
+      const d = expertEpisode(env, task, 5, true, task === "cue-stream" ? 1500 : undefined);
+      let cues = 0;
+      let flickers = 0;
+      for (let t = 0; t < d.T; t++) {
+        const f = cueFeatures(d.obs, t * OBS_DIM);
+        assert.equal(f.length, CUE_FEATURES);
+        const shown = [...d.obs.subarray(t * OBS_DIM + C, t * OBS_DIM + C + CUE_DIM)].some((v) => v !== 0);
+        if (!shown) {
+          assert.ok(f.every((v) => v === 0), `${task} step ${t}: no cue, no features`);
+          continue;
+        }
+        if (d.stepType[t] === StepType.event) {
+          cues++;
+          const goal = goalOf(task, d.goal[t]!);
+          assert.equal(f[0], 1);
+          // spotlight 1 on the goal's (first) cube; spotlight 2 on the second cube (cue-sequence) or on the zone
+          assert.equal(f[1 + goal.cubes[0]!], 1, `${task} step ${t}: spotlight 1 on cube ${goal.cubes[0]}`);
+          const k2 = task === "cue-sequence" ? goal.cubes[1]! : 3 + goal.zones[0]!;
+          assert.equal(f[6 + k2], 1, `${task} step ${t}: spotlight 2 on target ${k2}`);
+          assert.equal(f.subarray(1, 4).reduce((a, v) => a + v, 0), 1, "one cube under spotlight 1");
+        } else if (d.stepType[t] === StepType.distractor) {
+          flickers++;
+          assert.equal(f[0], 0, "a flicker's on bit is off");
+          assert.ok(f.subarray(1).some((v) => v === 1), "a flicker lights a cube too");
+        }
+      }
+      assert.ok(cues > 0 && (task === "cue-place" || task === "cue-sequence" || flickers > 0), `${task}: ${cues} cue steps, ${flickers} flicker steps`);
+      const x = goalArmInput(base, d.obs.subarray(0, 20 * OBS_DIM), 20);
+      const z = base.forward(d.obs.subarray(0, 20 * OBS_DIM), 20).z;
+      const D = goalArmDim(base);
+      assert.equal(x.length, 20 * D);
+      for (let t = 0; t < 20; t++) {
+        assert.deepEqual([...x.subarray(t * D, t * D + 8)], [...z.subarray(t * 8, t * 8 + 8)]);
+        assert.deepEqual([...x.subarray(t * D + 8, (t + 1) * D)], [...cueFeatures(d.obs, t * OBS_DIM)]);
+      }
+    }
+    assert.throws(() => goalArmInput(base, new Float32Array(OBS_DIM + 1), 1), ConfigError);
+  } finally {
+    env.dispose();
+  }
+});
+
 testNeeding(PANDA, "sim options: armRole is residual (default) or goal", {}, () => {
   const o = { ...defaultSimOptions(), robotDir: ROBOT };
   assert.equal(o.armRole, "residual");
@@ -80,8 +128,9 @@ testNeeding(PANDA, "goalSource: the base's features of the real observations, la
     const [b] = src.evalSet("val", 8);
     const d = demos[2]!;
     assert.equal(b!.B, 1);
-    const z = base.forward(hideCue(d.obs, d.stepType), d.T).z;
-    assert.deepEqual([...b!.z], [...z], "features of the real observation (cue hidden outside its steps)");
+    const x = goalArmInput(base, hideCue(d.obs, d.stepType), d.T);
+    assert.equal(b!.dModel, 16 + CUE_FEATURES);
+    assert.deepEqual([...b!.z], [...x], "the arm's input on the real observation (cue hidden outside its steps)");
     for (let t = 0; t < d.T; t++) {
       assert.equal(b!.label![t], d.goal[t], `label at ${t}`);
       assert.equal(b!.lossMask[t], d.goal[t]! >= 0 ? 1 : 0);
@@ -103,7 +152,7 @@ testNeeding(PANDA, "goal role: visit and evaluation jobs run base + goal arm as 
   try {
     const task = "cue-place" as const;
     const base = new BasePolicy(ops, { hidden: 16, seed: 1 });
-    const model = new SequenceModel(armSpec("gru", new MemoryConfig({ dModel: 16, dAction: TASK_INFO[task].nGoals, actionKind: "discrete", seed: 2 })), ops);
+    const model = new SequenceModel(armSpec("gru", new MemoryConfig({ dModel: goalArmDim(base), dAction: TASK_INFO[task].nGoals, actionKind: "discrete", seed: 2 })), ops);
     const rng = new Rng(5);
     for (const p of Object.values(model.params)) for (let i = 0; i < p.data.length; i++) p.data[i] = p.data[i]! + 0.5 * rng.normal();
     model.paramsChanged();

@@ -3,7 +3,8 @@
  * adds the arm's output to a frozen base that never sees the goal (a residual, trained on the action error).
  * In the goal role the frozen base is cloned with the cue visible throughout (it acts on the goal's
  * spotlights), and the memory arm supplies the goal: at each control step it reads the base's features of
- * the real observation (the cue is visible only while it is shown), outputs logits over the task's goals
+ * the real observation (the cue is visible only while it is shown) and the observation's cue features
+ * ({@link cueFeatures}: which cube or zone each spotlight is on), outputs logits over the task's goals
  * (trained by cross-entropy on the cued goal: recall), and where the observation's cue channel is empty it
  * is filled with the spotlights of the arm's most likely goal on the cubes' current positions; the base acts
  * on that. Where a cue or a flicker is shown the real channel is kept, as in the base's training data.
@@ -17,6 +18,7 @@ import { Rng } from "aura-mem/util/rng";
 import type { MemoryState, SequenceModel } from "aura-mem/model/model";
 import { ConfigError } from "aura-mem/errors";
 import { CUE_DIM, OBS_DIM, OBS_LAYOUT, STREAM_TASK, TASK_INFO, cueVector, goalOf, type SimTaskName } from "./env.js";
+import { CUBES, ZONE_XY } from "./scene.js";
 import type { Demo } from "./demos.js";
 import type { BasePolicy } from "./policy.js";
 
@@ -95,19 +97,74 @@ export function actOnGoal(task: SimTaskName, base: BasePolicy, obs: Float32Array
   return base.forward(withGoal(task, obs, goal), 1).action;
 }
 
-/** One control tick in the goal role: the arm's goal from the features of `obs`, then the base's action on the observation carrying it. */
+/** Values of {@link cueFeatures}: the cue's `on` bit, then per spotlight a one-hot over [cube 0, 1, 2, zone 0, 1]. */
+export const CUE_FEATURES = 1 + 2 * (CUBES.length + ZONE_XY.length);
+/** A spotlight within this distance (m, on the table) of a cube's or a zone's centre is on it. */
+const SPOT_MATCH = 0.03;
+
+/**
+ * The cue features of one observation [OBS_DIM] (values [CUE_FEATURES]): the cue channel's `on` bit, then for
+ * each of its two spotlights which cubes (at their current positions) and which zones it is on (1 within
+ * 3 cm of the centre, else 0). All zero where no cue or flicker is shown. The spotlights sit at random
+ * table positions (the goal's cubes are placed at random every episode), so the goal is a relation between
+ * the cue channel and the cubes, not a linear function of the observation (bench/goal_probe.ts measures it);
+ * these features make it one, for every arm alike. A hand-built perception feature of the goal role (any
+ * robot that sees a highlighted object knows which object it is), not part of the paper's method: docs/sim.md.
+ */
+export function cueFeatures(obs: Float32Array, offset = 0): Float32Array {
+  const out = new Float32Array(CUE_FEATURES);
+  const c = offset + OBS_LAYOUT.cue;
+  let shown = false;
+  for (let i = 0; i < CUE_DIM; i++) if (obs[c + i] !== 0) shown = true;
+  if (!shown) return out;
+  out[0] = obs[c]!;
+  const targets: (readonly number[])[] = [...CUBES.map((_, k) => [obs[offset + OBS_LAYOUT.cubes + 7 * k]!, obs[offset + OBS_LAYOUT.cubes + 7 * k + 1]!]), ...ZONE_XY];
+  for (let s = 0; s < 2; s++) {
+    // the inverse of env.ts `spot`: cue units back to metres on the table
+    const x = 0.5 + 0.1 * obs[c + 1 + 2 * s]!;
+    const y = 0.1 * obs[c + 2 + 2 * s]!;
+    targets.forEach(([tx, ty], k) => {
+      if (Math.hypot(x - tx!, y - ty!) <= SPOT_MATCH) out[1 + s * targets.length + k] = 1;
+    });
+  }
+  return out;
+}
+
+/** Width of a goal arm's input: the base's features and the cue features. */
+export function goalArmDim(base: BasePolicy): number {
+  return base.hidden + CUE_FEATURES;
+}
+
+/**
+ * A goal arm's input [T*goalArmDim(base)] row-major for `T` observations [T*OBS_DIM]: per step the base's
+ * features z [hidden] then {@link cueFeatures} [CUE_FEATURES].
+ * @throws ConfigError unless obs has T * OBS_DIM values.
+ */
+export function goalArmInput(base: BasePolicy, obs: Float32Array, T: number): Float32Array {
+  if (obs.length !== T * OBS_DIM) throw new ConfigError(`goalArmInput: ${obs.length} observation values for ${T} steps of ${OBS_DIM}`);
+  const H = base.hidden;
+  const D = H + CUE_FEATURES;
+  const { z } = base.forward(obs, T);
+  const out = new Float32Array(T * D);
+  for (let t = 0; t < T; t++) {
+    out.set(z.subarray(t * H, (t + 1) * H), t * D);
+    out.set(cueFeatures(obs, t * OBS_DIM), t * D + H);
+  }
+  return out;
+}
+
+/** One control tick in the goal role: the arm's goal from its input on `obs` ({@link goalArmInput}), then the base's action on the observation carrying it. */
 export function stepGoalArm(
   task: SimTaskName,
   base: BasePolicy,
   model: SequenceModel,
   obs: Float32Array,
   state: MemoryState,
-): { action: Float32Array; z: Float32Array; goal: number; g: number; p: number; state: MemoryState } {
-  const { z } = base.forward(obs, 1);
-  const fr = model.forward(z, 1, 1, { initialState: state, validate: false });
+): { action: Float32Array; goal: number; g: number; p: number; state: MemoryState } {
+  const fr = model.forward(goalArmInput(base, obs, 1), 1, 1, { initialState: state, validate: false });
   const goal = argmax(fr.out);
   const action = actOnGoal(task, base, obs, goal);
-  return { action, z, goal, g: fr.g[0]!, p: fr.p[0]!, state: fr.finalState };
+  return { action, goal, g: fr.g[0]!, p: fr.p[0]!, state: fr.finalState };
 }
 
 interface GoalRows {
@@ -118,7 +175,7 @@ interface GoalRows {
 }
 
 /**
- * The memory arms' training data in the goal role: z = the frozen base's features of the real observations
+ * The memory arms' training data in the goal role: z = {@link goalArmInput} of the real observations
  * (cue hidden outside its steps, {@link hideCue}), label = the current cue's goal ({@link goalClasses}: on
  * cue-stream the steps before the first cue are the "no cue yet" class), accuracy read where the goal must be
  * recalled (labelled steps without the cue). Whole demos (the short tasks), or with `window` W (cue-stream)
@@ -135,12 +192,12 @@ export function goalSource(base: BasePolicy, train: Demo[], val: Demo[], task: S
   const classes = goalClasses(task);
   const none = TASK_INFO[task].nGoals < classes ? TASK_INFO[task].nGoals : -1;
   const T0 = train[0]!.T;
-  const H = base.hidden;
+  const H = goalArmDim(base);
   const rows = (ds: Demo[]): GoalRows[] =>
     ds.map((d) => {
       if (W === undefined && d.T !== T0) throw new ConfigError("demos of one task must share T");
       if (W !== undefined && d.T < W) throw new ConfigError(`demo ${d.seed} has ${d.T} steps, shorter than the window ${W}`);
-      return { T: d.T, z: base.forward(hideCue(d.obs, d.stepType), d.T).z, goal: d.goal, stepType: d.stepType };
+      return { T: d.T, z: goalArmInput(base, hideCue(d.obs, d.stepType), d.T), goal: d.goal, stepType: d.stepType };
     });
   const tr = rows(train);
   const va = rows(val);

@@ -15,7 +15,7 @@ import { currentGoal, expertEpisode, learnerEpisode, residualSource, type Demo }
 import { BasePolicy, type BasePolicyData } from "./policy.js";
 import { runEpisode, stepArm, type EpisodeOutcome, type SimTrace } from "./rollout.js";
 import { runStreamEpisode, runStreamArmEpisode, type StreamArmEpisode, type StreamEpisode, type StreamPolicy } from "./stream.js";
-import { actOnGoal, decoyGoals, goalClasses, goalSource, stepGoalArm, type ArmRole } from "./goal.js";
+import { actOnGoal, decoyGoals, goalArmDim, goalClasses, goalSource, stepGoalArm, type ArmRole } from "./goal.js";
 import { defaultKvConfig, kvCacheBytesFn, type StreamTraceOptions } from "./stream_trace.js";
 
 /** The arms of the closed-loop panel, in report order. */
@@ -331,7 +331,7 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const win = job.window !== undefined ? { window: job.window } : {};
       const source = goal ? goalSource(base, job.train, job.val, job.task, win) : residualSource(base, job.train, job.val, win);
       const config = goal
-        ? new MemoryConfig({ dModel: base.hidden, dAction: goalClasses(job.task), actionKind: "discrete", seed: job.seed })
+        ? new MemoryConfig({ dModel: goalArmDim(base), dAction: goalClasses(job.task), actionKind: "discrete", seed: job.seed })
         : new MemoryConfig({ dModel: base.hidden, dAction: ACTION_DIM, actionKind: "continuous", seed: job.seed });
       const model = new SequenceModel(armSpec(job.arm, config), ctx.ops);
       const tr = train(model, source, {
