@@ -263,7 +263,7 @@ export function registerSimCommands(program: Command): void {
           const run = await runStreamPanel(panelOpts, {
             ...(runner ? { runner } : {}),
             onStage: (stage, done, total, info) => {
-              if (done === total || stage === "train" || stage === "base") console.error(`[${((Date.now() - t1) / 1000).toFixed(0)} s] ${stage} ${done}/${total}${info ? " " + info : ""}`);
+              if (done === total || stage === "train" || stage === "base" || stage === "eval") console.error(`[${((Date.now() - t1) / 1000).toFixed(0)} s] ${stage} ${done}/${total}${info ? " " + info : ""}`);
             },
             onWarn: (m) => console.error(m),
           });
