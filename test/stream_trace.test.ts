@@ -231,19 +231,19 @@ testNeeding(PANDA, "runStreamArmEpisode with a trace: the same episode as withou
   }
 });
 
-testNeeding(PANDA, "aura sim-stream --arms ... --trace writes the first evaluation episode's trace; bad trace options are refused", { timeout: 300_000 }, () => {
+testNeeding(PANDA, "aura sim-stream --arms ... --trace writes the chosen evaluation episode's trace; bad trace options are refused", { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "aura-stream-trace-"));
   try {
     const file = join(dir, "t.json");
     const H = 520;
-    const args = ["sim-stream", "--arms", "no-memory,aura", "--episodes", "1", "--demos", "4", "--demo-horizon", "520", "--window", "100", "--arm-steps", "2", "--arm-batch", "2", "--base-epochs", "1", "--horizon", String(H), "--workers", "0", "--robot-dir", ROBOT, "--trace", file, "--trace-every", "10"];
+    const args = ["sim-stream", "--arms", "no-memory,aura", "--episodes", "2", "--demos", "4", "--demo-horizon", "520", "--window", "100", "--arm-steps", "2", "--arm-batch", "2", "--base-epochs", "1", "--horizon", String(H), "--workers", "0", "--robot-dir", ROBOT, "--trace", file, "--trace-every", "10", "--trace-episode", "1"];
     const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr + r.stdout);
-    assert.match(r.stdout, /wrote .*t\.json: aura, seed 1000000, \d+ of 520 steps kept \(every 10 \+ cue steps\)/);
+    assert.match(r.stdout, /wrote .*t\.json: aura, seed 1000001, \d+ of 520 steps kept \(every 10 \+ cue steps\)/);
     const tr = parseTrace(readFileSync(file, "utf8"));
     assert.equal(tr.version, 2);
     assert.equal(tr.arm, "aura");
-    assert.equal(tr.seed, 1_000_000);
+    assert.equal(tr.seed, 1_000_001, "the second evaluation episode");
     assert.equal(tr.every, 10);
     assert.equal(tr.horizon, H);
     const src = tr.extra["source"] as Record<string, unknown>;
@@ -258,6 +258,8 @@ testNeeding(PANDA, "aura sim-stream --arms ... --trace writes the first evaluati
     fail(["--policies", "expert", "--trace", file], /--trace and --trace-arm need --arms/);
     fail(["--arms", "aura", "--trace", file, "--trace-arm", "gru"], /trace arm "gru" is not among the arms/);
     fail(["--arms", "aura", "--trace-arm", "aura"], /--trace-arm needs --trace/);
+    fail(["--arms", "aura", "--episodes", "2", "--trace", file, "--trace-episode", "2"], /trace episode must be an integer in \[0, 1\]/);
+    fail(["--arms", "aura", "--trace-episode", "1"], /--trace-episode needs --trace/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -178,9 +178,10 @@ export function registerSimCommands(program: Command): void {
         .default("residual"),
     )
     .option("--json <file>", "also write the summaries and every cue's outcome as JSON")
-    .option("--trace <file>", "--arms: write a downsampled trace of the first evaluation episode of --trace-arm (format aura-sim-trace v2: the Panda, the gate's writes, every cue's goal and outcome, the state bytes vs a KV-cache's; the web demo replays it)")
+    .option("--trace <file>", "--arms: write a downsampled trace of one evaluation episode (--trace-episode) of --trace-arm (format aura-sim-trace v2: the Panda, the gate's writes, every cue's goal and outcome, the state bytes vs a KV-cache's; the web demo replays it)")
     .option("--trace-every <k>", "--trace: keep every k-th control step (cue steps and every write are kept whatever k)", intArg("trace-every", 1), 4)
     .option("--trace-arm <arm>", "--trace: the arm to trace (default aura when among --arms, else the first arm)")
+    .option("--trace-episode <i>", "--trace: which evaluation episode to trace (0-based: seed 1,000,000 + i)", intArg("trace-episode", 0), 0)
     .action(async (o) => {
       const arms = o.arms as string[] | undefined;
       if ((o.trace !== undefined || o.traceArm !== undefined) && !arms) throw new ConfigError("--trace and --trace-arm need --arms (the trace is of a learned arm's evaluation episode)");
@@ -216,8 +217,9 @@ export function registerSimCommands(program: Command): void {
         };
         if (o.trace !== undefined) {
           const traceArm = (o.traceArm ?? (arms.includes("aura") ? "aura" : arms[0])) as StreamPanelOptions["arms"][number];
-          panelOpts.trace = { arm: traceArm, every: o.traceEvery };
+          panelOpts.trace = { arm: traceArm, every: o.traceEvery, episode: o.traceEpisode };
         } else if (o.traceArm !== undefined) throw new ConfigError("--trace-arm needs --trace <file>");
+        else if (o.traceEpisode !== 0) throw new ConfigError("--trace-episode needs --trace <file>");
         checkStreamPanelOptions(panelOpts); // clear errors before anything starts
       }
       const started = Date.now();

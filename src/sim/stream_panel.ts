@@ -43,10 +43,10 @@ export interface StreamPanelOptions extends PipelineOptions {
    */
   armRole: ArmRole;
   /**
-   * Also trace the first evaluation episode of `arm` (one of `arms`), keeping every `every`-th control
-   * step (stream_trace.ts); absent: no trace (the default).
+   * Also trace evaluation episode `episode` (0-based, default 0: seed 1,000,000 + episode) of `arm` (one of
+   * `arms`), keeping every `every`-th control step (stream_trace.ts); absent: no trace (the default).
    */
-  trace?: { arm: SimArm; every: number };
+  trace?: { arm: SimArm; every: number; episode?: number };
 }
 
 /** The short tasks' pipeline defaults (defaultSimOptions), with 600 Adam steps of 16 windows per arm. */
@@ -97,6 +97,8 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   if (o.trace) {
     if (!o.arms.includes(o.trace.arm)) throw new ConfigError(`trace arm "${o.trace.arm}" is not among the arms (${o.arms.join(", ")})`);
     if (!Number.isInteger(o.trace.every) || o.trace.every < 1) throw new ConfigError(`trace every must be an integer >= 1, got ${o.trace.every}`);
+    const ep = o.trace.episode ?? 0;
+    if (!Number.isInteger(ep) || ep < 0 || ep >= o.episodes) throw new ConfigError(`trace episode must be an integer in [0, ${o.episodes - 1}] (the evaluation episodes), got ${ep}`);
   }
   checkPipelineOptions(o);
 }
@@ -116,7 +118,7 @@ export interface StreamPanelRun {
   arms: Partial<Record<SimArm, StreamArmRun>>;
   evalSeeds: [number, number];
   wallSeconds: number;
-  /** The trace of the first evaluation episode of `options.trace.arm`, when asked for. */
+  /** The trace of evaluation episode `options.trace.episode` of `options.trace.arm`, when asked for. */
   trace?: StreamTrace;
   /**
    * Goal role: the goal oracle's episodes on the same seeds (the frozen base acting on the true current
@@ -194,7 +196,7 @@ export async function runStreamPanel(
         const episodes = (
           await Promise.all(
             evalSeeds.map(async (seed) => {
-              const traced = o.trace?.arm === arm && seed === evalSeeds[0];
+              const traced = o.trace?.arm === arm && seed === evalSeeds[o.trace.episode ?? 0];
               const r = (await pool.submit({ kind: "stream-eval", task, arm, seeds: [seed], horizon: o.horizon, base: baseRes.base, model: tr ? tr.arm : null, role: o.armRole, robotDir: o.robotDir, cueAlwaysOn: o.cueAlwaysOn, ...(traced ? { trace: { seed, every: o.trace!.every } } : {}) })) as StreamArmEpisode[];
               hooks.onStage?.("eval", ++evaluated, (o.arms.length + (goalRole ? 1 : 0)) * o.episodes, arm);
               return r;
