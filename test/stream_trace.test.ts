@@ -255,7 +255,8 @@ testNeeding(PANDA, "aura sim-stream --arms ... --trace writes the chosen evaluat
       assert.notEqual(b.status, 0);
       assert.match(b.stderr + b.stdout, re);
     };
-    fail(["--policies", "expert", "--trace", file], /--trace and --trace-arm need --arms/);
+    fail(["--policies", "expert", "--trace", file], /--trace, --trace-arm and --trace-episode need --arms/);
+    fail(["--policies", "expert", "--trace-episode", "1"], /need --arms/);
     fail(["--arms", "aura", "--trace", file, "--trace-arm", "gru"], /trace arm "gru" is not among the arms/);
     fail(["--arms", "aura", "--trace-arm", "aura"], /--trace-arm needs --trace/);
     fail(["--arms", "aura", "--episodes", "2", "--trace", file, "--trace-episode", "2"], /trace episode must be an integer in \[0, 1\]/);

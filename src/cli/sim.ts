@@ -184,7 +184,7 @@ export function registerSimCommands(program: Command): void {
     .option("--trace-episode <i>", "--trace: which evaluation episode to trace (0-based: seed 1,000,000 + i)", intArg("trace-episode", 0), 0)
     .action(async (o) => {
       const arms = o.arms as string[] | undefined;
-      if ((o.trace !== undefined || o.traceArm !== undefined) && !arms) throw new ConfigError("--trace and --trace-arm need --arms (the trace is of a learned arm's evaluation episode)");
+      if ((o.trace !== undefined || o.traceArm !== undefined || o.traceEpisode !== 0) && !arms) throw new ConfigError("--trace, --trace-arm and --trace-episode need --arms (the trace is of a learned arm's evaluation episode)");
       const policies = (o.policies ?? (arms ? [] : [...STREAM_POLICIES])) as string[];
       for (const p of policies) if (!isStreamPolicy(p)) throw new ConfigError(`unknown policy "${p}" (valid: ${STREAM_POLICIES.join(", ")})`);
       const robotDir = resolve(o.robotDir);

@@ -208,6 +208,17 @@ export function spot(x: number, y: number): [number, number] {
   return [(x - 0.5) / 0.1, y / 0.1];
 }
 
+/** The inverse of {@link spot}: a position in the cue channel's units back to metres on the table. */
+export function spotToTable(sx: number, sy: number): [number, number] {
+  return [0.5 + 0.1 * sx, 0.1 * sy];
+}
+
+/** True where the cue channel of the observation at `offset` shows something (a cue or a flicker: any non-zero value). */
+export function cueShown(obs: Float32Array, offset = 0): boolean {
+  for (let i = 0; i < CUE_DIM; i++) if (obs[offset + OBS_LAYOUT.cue + i] !== 0) return true;
+  return false;
+}
+
 /**
  * Cue channel [on, s1x, s1y, s2x, s2y] lighting `goal` given the cube (x, y) positions: cue-place
  * lights the cube and its zone, cue-sequence the first and the second cube.

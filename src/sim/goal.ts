@@ -17,7 +17,7 @@ import type { TrainSource } from "aura-mem/train/train";
 import { Rng } from "aura-mem/util/rng";
 import type { MemoryState, SequenceModel } from "aura-mem/model/model";
 import { ConfigError } from "aura-mem/errors";
-import { CUE_DIM, OBS_DIM, OBS_LAYOUT, STREAM_TASK, TASK_INFO, cueVector, goalOf, type SimTaskName } from "./env.js";
+import { CUE_DIM, OBS_DIM, OBS_LAYOUT, STREAM_TASK, TASK_INFO, cueShown, cueVector, goalOf, spotToTable, type SimTaskName } from "./env.js";
 import { CUBES, ZONE_XY } from "./scene.js";
 import type { Demo } from "./demos.js";
 import type { BasePolicy } from "./policy.js";
@@ -53,12 +53,10 @@ export function goalClasses(task: SimTaskName): number {
  * environment's `currentGoal` before the first cue).
  */
 export function withGoal(task: SimTaskName, obs: Float32Array, goal: number): Float32Array {
-  if (goal < 0 || goal >= TASK_INFO[task].nGoals) return obs;
-  const c = OBS_LAYOUT.cue;
-  for (let i = 0; i < CUE_DIM; i++) if (obs[c + i] !== 0) return obs;
+  if (goal < 0 || goal >= TASK_INFO[task].nGoals || cueShown(obs)) return obs;
   const cubeXY = [0, 1, 2].map((k) => [obs[OBS_LAYOUT.cubes + 7 * k]!, obs[OBS_LAYOUT.cubes + 7 * k + 1]!]);
   const out = obs.slice();
-  out.set(cueVector(task, goalOf(task, goal), cubeXY), c);
+  out.set(cueVector(task, goalOf(task, goal), cubeXY), OBS_LAYOUT.cue);
   return out;
 }
 
@@ -113,16 +111,12 @@ const SPOT_MATCH = 0.03;
  */
 export function cueFeatures(obs: Float32Array, offset = 0): Float32Array {
   const out = new Float32Array(CUE_FEATURES);
+  if (!cueShown(obs, offset)) return out;
   const c = offset + OBS_LAYOUT.cue;
-  let shown = false;
-  for (let i = 0; i < CUE_DIM; i++) if (obs[c + i] !== 0) shown = true;
-  if (!shown) return out;
   out[0] = obs[c]!;
   const targets: (readonly number[])[] = [...CUBES.map((_, k) => [obs[offset + OBS_LAYOUT.cubes + 7 * k]!, obs[offset + OBS_LAYOUT.cubes + 7 * k + 1]!]), ...ZONE_XY];
   for (let s = 0; s < 2; s++) {
-    // the inverse of env.ts `spot`: cue units back to metres on the table
-    const x = 0.5 + 0.1 * obs[c + 1 + 2 * s]!;
-    const y = 0.1 * obs[c + 2 + 2 * s]!;
+    const [x, y] = spotToTable(obs[c + 1 + 2 * s]!, obs[c + 2 + 2 * s]!);
     targets.forEach(([tx, ty], k) => {
       if (Math.hypot(x - tx!, y - ty!) <= SPOT_MATCH) out[1 + s * targets.length + k] = 1;
     });

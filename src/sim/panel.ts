@@ -208,7 +208,7 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimRunner, hooks:
   const stage = (st: string, done: number, total: number, info?: string): void => hooks.onStage?.(task, st, done, total, info);
   const { base: baseRes, train: baseTrain } = await cloneBase(pool, { train: trainSet, val }, o, plan, stage);
   // the goal role's decoy episodes (dagger.ts decoyVisits): in every arm's training set, not the base's
-    const armTrain = o.goalDecoys > 0 ? [...baseTrain, ...(await decoyVisits(pool, armPlan, baseRes.base, o.goalDecoys, stage))] : baseTrain;
+  const armTrain = o.goalDecoys > 0 ? [...baseTrain, ...(await decoyVisits(pool, armPlan, baseRes.base, o.goalDecoys, stage))] : baseTrain;
   const ops = createOps("auto", () => undefined);
   // 3. memory arms (and their DAgger rounds)
   // every arm is trained in the goal role (no-memory: a memoryless goal predictor); in the residual role no-memory is the base alone
