@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError } from "aura-mem/errors";
-import { MemoryConfig } from "aura-mem/config";
+import { MemoryConfig, STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
 import { armSpec } from "aura-mem/model/arms";
 import { SequenceModel } from "aura-mem/model/model";
 import { naiveOps } from "aura-mem/ops/index";
@@ -21,7 +21,7 @@ import { testNeeding, type OptionalInput } from "./helpers.js";
 import { CUE_DIM, OBS_DIM, OBS_LAYOUT, TASK_INFO, TabletopEnv, cueVector, goalOf } from "../src/sim/env.js";
 import { currentGoal, expertEpisode, learnerEpisode, type Demo } from "../src/sim/demos.js";
 import { BasePolicy } from "../src/sim/policy.js";
-import { armToData, runSimJob, SimContext, type EvalJobResult } from "../src/sim/jobs.js";
+import { armToData, runSimJob, SimContext, type ArmJobResult, type EvalJobResult } from "../src/sim/jobs.js";
 import { CUE_FEATURES, argmax, cueFeatures, decoyGoals, goalArmDim, goalArmInput, goalSource, hideCue, stepGoalArm, withGoal } from "../src/sim/goal.js";
 import { DECOY_SEED_BASE } from "../src/sim/dagger.js";
 import { checkSimOptions, defaultSimOptions } from "../src/sim/panel.js";
@@ -113,6 +113,30 @@ testNeeding(PANDA, "sim options: armRole is residual (default) or goal", {}, () 
   assert.equal(o.armRole, "residual");
   checkSimOptions({ ...o, armRole: "goal" });
   assert.throws(() => checkSimOptions({ ...o, armRole: "policy" as "goal" }), /armRole must be one of residual, goal/);
+});
+
+testNeeding(PANDA, "arm job: streamRecipe trains and runs AURA, and only AURA, with the stream recipe's write decay, gate norm input and deployment threshold", { timeout: 120_000 }, async () => {
+  const ops = naiveOps();
+  const env = await TabletopEnv.create(ROBOT);
+  const ctx = new SimContext(ops);
+  try {
+    const task = "cue-place" as const;
+    const demos = [21, 22, 23].map((s) => expertEpisode(env, task, s, true, undefined, { cueAlwaysOn: true }));
+    const base = new BasePolicy(ops, { hidden: 16, seed: 1 });
+    const job = { kind: "arm" as const, task, role: "goal" as const, base: base.toData(), train: demos.slice(0, 2), val: demos.slice(2), steps: 2, batchSize: 2, lambdaW: 2, seed: 3 };
+    const fit = async (arm: "aura" | "gru", streamRecipe: boolean): Promise<ArmJobResult> => (await runSimJob({ ...job, arm, streamRecipe }, ctx)) as ArmJobResult;
+    const recipe = (await fit("aura", true)).arm.config;
+    assert.deepEqual([recipe.writeDecay, recipe.gateNorm, recipe.gateThreshold], [STREAM_WRITE_DECAY, STREAM_GATE_NORM, STREAM_GATE_THRESHOLD]);
+    assert.ok(STREAM_WRITE_DECAY < 1 && (STREAM_GATE_THRESHOLD as number) !== 0.5, "the recipe differs from the defaults");
+    const plain = (await fit("aura", false)).arm.config;
+    assert.deepEqual([plain.writeDecay, plain.gateNorm, plain.gateThreshold], [1, false, 0.5]);
+    const gru = (await fit("gru", true)).arm.config;
+    assert.deepEqual([gru.writeDecay, gru.gateNorm, gru.gateThreshold], [1, false, 0.5], "the recipe is AURA's only");
+    assert.throws(() => checkSimOptions({ ...defaultSimOptions(), robotDir: ROBOT, streamRecipe: "yes" as unknown as boolean }), (e: unknown) => e instanceof ConfigError && /streamRecipe must be a boolean/.test(e.message));
+  } finally {
+    env.dispose();
+    await ctx.dispose();
+  }
 });
 
 testNeeding(PANDA, "goalSource: the base's features of the real observations, labelled with the cued goal; recall accuracy read after the cue", {}, async () => {

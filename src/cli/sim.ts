@@ -12,7 +12,7 @@ import { STREAM_POLICIES, isStreamPolicy, summariseStream, type StreamEpisode, t
 import { checkStreamPanelOptions, defaultStreamPanelOptions, runStreamPanel, streamPanelTable, summariseStreamPanel, type StreamPanelOptions } from "../sim/stream_panel.js";
 import { ConfigError } from "aura-mem/errors";
 import type { StreamTrace } from "../sim/stream_trace.js";
-import { defaultSimOptions, checkSimOptions, runSim, type SimOptions } from "../sim/panel.js";
+import { DEFAULT_LAMBDA_W, defaultSimOptions, checkSimOptions, runSim, type SimOptions } from "../sim/panel.js";
 import { simResults, simTable, aisLines, simClaims, writeSimReport } from "../sim/report.js";
 import { ARM_ROLES, type ArmRole } from "../sim/goal.js";
 
@@ -54,7 +54,8 @@ export function registerSimCommands(program: Command): void {
     .option("--demos <n>", "expert demonstrations per task", intArg("demos", 4), d.demos)
     .option("--base-epochs <n>", "behaviour-cloning epochs of the base policy", intArg("base-epochs", 1), d.baseEpochs)
     .option("--arm-steps <n>", "Adam steps per memory arm", intArg("arm-steps", 1), d.armSteps)
-    .option("--lambda-w <x>", "AURA's write-sparsity weight", numArg("lambda-w"), d.lambdaW)
+    .option("--stream-recipe", "AURA trained and run with the ess benchmarks' stream recipe: write decay 0.8, the gate's observation-norm input, training thresholds drawn from [0.3, 0.9], deployment threshold 0.7 (docs/method.md \"Horizon\")", false)
+    .option("--lambda-w <x>", `AURA's write-sparsity weight (default: ${DEFAULT_LAMBDA_W.residual} in the residual role, ${DEFAULT_LAMBDA_W.goal} in the goal role; docs/sim.md)`, numArg("lambda-w"))
     .option("--dagger <n>", "DAgger rounds of the base policy (its own rollouts on fresh episodes labelled by the expert, added to the demonstrations)", intArg("dagger"), d.daggerRounds)
     .option("--arm-dagger <n>", "DAgger rounds of every memory arm (the base plus the arm rolled out, labelled by the expert, added to its training set)", intArg("arm-dagger"), d.armDaggerRounds)
     .option("--goal-decoys <n>", "--arm-role goal: decoy episodes in every arm's training set (the base acting on a wrong goal after each cue, labelled with the cued one: the motion stops naming the goal; docs/sim.md)", intArg("goal-decoys"), d.goalDecoys)
@@ -78,7 +79,8 @@ export function registerSimCommands(program: Command): void {
         demos: o.demos,
         baseEpochs: o.baseEpochs,
         armSteps: o.armSteps,
-        lambdaW: o.lambdaW,
+        lambdaW: o.lambdaW ?? DEFAULT_LAMBDA_W[o.armRole as ArmRole],
+        streamRecipe: o.streamRecipe === true,
         seed: o.seed,
         robotDir: resolve(o.robotDir),
         workers: o.workers,
@@ -123,6 +125,7 @@ export function registerSimCommands(program: Command): void {
         armSteps: opts.armSteps,
         armBatch: opts.armBatch,
         lambdaW: opts.lambdaW,
+        streamRecipe: opts.streamRecipe,
         daggerRounds: opts.daggerRounds,
         armDaggerRounds: opts.armDaggerRounds,
         goalDecoys: opts.goalDecoys,
@@ -169,7 +172,8 @@ export function registerSimCommands(program: Command): void {
     .option("--base-idle-keep <x>", "--arms: fraction of idle demonstration steps (holding still between cues) the base policy is cloned on", numArg("base-idle-keep"), defaultStreamPanelOptions().baseIdleKeep)
     .option("--arm-steps <n>", "--arms: Adam steps per memory arm", intArg("arm-steps", 1), defaultStreamPanelOptions().armSteps)
     .option("--arm-batch <n>", "--arms: windows per Adam step", intArg("arm-batch", 1), defaultStreamPanelOptions().armBatch)
-    .option("--lambda-w <x>", "--arms: AURA's write-sparsity weight", numArg("lambda-w"), defaultStreamPanelOptions().lambdaW)
+    .option("--stream-recipe", "--arms: AURA trained and run with the ess benchmarks' stream recipe: write decay 0.8, the gate's observation-norm input, training thresholds drawn from [0.3, 0.9], deployment threshold 0.7 (docs/method.md \"Horizon\")", false)
+    .option("--lambda-w <x>", `--arms: AURA's write-sparsity weight (default: ${DEFAULT_LAMBDA_W.residual} in the residual role, ${DEFAULT_LAMBDA_W.goal} in the goal role; docs/sim.md)`, numArg("lambda-w"))
     .option("--seed <n>", "--arms: training seed", intArg("seed"), 0)
     .option("--cue-visible", "--arms, diagnostic: the cue stays visible until the next one, in the demonstrations and the episodes (tells the motor skill from the memory)", false)
     .addOption(
@@ -204,7 +208,8 @@ export function registerSimCommands(program: Command): void {
           baseEpochs: o.baseEpochs,
           armSteps: o.armSteps,
           armBatch: o.armBatch,
-          lambdaW: o.lambdaW,
+          lambdaW: o.lambdaW ?? DEFAULT_LAMBDA_W[o.armRole as ArmRole],
+          streamRecipe: o.streamRecipe === true,
           seed: o.seed,
           robotDir,
           workers: o.workers,

@@ -3,7 +3,7 @@
  * the base policy, train one memory arm, evaluate one arm on a range of episodes. Inputs and
  * outputs are structured-clone friendly (typed arrays, plain objects).
  */
-import { MemoryConfig, type MemoryConfigInit } from "aura-mem/config";
+import { MemoryConfig, STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_TRAIN_GATE_BAND, STREAM_WRITE_DECAY, type MemoryConfigInit } from "aura-mem/config";
 import type { Ops } from "aura-mem/ops/index";
 import { armSpec } from "aura-mem/model/arms";
 import { SequenceModel, type ArmName } from "aura-mem/model/model";
@@ -18,8 +18,12 @@ import { runStreamEpisode, runStreamArmEpisode, type StreamArmEpisode, type Stre
 import { actOnGoal, decoyGoals, goalArmDim, goalClasses, goalSource, stepGoalArm, type ArmRole } from "./goal.js";
 import { defaultKvConfig, kvCacheBytesFn, type StreamTraceOptions } from "./stream_trace.js";
 
-/** The arms of the closed-loop panel, in report order. */
-export const SIM_ARMS = ["no-memory", "always-write", "aura", "kv-cache", "gru"] as const;
+/**
+ * The arms of the closed-loop panel, in report order. kv-window keeps the last 16 (key, value) pairs
+ * (the library's default window, armSpec): 16 x (dKey + dVal) x 4 B = 4,096 B at dKey = dVal = 32, the
+ * byte-matched attention baseline beside AURA's 4,224 B.
+ */
+export const SIM_ARMS = ["no-memory", "always-write", "aura", "kv-cache", "kv-window", "gru"] as const;
 export type SimArm = (typeof SIM_ARMS)[number];
 export function isSimArm(s: string): s is SimArm {
   return (SIM_ARMS as readonly string[]).includes(s);
@@ -133,6 +137,14 @@ export interface ArmJob {
   batchSize: number;
   /** Write-sparsity weight (AURA only). */
   lambdaW: number;
+  /**
+   * AURA only: train and run it with the ess benchmarks' stream recipe (docs/method.md "Horizon";
+   * aura-mem/config): write decay STREAM_WRITE_DECAY (0.8) where the gate writes, the gate's observation-norm
+   * input (STREAM_GATE_NORM), training thresholds drawn from STREAM_TRAIN_GATE_BAND ([0.3, 0.9]) and the
+   * deployment threshold STREAM_GATE_THRESHOLD (0.7) in the arm's MemoryConfig, so its evaluation runs with
+   * them too. The learning rate stays train()'s. Default false.
+   */
+  streamRecipe?: boolean;
   seed: number;
   /** Train on windows of this many steps of the demos (cue-stream); default whole demos. */
   window?: number;
@@ -330,14 +342,17 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       if (!goal && job.arm === "no-memory") throw new ConfigError("the no-memory arm is trained only in the goal role (in the residual role it is the base alone)");
       const win = job.window !== undefined ? { window: job.window } : {};
       const source = goal ? goalSource(base, job.train, job.val, job.task, win) : residualSource(base, job.train, job.val, win);
+      const recipe = job.streamRecipe === true && job.arm === "aura";
+      const memory = recipe ? { writeDecay: STREAM_WRITE_DECAY, gateNorm: STREAM_GATE_NORM, gateThreshold: STREAM_GATE_THRESHOLD } : {};
       const config = goal
-        ? new MemoryConfig({ dModel: goalArmDim(base), dAction: goalClasses(job.task), actionKind: "discrete", seed: job.seed })
-        : new MemoryConfig({ dModel: base.hidden, dAction: ACTION_DIM, actionKind: "continuous", seed: job.seed });
+        ? new MemoryConfig({ dModel: goalArmDim(base), dAction: goalClasses(job.task), actionKind: "discrete", seed: job.seed, ...memory })
+        : new MemoryConfig({ dModel: base.hidden, dAction: ACTION_DIM, actionKind: "continuous", seed: job.seed, ...memory });
       const model = new SequenceModel(armSpec(job.arm, config), ctx.ops);
       const tr = train(model, source, {
         steps: job.steps,
         batchSize: job.batchSize,
         lambdaW: job.lambdaW,
+        ...(recipe ? { trainGateThresholdRange: STREAM_TRAIN_GATE_BAND } : {}),
         seed: job.seed,
         ...(job.streamWindows !== undefined ? { streamWindows: job.streamWindows } : {}),
         evalEvery: Math.max(1, Math.floor(job.steps / 6)),

@@ -28,8 +28,17 @@ export interface PipelineOptions extends DaggerOptions {
   /** Adam steps and batch (episodes) of each memory arm. */
   armSteps: number;
   armBatch: number;
-  /** AURA's write-sparsity weight lambda_w (the bench default is 0.1; see docs/sim.md for 0.5). */
+  /**
+   * AURA's write-sparsity weight lambda_w (the bench default is 0.1). Default 0.5, DEFAULT_LAMBDA_W.residual;
+   * the CLI takes DEFAULT_LAMBDA_W[armRole] when --lambda-w is not given (docs/sim.md says why each).
+   */
   lambdaW: number;
+  /**
+   * Train and run AURA with the ess benchmarks' stream recipe (ArmJob.streamRecipe: write decay, the gate's
+   * observation-norm input, the training threshold band and the deployment threshold; docs/method.md
+   * "Horizon"). Default false.
+   */
+  streamRecipe: boolean;
   /** Training seed (base and arms). */
   seed: number;
   robotDir: string;
@@ -58,6 +67,14 @@ export interface SimOptions extends PipelineOptions {
   armRole: ArmRole;
 }
 
+/**
+ * AURA's default write-sparsity weight lambda_w in the closed loop, per arm role (docs/sim.md): 0.5 in the
+ * residual role (chosen on cue-place); 2 in the goal role, where 0.5 wrote unselectively (cue-sequence: 117
+ * writes per episode, P(write|cue) 0.37 vs P(write|distractor) 0.39) and 2 wrote once per episode at the
+ * kv-cache's success on two training seeds, and raised cue-stream's success per cue from 0.728 to 0.781.
+ */
+export const DEFAULT_LAMBDA_W: Readonly<Record<ArmRole, number>> = { residual: 0.5, goal: 2 };
+
 export function defaultSimOptions(): SimOptions {
   return {
     tasks: [...SIM_TASKS],
@@ -69,7 +86,8 @@ export function defaultSimOptions(): SimOptions {
     baseLr: 2e-3,
     armSteps: 1000,
     armBatch: 32,
-    lambdaW: 0.5,
+    lambdaW: DEFAULT_LAMBDA_W.residual,
+    streamRecipe: false,
     seed: 0,
     robotDir: defaultRobotDir(),
     workers: Math.max(1, Math.min(2, availableParallelism())),
@@ -116,6 +134,7 @@ export function checkPipelineOptions(o: PipelineOptions): void {
   checkIntOption(o, "seed", 0);
   checkIntOption(o, "workers", 0);
   if (!(Number.isFinite(o.lambdaW) && o.lambdaW >= 0)) throw new ConfigError(`lambdaW must be a non-negative number, got ${o.lambdaW}`);
+  if (typeof o.streamRecipe !== "boolean") throw new ConfigError(`streamRecipe must be a boolean, got ${String(o.streamRecipe)}`);
   checkRobotDir(o.robotDir);
 }
 
@@ -216,7 +235,7 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimRunner, hooks:
   const needKv = o.arms.includes("aura") && o.arms.includes("kv-cache");
   let trained = 0;
   const fitArm = (arm: SimArm): Promise<ArmDaggerResult> =>
-    trainArm(pool, { base: baseRes.base, train: armTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, seed: o.seed, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
+    trainArm(pool, { base: baseRes.base, train: armTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, streamRecipe: o.streamRecipe, seed: o.seed, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
       hooks.onStage?.(task, "train", ++trained, memArms.length, goalRole ? `${arm} ${armValText(r)}` : `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
       return r;
     });

@@ -184,6 +184,7 @@ export function simClaims(res: SimResults): string[] {
     };
     cmp("always-write", "always-write (ungated fast weights)", "AURA 0.233 vs ungated 0.233");
     cmp("kv-cache", "kv-cache", "AURA 0.233 vs always-write KV 0.217");
+    cmp("kv-window", "kv-window (the last 16 steps, byte-matched)", "not in the paper's real-policy panel");
     cmp("gru", "gru", "not in the paper's real-policy panel");
     const goalRole = (res.meta as { armRole?: string } | undefined)?.armRole === "goal";
     cmp("no-memory", goalRole ? "no-memory (a memoryless goal predictor for the cue-visible base)" : "no-memory (the frozen base alone)", "not reported");
