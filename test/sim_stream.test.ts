@@ -20,7 +20,9 @@ import { ZONE_RADIUS, ZONE_XY } from "../src/sim/scene.js";
 import { readCue, runStreamEpisode, summariseStream } from "../src/sim/stream.js";
 import { expertEpisode, learnerEpisode, residualSource, type Demo } from "../src/sim/demos.js";
 import { BasePolicy } from "../src/sim/policy.js";
-import { dropIdle } from "../src/sim/jobs.js";
+import { dropIdle, SIM_ARMS } from "../src/sim/jobs.js";
+import { streamPanelRecipe } from "../src/sim/stream_panel.js";
+import { DEFAULT_LAMBDA_W } from "../src/sim/panel.js";
 import { ACTION_DIM, OBS_DIM } from "../src/sim/env.js";
 import { naiveOps } from "aura-mem/ops/index";
 import { Rng } from "aura-mem/util/rng";
@@ -255,19 +257,28 @@ testNeeding(PANDA, "cue-stream demonstrations: clean labels, perturbed execution
   assert.deepEqual([...pert.stepType].filter((x) => x === StepType.event).length, events, "same cue schedule");
 });
 
-testNeeding(PANDA, "aura sim-stream --arms (the CLI): every learned arm through demos, base, carried-state training and whole-stream episodes; writes, bytes and per-cue figures", {}, () => {
+testNeeding(PANDA, "aura sim-stream --all (the CLI): the measured panel's recipe with explicit options winning; every learned arm through demos, base, carried-state training and whole-stream episodes; writes, bytes and per-cue figures", {}, () => {
   const dir = mkdtempSync(join(tmpdir(), "aura-stream-arms-"));
   try {
-    const json = join(dir, "s.json");
+    const json = join(dir, "out", "s.json");
     const H = 900;
-    const args = ["sim-stream", "--arms", "no-memory,always-write,aura,kv-cache,gru", "--demos", "5", "--demo-horizon", "800", "--window", "300", "--stream-windows", "2", "--base-epochs", "1", "--dagger", "1"];
+    // --all: every arm, goal role, 1 DAgger round, 10% idle steps; the sizes below given explicitly win
+    const args = ["sim-stream", "--all", "--arms", "aura", "--demos", "5", "--demo-horizon", "800", "--window", "300", "--stream-windows", "2", "--base-epochs", "1"];
     args.push("--arm-steps", "2", "--arm-batch", "2", "--episodes", "1", "--horizon", String(H), "--workers", "2", "--robot-dir", ROBOT, "--json", json);
     const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr + r.stdout);
-    for (const a of ["no-memory", "always-write", "aura", "kv-cache", "gru"]) assert.match(r.stdout, new RegExp(`\\| ${a} \\| `));
+    for (const a of [...SIM_ARMS, "goal-oracle"]) assert.match(r.stdout, new RegExp(`\\| ${a} \\| `));
+    assert.match(r.stdout, /goal role/);
     assert.match(r.stderr, /dagger 1 base 1\/1 val mse [\d.]+ on 8 streams/, "3 training demonstrations + the base's own 5 rollouts after one DAgger round");
     const res = JSON.parse(readFileSync(json, "utf8"));
     assert.deepEqual(res.policies, {}, "no scripted policies unless asked for");
+    const o = res.learned.options;
+    assert.deepEqual(
+      [o.arms, o.armRole, o.baseIdleKeep, o.daggerRounds, o.lambdaW, o.streamRecipe],
+      [[...SIM_ARMS], "goal", streamPanelRecipe().baseIdleKeep, 1, DEFAULT_LAMBDA_W.goal, false],
+      "the recipe where nothing was given (--arms is overridden by --all)",
+    );
+    assert.deepEqual([o.episodes, o.demos, o.streamWindows, o.armSteps], [1, 5, 2, 2], "explicit options win over the recipe");
     const rows = Object.fromEntries(res.learned.summary.map((x: { arm: string }) => [x.arm, x]));
     assert.equal(rows["no-memory"].writesPerEpisode, 0);
     assert.equal(rows["always-write"].writesPerEpisode, H);
@@ -277,6 +288,8 @@ testNeeding(PANDA, "aura sim-stream --arms (the CLI): every learned arm through 
     assert.equal(rows["kv-cache"].stateBytesEnd, H * (32 + 32) * 4, "the KV cache grows by one (k, v) entry per step");
     assert.equal(rows["kv-cache"].stateBytesStart, (32 + 32) * 4);
     assert.equal(rows["gru"].stateBytesEnd, 128);
+    assert.equal(rows["kv-window"].writesPerEpisode, H);
+    assert.equal(rows["kv-window"].stateBytesEnd, 16 * (32 + 32) * 4, "the window keeps the last 16 (k, v) entries: 4,096 B");
     for (const a of Object.values(rows) as { cues: number; success: { p: number; ci95: number[] } }[]) {
       assert.ok(a.cues >= 1);
       assert.ok(a.success.ci95[0] <= a.success.p && a.success.p <= a.success.ci95[1]);

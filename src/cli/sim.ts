@@ -2,14 +2,14 @@
 import { Option, type Command } from "commander";
 import { intArg, numArg, listArg } from "./args.js";
 import cliProgress from "cli-progress";
-import { join, resolve } from "node:path";
-import { writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { mkdir, writeFile } from "node:fs/promises";
 import { SIM_TASKS, STREAM_TASK, TASK_INFO } from "../sim/env.js";
 import { SIM_ARMS } from "../sim/jobs.js";
 import { EVAL_SEED_BASE } from "../sim/demos.js";
 import { SimPool, type SimRunner } from "../sim/pool.js";
 import { STREAM_POLICIES, isStreamPolicy, summariseStream, type StreamEpisode, type StreamPolicy } from "../sim/stream.js";
-import { checkStreamPanelOptions, defaultStreamPanelOptions, runStreamPanel, streamPanelTable, summariseStreamPanel, type StreamPanelOptions } from "../sim/stream_panel.js";
+import { checkStreamPanelOptions, defaultStreamPanelOptions, runStreamPanel, streamPanelRecipe, streamPanelTable, summariseStreamPanel, type StreamPanelOptions } from "../sim/stream_panel.js";
 import { ConfigError } from "aura-mem/errors";
 import type { StreamTrace } from "../sim/stream_trace.js";
 import { DEFAULT_LAMBDA_W, defaultSimOptions, checkSimOptions, runSim, type SimOptions } from "../sim/panel.js";
@@ -155,6 +155,7 @@ export function registerSimCommands(program: Command): void {
     )
     .option("--policies <list>", `comma-separated scripted policies (${STREAM_POLICIES.join(", ")}; default: all, or none when --arms is given)`, listArg)
     .option("--arms <list>", `learned arms on a frozen behaviour-cloned base (${SIM_ARMS.join(", ")}): demonstrations, base, training and closed-loop episodes`, listArg)
+    .option("--all", "the measured learned panel (docs/sim.md; streamPanelRecipe): every arm (overrides --arms) in the goal role, 20 episodes, 120 demonstration streams, --base-idle-keep 0.1, --dagger 1, --stream-windows 3, 600 Adam steps per arm; an option given explicitly wins", false)
     .option("--episodes <n>", "episodes per policy / arm (evaluation seeds from --first-seed on)", intArg("episodes", 1), 20)
     .option("--horizon <n>", "control steps per episode (>= 500)", intArg("horizon", 500), TASK_INFO[STREAM_TASK].horizon)
     .option("--first-seed <n>", "first episode seed", intArg("first-seed", 0), EVAL_SEED_BASE)
@@ -186,8 +187,12 @@ export function registerSimCommands(program: Command): void {
     .option("--trace-every <k>", "--trace: keep every k-th control step (cue steps and every write are kept whatever k)", intArg("trace-every", 1), 4)
     .option("--trace-arm <arm>", "--trace: the arm to trace (default aura when among --arms, else the first arm)")
     .option("--trace-episode <i>", "--trace: which evaluation episode to trace (0-based: seed 1,000,000 + i)", intArg("trace-episode", 0), 0)
-    .action(async (o) => {
-      const arms = o.arms as string[] | undefined;
+    .action(async (o, cmd: Command) => {
+      // --all lays the measured panel's recipe over the defaults; an option given on the command line wins
+      const recipe = o.all === true ? streamPanelRecipe() : null;
+      type Recipe = ReturnType<typeof streamPanelRecipe>;
+      const pick = <K extends keyof Recipe>(name: string, cli: Recipe[K], key: K): Recipe[K] => (recipe && cmd.getOptionValueSource(name) !== "cli" ? recipe[key] : cli);
+      const arms = (recipe ? recipe.arms : o.arms) as string[] | undefined;
       if ((o.trace !== undefined || o.traceArm !== undefined || o.traceEpisode !== 0) && !arms) throw new ConfigError("--trace, --trace-arm and --trace-episode need --arms (the trace is of a learned arm's evaluation episode)");
       const policies = (o.policies ?? (arms ? [] : [...STREAM_POLICIES])) as string[];
       for (const p of policies) if (!isStreamPolicy(p)) throw new ConfigError(`unknown policy "${p}" (valid: ${STREAM_POLICIES.join(", ")})`);
@@ -196,27 +201,28 @@ export function registerSimCommands(program: Command): void {
       let panelOpts: StreamPanelOptions | null = null;
       if (arms) {
         if (o.firstSeed !== EVAL_SEED_BASE) throw new ConfigError("--first-seed applies to --policies only: the learned arms are evaluated on the evaluation seeds 1,000,000 + i");
+        const armRole = pick("armRole", o.armRole as ArmRole, "armRole");
         panelOpts = {
           ...defaultStreamPanelOptions(),
           arms: arms as StreamPanelOptions["arms"],
-          episodes: o.episodes,
+          episodes: pick("episodes", o.episodes, "episodes"),
           horizon: o.horizon,
-          demos: o.demos,
+          demos: pick("demos", o.demos, "demos"),
           demoHorizon: o.demoHorizon,
           window: o.window,
-          streamWindows: o.streamWindows,
+          streamWindows: pick("streamWindows", o.streamWindows, "streamWindows"),
           baseEpochs: o.baseEpochs,
-          armSteps: o.armSteps,
+          armSteps: pick("armSteps", o.armSteps, "armSteps"),
           armBatch: o.armBatch,
-          lambdaW: o.lambdaW ?? DEFAULT_LAMBDA_W[o.armRole as ArmRole],
+          lambdaW: o.lambdaW ?? DEFAULT_LAMBDA_W[armRole],
           streamRecipe: o.streamRecipe === true,
           seed: o.seed,
           robotDir,
           workers: o.workers,
           cueAlwaysOn: o.cueVisible === true,
-          armRole: o.armRole as ArmRole,
-          baseIdleKeep: o.baseIdleKeep,
-          daggerRounds: o.dagger,
+          armRole,
+          baseIdleKeep: pick("baseIdleKeep", o.baseIdleKeep, "baseIdleKeep"),
+          daggerRounds: pick("dagger", o.dagger, "daggerRounds"),
           armDaggerRounds: o.armDagger,
           goalDecoys: o.goalDecoys,
         };
@@ -280,6 +286,7 @@ export function registerSimCommands(program: Command): void {
           learned = { options: { ...run.options }, demos: run.demos, base: run.base, evalSeeds: run.evalSeeds, wallSeconds: run.wallSeconds, summary: rows, arms: run.arms, goalOracle: run.goalOracle };
           if (o.trace !== undefined) {
             if (!run.trace) throw new ConfigError("the run returned no trace");
+            await mkdir(dirname(resolve(o.trace)), { recursive: true });
             await writeFile(o.trace, JSON.stringify(withTraceSource(run.trace, run.options)) + "\n");
             const t = run.trace;
             const ok = t.cues.filter((c) => c.success === true).length;
@@ -289,6 +296,7 @@ export function registerSimCommands(program: Command): void {
         const wallSeconds = (Date.now() - started) / 1000;
         console.log(`\nwall time ${wallSeconds.toFixed(0)} s${policies.length && panelOpts ? ` (scripted policies ${refSeconds.toFixed(0)} s)` : ""}`);
         if (o.json) {
+          await mkdir(dirname(resolve(o.json)), { recursive: true });
           await writeFile(o.json, JSON.stringify({ task: STREAM_TASK, horizon: o.horizon, seeds, workers: o.workers, ...(o.queue ? { queue: redactUrl(o.queue) } : {}), wallSeconds, policies: summaries, learned }, null, 2) + "\n");
           console.log(`wrote ${o.json}`);
         }
