@@ -17,11 +17,11 @@ import { testNeeding, type OptionalInput } from "./helpers.js";
 import { STREAM, STREAM_TASK, TASK_INFO, TabletopEnv, planEpisode } from "../src/sim/env.js";
 import { Expert } from "../src/sim/expert.js";
 import { ZONE_RADIUS, ZONE_XY } from "../src/sim/scene.js";
-import { readCue, runStreamEpisode, summariseStream } from "../src/sim/stream.js";
+import { readCue, runStreamEpisode, summariseStream, type StreamArmEpisode } from "../src/sim/stream.js";
 import { expertEpisode, learnerEpisode, residualSource, type Demo } from "../src/sim/demos.js";
 import { BasePolicy } from "../src/sim/policy.js";
 import { dropIdle, SIM_ARMS } from "../src/sim/jobs.js";
-import { streamPanelRecipe } from "../src/sim/stream_panel.js";
+import { streamPanelRecipe, streamPanelTable, summariseStreamPanel, type StreamPanelRun } from "../src/sim/stream_panel.js";
 import { DEFAULT_LAMBDA_W } from "../src/sim/panel.js";
 import { ACTION_DIM, OBS_DIM } from "../src/sim/env.js";
 import { naiveOps } from "aura-mem/ops/index";
@@ -350,4 +350,34 @@ testNeeding(PANDA, "learnerEpisode (DAgger data): the learner's states labelled 
   for (let t = 0; t < H; t++) if (Math.hypot(still.act[t * ACTION_DIM]!, still.act[t * ACTION_DIM + 1]!, still.act[t * ACTION_DIM + 2]!) > 0.1) moving++;
   assert.ok(moving > 50, `the expert labels ask for motion on ${moving} of the learner's states`);
   assert.ok(!e.cueOutcomes().some((c) => c.success), "the still learner places nothing");
+});
+
+test("summariseStreamPanel: writes per minute over all episodes and in the median episode (a spree moves the mean only); write reduction vs always-write; the table shows both", () => {
+  const H = 12_000; // 10 minutes at 20 Hz
+  const ep = (arm: string, seed: number, writes: number, success: boolean[]): StreamArmEpisode => ({
+    seed,
+    arm,
+    horizon: H,
+    cues: success.map((ok, i) => ({ cue: i, step: 100 + 600 * i, scoredAt: 700 + 600 * i, goalIndex: i % 6, success: ok, placed: ok })),
+    writes,
+    cueWrites: [1, 2],
+    distractorWrites: [writes - 1, 100],
+    stateBytesStart: 4224,
+    stateBytesEnd: 4224,
+    armMsStart: 0.2,
+    armMsEnd: 0.2,
+    wallMs: 1,
+  });
+  const aura = [ep("aura", 1, 31, [true, true]), ep("aura", 2, 6546, [false, true]), ep("aura", 3, 40, [true, false])];
+  const always = [1, 2, 3].map((s) => ep("always-write", s, H, [true, true]));
+  const run = { arms: { aura: { arm: "aura", train: null, params: 0, episodes: aura }, "always-write": { arm: "always-write", train: null, params: 0, episodes: always } } } as unknown as StreamPanelRun;
+  const rows = Object.fromEntries(summariseStreamPanel(run).map((r) => [r.arm, r]));
+  const a = rows["aura"]!;
+  assert.equal(a.writesPerEpisode, (31 + 6546 + 40) / 3);
+  assert.equal(a.writesPerMinute, (31 + 6546 + 40) / 30);
+  assert.equal(a.writesPerMinuteMedian, 4, "the median episode writes 40 times in 10 minutes");
+  assert.equal(rows["always-write"]!.writesPerMinuteMedian, 1200);
+  assert.equal(a.writeReduction, (3 * H) / (31 + 6546 + 40));
+  assert.equal(a.success.p, 4 / 6);
+  assert.match(streamPanelTable(Object.values(rows)), /\| aura \| .*\| 220\.6 \(4\.0\) \|/);
 });

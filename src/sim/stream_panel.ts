@@ -256,7 +256,9 @@ export interface StreamArmSummary extends StreamSummary {
   successLate: ClusteredProportionCi | null;
   writesPerEpisode: number;
   writesPerCue: number;
+  /** Over all episodes, and in the median episode (a few episodes' write sprees move the mean, not the median). */
   writesPerMinute: number;
+  writesPerMinuteMedian: number;
   /** always-write's writes over this arm's (null without always-write or for 0 writes). */
   writeReduction: number | null;
   pWriteCue: number | null;
@@ -273,6 +275,11 @@ export const EARLY_CUES = 4;
 /** Summarise every arm of a panel run, then the goal oracle (goal role). */
 export function summariseStreamPanel(run: StreamPanelRun): StreamArmSummary[] {
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const median = (xs: number[]): number => {
+    const v = [...xs].sort((a, b) => a - b);
+    const h = v.length >> 1;
+    return v.length % 2 ? v[h]! : (v[h - 1]! + v[h]!) / 2;
+  };
   const runs: { arm: StreamArmSummary["arm"]; episodes: StreamArmEpisode[] }[] = Object.values(run.arms).map((a) => ({ arm: a!.arm, episodes: a!.episodes }));
   if (run.goalOracle) runs.push({ arm: "goal-oracle", episodes: run.goalOracle });
   const rows = runs.map((a): StreamArmSummary => {
@@ -296,6 +303,7 @@ export function summariseStreamPanel(run: StreamPanelRun): StreamArmSummary[] {
       writesPerEpisode: writes / a.episodes.length,
       writesPerCue: writes / s.cues,
       writesPerMinute: writes / minutes,
+      writesPerMinuteMedian: median(a.episodes.map((e) => e.writes / (e.horizon / 1200))),
       writeReduction: null,
       pWriteCue: memoryless ? null : cw[1] ? cw[0] / cw[1] : null,
       pWriteDistractor: memoryless ? null : dw[1] ? dw[0] / dw[1] : null,
@@ -314,12 +322,12 @@ export function summariseStreamPanel(run: StreamPanelRun): StreamArmSummary[] {
 export function streamPanelTable(rows: StreamArmSummary[]): string {
   const f3 = (x: number | null): string => (x === null ? "–" : x.toFixed(3));
   const out = [
-    `| arm | success per cue [Wilson 95%, clustered] | first ${EARLY_CUES} cues | later cues | cues | writes / cue | writes / min | write reduction vs always-write | P(write\\|cue) | P(write\\|distractor) | state bytes start -> end | arm step ms start -> end |`,
+    `| arm | success per cue [Wilson 95%, clustered] | first ${EARLY_CUES} cues | later cues | cues | writes / cue | writes / min (median episode) | write reduction vs always-write | P(write\\|cue) | P(write\\|distractor) | state bytes start -> end | arm step ms start -> end |`,
     "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows) {
     out.push(
-      `| ${r.arm} | ${f3(r.success.p)} [${f3(r.success.ci95[0])}, ${f3(r.success.ci95[1])}] | ${f3(r.successEarly.p)} | ${r.successLate ? f3(r.successLate.p) : "–"} | ${r.cues} | ${r.writesPerCue.toFixed(1)} | ${r.writesPerMinute.toFixed(1)} | ${r.writeReduction === null ? "–" : r.writeReduction.toFixed(1) + "x"} | ${f3(r.pWriteCue)} | ${f3(r.pWriteDistractor)} | ${Math.round(r.stateBytesStart).toLocaleString("en-US")} -> ${Math.round(r.stateBytesEnd).toLocaleString("en-US")} | ${r.armMsStart.toFixed(3)} -> ${r.armMsEnd.toFixed(3)} |`,
+      `| ${r.arm} | ${f3(r.success.p)} [${f3(r.success.ci95[0])}, ${f3(r.success.ci95[1])}] | ${f3(r.successEarly.p)} | ${r.successLate ? f3(r.successLate.p) : "–"} | ${r.cues} | ${r.writesPerCue.toFixed(1)} | ${r.writesPerMinute.toFixed(1)} (${r.writesPerMinuteMedian.toFixed(1)}) | ${r.writeReduction === null ? "–" : r.writeReduction.toFixed(1) + "x"} | ${f3(r.pWriteCue)} | ${f3(r.pWriteDistractor)} | ${Math.round(r.stateBytesStart).toLocaleString("en-US")} -> ${Math.round(r.stateBytesEnd).toLocaleString("en-US")} | ${r.armMsStart.toFixed(3)} -> ${r.armMsEnd.toFixed(3)} |`,
     );
   }
   return out.join("\n");
