@@ -115,7 +115,7 @@ testNeeding(PANDA, "sim options: armRole is residual (default) or goal", {}, () 
   assert.throws(() => checkSimOptions({ ...o, armRole: "policy" as "goal" }), /armRole must be one of residual, goal/);
 });
 
-testNeeding(PANDA, "arm job: streamRecipe trains and runs AURA, and only AURA, with the stream recipe's write decay, gate norm input and deployment threshold", { timeout: 120_000 }, async () => {
+testNeeding(PANDA, "arm job: streamRecipe trains and runs AURA, and only AURA, with the stream recipe's write decay, gate norm input and deployment threshold; gateThreshold sets AURA's deployment threshold", { timeout: 120_000 }, async () => {
   const ops = naiveOps();
   const env = await TabletopEnv.create(ROBOT);
   const ctx = new SimContext(ops);
@@ -124,15 +124,22 @@ testNeeding(PANDA, "arm job: streamRecipe trains and runs AURA, and only AURA, w
     const demos = [21, 22, 23].map((s) => expertEpisode(env, task, s, true, undefined, { cueAlwaysOn: true }));
     const base = new BasePolicy(ops, { hidden: 16, seed: 1 });
     const job = { kind: "arm" as const, task, role: "goal" as const, base: base.toData(), train: demos.slice(0, 2), val: demos.slice(2), steps: 2, batchSize: 2, lambdaW: 2, seed: 3 };
-    const fit = async (arm: "aura" | "gru", streamRecipe: boolean): Promise<ArmJobResult> => (await runSimJob({ ...job, arm, streamRecipe }, ctx)) as ArmJobResult;
+    const fit = async (arm: "aura" | "gru", streamRecipe: boolean, gateThreshold?: number): Promise<ArmJobResult> =>
+      (await runSimJob({ ...job, arm, streamRecipe, ...(gateThreshold !== undefined ? { gateThreshold } : {}) }, ctx)) as ArmJobResult;
     const recipe = (await fit("aura", true)).arm.config;
     assert.deepEqual([recipe.writeDecay, recipe.gateNorm, recipe.gateThreshold], [STREAM_WRITE_DECAY, STREAM_GATE_NORM, STREAM_GATE_THRESHOLD]);
     assert.ok(STREAM_WRITE_DECAY < 1 && (STREAM_GATE_THRESHOLD as number) !== 0.5, "the recipe differs from the defaults");
     const plain = (await fit("aura", false)).arm.config;
     assert.deepEqual([plain.writeDecay, plain.gateNorm, plain.gateThreshold], [1, false, 0.5]);
+    // a deployment threshold: AURA's config carries it (evaluation reads the config), with or without the recipe
+    const at = (await fit("aura", true, 0.6)).arm.config;
+    assert.deepEqual([at.writeDecay, at.gateThreshold], [STREAM_WRITE_DECAY, 0.6]);
+    assert.equal((await fit("aura", false, 0.6)).arm.config.gateThreshold, 0.6);
+    assert.equal((await fit("gru", false, 0.6)).arm.config.gateThreshold, 0.5, "the threshold is AURA's only");
     const gru = (await fit("gru", true)).arm.config;
     assert.deepEqual([gru.writeDecay, gru.gateNorm, gru.gateThreshold], [1, false, 0.5], "the recipe is AURA's only");
     assert.throws(() => checkSimOptions({ ...defaultSimOptions(), robotDir: ROBOT, streamRecipe: "yes" as unknown as boolean }), (e: unknown) => e instanceof ConfigError && /streamRecipe must be a boolean/.test(e.message));
+    for (const bad of [0, 1, NaN]) assert.throws(() => checkSimOptions({ ...defaultSimOptions(), robotDir: ROBOT, gateThreshold: bad }), (e: unknown) => e instanceof ConfigError && /gateThreshold must be null or a number in \(0, 1\)/.test(e.message));
   } finally {
     env.dispose();
     await ctx.dispose();

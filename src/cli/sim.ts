@@ -55,6 +55,7 @@ export function registerSimCommands(program: Command): void {
     .option("--base-epochs <n>", "behaviour-cloning epochs of the base policy", intArg("base-epochs", 1), d.baseEpochs)
     .option("--arm-steps <n>", "Adam steps per memory arm", intArg("arm-steps", 1), d.armSteps)
     .option("--stream-recipe", "AURA trained and run with the ess benchmarks' stream recipe: write decay 0.8, the gate's observation-norm input, training thresholds drawn from [0.3, 0.9], deployment threshold 0.7 (docs/method.md \"Horizon\")", false)
+    .option("--gate-threshold <p>", "AURA's deployment write threshold on its gate's p (default: 0.5; 0.7 with --stream-recipe)", numArg("gate-threshold"))
     .option("--lambda-w <x>", `AURA's write-sparsity weight (default: ${DEFAULT_LAMBDA_W.residual} in the residual role, ${DEFAULT_LAMBDA_W.goal} in the goal role; docs/sim.md)`, numArg("lambda-w"))
     .option("--dagger <n>", "DAgger rounds of the base policy (its own rollouts on fresh episodes labelled by the expert, added to the demonstrations)", intArg("dagger"), d.daggerRounds)
     .option("--arm-dagger <n>", "DAgger rounds of every memory arm (the base plus the arm rolled out, labelled by the expert, added to its training set)", intArg("arm-dagger"), d.armDaggerRounds)
@@ -81,6 +82,7 @@ export function registerSimCommands(program: Command): void {
         armSteps: o.armSteps,
         lambdaW: o.lambdaW ?? DEFAULT_LAMBDA_W[o.armRole as ArmRole],
         streamRecipe: o.streamRecipe === true,
+        gateThreshold: o.gateThreshold ?? null,
         seed: o.seed,
         robotDir: resolve(o.robotDir),
         workers: o.workers,
@@ -126,6 +128,7 @@ export function registerSimCommands(program: Command): void {
         armBatch: opts.armBatch,
         lambdaW: opts.lambdaW,
         streamRecipe: opts.streamRecipe,
+        gateThreshold: opts.gateThreshold,
         daggerRounds: opts.daggerRounds,
         armDaggerRounds: opts.armDaggerRounds,
         goalDecoys: opts.goalDecoys,
@@ -174,6 +177,7 @@ export function registerSimCommands(program: Command): void {
     .option("--arm-steps <n>", "--arms: Adam steps per memory arm", intArg("arm-steps", 1), defaultStreamPanelOptions().armSteps)
     .option("--arm-batch <n>", "--arms: windows per Adam step", intArg("arm-batch", 1), defaultStreamPanelOptions().armBatch)
     .option("--stream-recipe", "--arms: AURA trained and run with the ess benchmarks' stream recipe: write decay 0.8, the gate's observation-norm input, training thresholds drawn from [0.3, 0.9], deployment threshold 0.7 (docs/method.md \"Horizon\")", false)
+    .option("--gate-threshold <p>", "--arms: AURA's deployment write threshold on its gate's p (default: 0.5; 0.7 with --stream-recipe)", numArg("gate-threshold"))
     .option("--lambda-w <x>", `--arms: AURA's write-sparsity weight (default: ${DEFAULT_LAMBDA_W.residual} in the residual role, ${DEFAULT_LAMBDA_W.goal} in the goal role; docs/sim.md)`, numArg("lambda-w"))
     .option("--seed <n>", "--arms: training seed", intArg("seed"), 0)
     .option("--cue-visible", "--arms, diagnostic: the cue stays visible until the next one, in the demonstrations and the episodes (tells the motor skill from the memory)", false)
@@ -216,6 +220,7 @@ export function registerSimCommands(program: Command): void {
           armBatch: o.armBatch,
           lambdaW: o.lambdaW ?? DEFAULT_LAMBDA_W[armRole],
           streamRecipe: o.streamRecipe === true,
+          gateThreshold: o.gateThreshold ?? null,
           seed: o.seed,
           robotDir,
           workers: o.workers,

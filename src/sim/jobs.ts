@@ -145,6 +145,12 @@ export interface ArmJob {
    * them too. The learning rate stays train()'s. Default false.
    */
   streamRecipe?: boolean;
+  /**
+   * AURA only: its deployment write threshold on p (MemoryConfig.gateThreshold, so evaluation runs with it;
+   * default 0.5, or 0.7 with streamRecipe). Training stays at 0.5 (TrainOptions.trainGateThreshold), or in
+   * the recipe's band.
+   */
+  gateThreshold?: number;
   seed: number;
   /** Train on windows of this many steps of the demos (cue-stream); default whole demos. */
   window?: number;
@@ -343,7 +349,10 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       const win = job.window !== undefined ? { window: job.window } : {};
       const source = goal ? goalSource(base, job.train, job.val, job.task, win) : residualSource(base, job.train, job.val, win);
       const recipe = job.streamRecipe === true && job.arm === "aura";
-      const memory = recipe ? { writeDecay: STREAM_WRITE_DECAY, gateNorm: STREAM_GATE_NORM, gateThreshold: STREAM_GATE_THRESHOLD } : {};
+      const memory = {
+        ...(recipe ? { writeDecay: STREAM_WRITE_DECAY, gateNorm: STREAM_GATE_NORM, gateThreshold: STREAM_GATE_THRESHOLD } : {}),
+        ...(job.arm === "aura" && job.gateThreshold !== undefined ? { gateThreshold: job.gateThreshold } : {}),
+      };
       const config = goal
         ? new MemoryConfig({ dModel: goalArmDim(base), dAction: goalClasses(job.task), actionKind: "discrete", seed: job.seed, ...memory })
         : new MemoryConfig({ dModel: base.hidden, dAction: ACTION_DIM, actionKind: "continuous", seed: job.seed, ...memory });
@@ -353,6 +362,8 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
         batchSize: job.batchSize,
         lambdaW: job.lambdaW,
         ...(recipe ? { trainGateThresholdRange: STREAM_TRAIN_GATE_BAND } : {}),
+        // a deployment threshold: the gate is still trained at 0.5 (or in the recipe's band)
+        ...(!recipe && job.arm === "aura" && job.gateThreshold !== undefined ? { trainGateThreshold: 0.5 } : {}),
         seed: job.seed,
         ...(job.streamWindows !== undefined ? { streamWindows: job.streamWindows } : {}),
         evalEvery: Math.max(1, Math.floor(job.steps / 6)),

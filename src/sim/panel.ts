@@ -39,6 +39,11 @@ export interface PipelineOptions extends DaggerOptions {
    * "Horizon"). Default false.
    */
   streamRecipe: boolean;
+  /**
+   * AURA's deployment write threshold on its gate's p (ArmJob.gateThreshold, MemoryConfig.gateThreshold);
+   * null (default): 0.5, or the stream recipe's 0.7 with `streamRecipe`.
+   */
+  gateThreshold: number | null;
   /** Training seed (base and arms). */
   seed: number;
   robotDir: string;
@@ -88,6 +93,7 @@ export function defaultSimOptions(): SimOptions {
     armBatch: 32,
     lambdaW: DEFAULT_LAMBDA_W.residual,
     streamRecipe: false,
+    gateThreshold: null,
     seed: 0,
     robotDir: defaultRobotDir(),
     workers: Math.max(1, Math.min(2, availableParallelism())),
@@ -135,6 +141,9 @@ export function checkPipelineOptions(o: PipelineOptions): void {
   checkIntOption(o, "workers", 0);
   if (!(Number.isFinite(o.lambdaW) && o.lambdaW >= 0)) throw new ConfigError(`lambdaW must be a non-negative number, got ${o.lambdaW}`);
   if (typeof o.streamRecipe !== "boolean") throw new ConfigError(`streamRecipe must be a boolean, got ${String(o.streamRecipe)}`);
+  if (o.gateThreshold !== null && !(typeof o.gateThreshold === "number" && o.gateThreshold > 0 && o.gateThreshold < 1)) {
+    throw new ConfigError(`gateThreshold must be null or a number in (0, 1), got ${String(o.gateThreshold)}`);
+  }
   checkRobotDir(o.robotDir);
 }
 
@@ -235,7 +244,7 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimRunner, hooks:
   const needKv = o.arms.includes("aura") && o.arms.includes("kv-cache");
   let trained = 0;
   const fitArm = (arm: SimArm): Promise<ArmDaggerResult> =>
-    trainArm(pool, { base: baseRes.base, train: armTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, streamRecipe: o.streamRecipe, seed: o.seed, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
+    trainArm(pool, { base: baseRes.base, train: armTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, streamRecipe: o.streamRecipe, ...(o.gateThreshold !== null ? { gateThreshold: o.gateThreshold } : {}), seed: o.seed, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
       hooks.onStage?.(task, "train", ++trained, memArms.length, goalRole ? `${arm} ${armValText(r)}` : `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
       return r;
     });

@@ -51,7 +51,7 @@ export interface StreamPanelOptions extends PipelineOptions {
 
 /** The short tasks' pipeline defaults (defaultSimOptions), with 600 Adam steps of 16 windows per arm. */
 export function defaultStreamPanelOptions(): StreamPanelOptions {
-  const { baseHidden, baseEpochs, baseLr, lambdaW, streamRecipe, seed, robotDir, workers, daggerRounds, armDaggerRounds, goalDecoys } = defaultSimOptions();
+  const { baseHidden, baseEpochs, baseLr, lambdaW, streamRecipe, gateThreshold, seed, robotDir, workers, daggerRounds, armDaggerRounds, goalDecoys } = defaultSimOptions();
   return {
     arms: [...SIM_ARMS],
     episodes: 10,
@@ -67,6 +67,7 @@ export function defaultStreamPanelOptions(): StreamPanelOptions {
     armBatch: 16,
     lambdaW,
     streamRecipe,
+    gateThreshold,
     seed,
     robotDir,
     workers,
@@ -182,7 +183,7 @@ export async function runStreamPanel(
     const training = new Map(
       memArms.map((arm) => [
         arm,
-        trainArm(pool, { base: baseRes.base, train: armTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, streamRecipe: o.streamRecipe, seed: o.seed, window: o.window, streamWindows: o.streamWindows, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
+        trainArm(pool, { base: baseRes.base, train: armTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, streamRecipe: o.streamRecipe, ...(o.gateThreshold !== null ? { gateThreshold: o.gateThreshold } : {}), seed: o.seed, window: o.window, streamWindows: o.streamWindows, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
           hooks.onStage?.("train", ++trained, memArms.length, goalRole ? `${arm} ${armValText(r)}` : `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
           return r;
         }),
