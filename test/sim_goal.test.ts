@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ConfigError } from "aura-mem/errors";
-import { MemoryConfig, STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_WRITE_DECAY } from "aura-mem/config";
+import { MemoryConfig, STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_TRAIN_GATE_BAND, STREAM_WRITE_DECAY } from "aura-mem/config";
 import { armSpec } from "aura-mem/model/arms";
 import { SequenceModel } from "aura-mem/model/model";
 import { naiveOps } from "aura-mem/ops/index";
@@ -21,7 +21,7 @@ import { testNeeding, type OptionalInput } from "./helpers.js";
 import { CUE_DIM, OBS_DIM, OBS_LAYOUT, TASK_INFO, TabletopEnv, cueVector, goalOf } from "../src/sim/env.js";
 import { currentGoal, expertEpisode, learnerEpisode, type Demo } from "../src/sim/demos.js";
 import { BasePolicy } from "../src/sim/policy.js";
-import { armToData, runSimJob, SimContext, type ArmJobResult, type EvalJobResult } from "../src/sim/jobs.js";
+import { armGateSettings, armToData, runSimJob, SimContext, type ArmJobResult, type EvalJobResult } from "../src/sim/jobs.js";
 import { CUE_FEATURES, argmax, cueFeatures, decoyGoals, goalArmDim, goalArmInput, goalSource, hideCue, stepGoalArm, withGoal } from "../src/sim/goal.js";
 import { DECOY_SEED_BASE } from "../src/sim/dagger.js";
 import { checkSimOptions, defaultSimOptions } from "../src/sim/panel.js";
@@ -115,6 +115,17 @@ testNeeding(PANDA, "sim options: armRole is residual (default) or goal", {}, () 
   assert.throws(() => checkSimOptions({ ...o, armRole: "policy" as "goal" }), /armRole must be one of residual, goal/);
 });
 
+test("armGateSettings: the recipe's memory settings and band for AURA, training and its validation at 0.5 under any deployment threshold, nothing for other arms", () => {
+  assert.deepEqual(armGateSettings({ arm: "aura" }), { memory: {}, train: {} });
+  assert.deepEqual(armGateSettings({ arm: "aura", streamRecipe: true }), {
+    memory: { writeDecay: STREAM_WRITE_DECAY, gateNorm: STREAM_GATE_NORM, gateThreshold: STREAM_GATE_THRESHOLD },
+    train: { trainGateThreshold: 0.5, trainGateThresholdRange: STREAM_TRAIN_GATE_BAND },
+  });
+  assert.deepEqual(armGateSettings({ arm: "aura", streamRecipe: true, gateThreshold: 0.5 }).memory.gateThreshold, 0.5, "an explicit threshold wins over the recipe's");
+  assert.deepEqual(armGateSettings({ arm: "aura", gateThreshold: 0.65 }), { memory: { gateThreshold: 0.65 }, train: { trainGateThreshold: 0.5, trainGateThresholdRange: null } });
+  for (const arm of ["always-write", "gru", "kv-window"] as const) assert.deepEqual(armGateSettings({ arm, streamRecipe: true, gateThreshold: 0.65 }), { memory: {}, train: {} });
+});
+
 testNeeding(PANDA, "arm job: streamRecipe trains and runs AURA, and only AURA, with the stream recipe's write decay, gate norm input and deployment threshold; gateThreshold sets AURA's deployment threshold", { timeout: 120_000 }, async () => {
   const ops = naiveOps();
   const env = await TabletopEnv.create(ROBOT);
@@ -128,7 +139,6 @@ testNeeding(PANDA, "arm job: streamRecipe trains and runs AURA, and only AURA, w
       (await runSimJob({ ...job, arm, streamRecipe, ...(gateThreshold !== undefined ? { gateThreshold } : {}) }, ctx)) as ArmJobResult;
     const recipe = (await fit("aura", true)).arm.config;
     assert.deepEqual([recipe.writeDecay, recipe.gateNorm, recipe.gateThreshold], [STREAM_WRITE_DECAY, STREAM_GATE_NORM, STREAM_GATE_THRESHOLD]);
-    assert.ok(STREAM_WRITE_DECAY < 1 && (STREAM_GATE_THRESHOLD as number) !== 0.5, "the recipe differs from the defaults");
     const plain = (await fit("aura", false)).arm.config;
     assert.deepEqual([plain.writeDecay, plain.gateNorm, plain.gateThreshold], [1, false, 0.5]);
     // a deployment threshold: AURA's config carries it (evaluation reads the config), with or without the recipe

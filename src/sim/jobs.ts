@@ -7,7 +7,7 @@ import { MemoryConfig, STREAM_GATE_NORM, STREAM_GATE_THRESHOLD, STREAM_TRAIN_GAT
 import type { Ops } from "aura-mem/ops/index";
 import { armSpec } from "aura-mem/model/arms";
 import { SequenceModel, type ArmName } from "aura-mem/model/model";
-import { train } from "aura-mem/train/train";
+import { train, type TrainOptions } from "aura-mem/train/train";
 import { ConfigError } from "aura-mem/errors";
 import { Rng } from "aura-mem/util/rng";
 import { ACTION_DIM, TabletopEnv, type SimTaskName } from "./env.js";
@@ -142,13 +142,14 @@ export interface ArmJob {
    * aura-mem/config): write decay STREAM_WRITE_DECAY (0.8) where the gate writes, the gate's observation-norm
    * input (STREAM_GATE_NORM), training thresholds drawn from STREAM_TRAIN_GATE_BAND ([0.3, 0.9]) and the
    * deployment threshold STREAM_GATE_THRESHOLD (0.7) in the arm's MemoryConfig, so its evaluation runs with
-   * them too. The learning rate stays train()'s. Default false.
+   * them too; validation during training at 0.5 as in the bench. The learning rate stays train()'s (3e-3,
+   * not the ess bench's STREAM_LR). Default false. {@link armGateSettings}.
    */
   streamRecipe?: boolean;
   /**
    * AURA only: its deployment write threshold on p (MemoryConfig.gateThreshold, so evaluation runs with it;
-   * default 0.5, or 0.7 with streamRecipe). Training stays at 0.5 (TrainOptions.trainGateThreshold), or in
-   * the recipe's band.
+   * default 0.5, or 0.7 with streamRecipe). Training and its validation stay at 0.5
+   * (TrainOptions.trainGateThreshold; the recipe's band draws the training thresholds): {@link armGateSettings}.
    */
   gateThreshold?: number;
   seed: number;
@@ -285,6 +286,27 @@ function concat(ds: Demo[], k: "obs" | "act"): Float32Array {
   return out;
 }
 
+/**
+ * The gate settings an arm job trains and runs with (ArmJob.streamRecipe, ArmJob.gateThreshold): what goes
+ * into the arm's MemoryConfig (so evaluation and DAgger visits run with it) and into train(). AURA only;
+ * every other arm gets none. As the bench does (src/bench/jobs.ts), a deployment threshold other than 0.5
+ * leaves training and its validation (the checkpoint kept) at 0.5, the recipe's band drawing the training
+ * thresholds.
+ */
+export function armGateSettings(job: Pick<ArmJob, "arm" | "streamRecipe" | "gateThreshold">): {
+  memory: Pick<MemoryConfigInit, "writeDecay" | "gateNorm" | "gateThreshold">;
+  train: Pick<TrainOptions, "trainGateThresholdRange" | "trainGateThreshold"> | Record<string, never>;
+} {
+  if (job.arm !== "aura") return { memory: {}, train: {} };
+  const recipe = job.streamRecipe === true;
+  const memory = {
+    ...(recipe ? { writeDecay: STREAM_WRITE_DECAY, gateNorm: STREAM_GATE_NORM, gateThreshold: STREAM_GATE_THRESHOLD } : {}),
+    ...(job.gateThreshold !== undefined ? { gateThreshold: job.gateThreshold } : {}),
+  };
+  if (!recipe && job.gateThreshold === undefined) return { memory, train: {} };
+  return { memory, train: { trainGateThreshold: 0.5, trainGateThresholdRange: recipe ? STREAM_TRAIN_GATE_BAND : null } };
+}
+
 /** Run one job. `progress(done, total)` reports within-job progress. */
 export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: number, total: number) => void): Promise<SimJobResult> {
   switch (job.kind) {
@@ -348,22 +370,16 @@ export async function runSimJob(job: SimJob, ctx: SimContext, progress?: (done: 
       if (!goal && job.arm === "no-memory") throw new ConfigError("the no-memory arm is trained only in the goal role (in the residual role it is the base alone)");
       const win = job.window !== undefined ? { window: job.window } : {};
       const source = goal ? goalSource(base, job.train, job.val, job.task, win) : residualSource(base, job.train, job.val, win);
-      const recipe = job.streamRecipe === true && job.arm === "aura";
-      const memory = {
-        ...(recipe ? { writeDecay: STREAM_WRITE_DECAY, gateNorm: STREAM_GATE_NORM, gateThreshold: STREAM_GATE_THRESHOLD } : {}),
-        ...(job.arm === "aura" && job.gateThreshold !== undefined ? { gateThreshold: job.gateThreshold } : {}),
-      };
+      const gate = armGateSettings(job);
       const config = goal
-        ? new MemoryConfig({ dModel: goalArmDim(base), dAction: goalClasses(job.task), actionKind: "discrete", seed: job.seed, ...memory })
-        : new MemoryConfig({ dModel: base.hidden, dAction: ACTION_DIM, actionKind: "continuous", seed: job.seed, ...memory });
+        ? new MemoryConfig({ dModel: goalArmDim(base), dAction: goalClasses(job.task), actionKind: "discrete", seed: job.seed, ...gate.memory })
+        : new MemoryConfig({ dModel: base.hidden, dAction: ACTION_DIM, actionKind: "continuous", seed: job.seed, ...gate.memory });
       const model = new SequenceModel(armSpec(job.arm, config), ctx.ops);
       const tr = train(model, source, {
         steps: job.steps,
         batchSize: job.batchSize,
         lambdaW: job.lambdaW,
-        ...(recipe ? { trainGateThresholdRange: STREAM_TRAIN_GATE_BAND } : {}),
-        // a deployment threshold: the gate is still trained at 0.5 (or in the recipe's band)
-        ...(!recipe && job.arm === "aura" && job.gateThreshold !== undefined ? { trainGateThreshold: 0.5 } : {}),
+        ...gate.train,
         seed: job.seed,
         ...(job.streamWindows !== undefined ? { streamWindows: job.streamWindows } : {}),
         evalEvery: Math.max(1, Math.floor(job.steps / 6)),

@@ -35,8 +35,8 @@ export interface PipelineOptions extends DaggerOptions {
   lambdaW: number;
   /**
    * Train and run AURA with the ess benchmarks' stream recipe (ArmJob.streamRecipe: write decay, the gate's
-   * observation-norm input, the training threshold band and the deployment threshold; docs/method.md
-   * "Horizon"). Default false.
+   * observation-norm input, the training threshold band and the deployment threshold, but not the ess
+   * learning rate; docs/method.md "Horizon"). Default false.
    */
   streamRecipe: boolean;
   /**

@@ -13,7 +13,7 @@ import { demoSeeds, EVAL_SEED_BASE, type Demo } from "./demos.js";
 import { SIM_ARMS, armFromData, type SimArm, type ArmJobResult, type BaseJobResult } from "./jobs.js";
 import { SimPool, type SimRunner } from "./pool.js";
 import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
-import { checkArms, checkIntOption, checkPipelineOptions, DEFAULT_LAMBDA_W, defaultSimOptions, type PipelineOptions } from "./panel.js";
+import { checkArms, checkIntOption, checkPipelineOptions, defaultSimOptions, type PipelineOptions } from "./panel.js";
 import { armValText, checkDaggerOptions, cloneBase, decoyVisits, trainArm, type StageHook, type VisitPlan } from "./dagger.js";
 import { ARM_ROLES, type ArmRole } from "./goal.js";
 import { summariseStream, type StreamArmEpisode, type StreamSummary } from "./stream.js";
@@ -84,11 +84,12 @@ export function defaultStreamPanelOptions(): StreamPanelOptions {
  * The measured cue-stream panel (docs/sim.md, "Learned arms on cue-stream"), what `aura sim-stream --all`
  * and `npm run bench:sim` run: every arm in the goal role with the cue features, 20 episodes of the default
  * horizon (12,000 steps), 120 demonstration streams with 10% of their idle steps kept for the base, one
- * DAgger round of the base, carried-state training over 3 windows, AURA at the goal role's lambda_w. Laid
- * over {@link defaultStreamPanelOptions}; the CLI lets any option given explicitly win.
+ * DAgger round of the base, carried-state training over 3 windows (AURA's lambda_w is its role's,
+ * DEFAULT_LAMBDA_W). Laid over {@link defaultStreamPanelOptions}; in the CLI an option given explicitly wins,
+ * except `--arms` (`--all` is every arm).
  */
-export function streamPanelRecipe(): Pick<StreamPanelOptions, "arms" | "armRole" | "episodes" | "demos" | "baseIdleKeep" | "daggerRounds" | "streamWindows" | "armSteps" | "lambdaW"> {
-  return { arms: [...SIM_ARMS], armRole: "goal", episodes: 20, demos: 120, baseIdleKeep: 0.1, daggerRounds: 1, streamWindows: 3, armSteps: 600, lambdaW: DEFAULT_LAMBDA_W.goal };
+export function streamPanelRecipe(): Pick<StreamPanelOptions, "arms" | "armRole" | "episodes" | "demos" | "baseIdleKeep" | "daggerRounds" | "streamWindows" | "armSteps"> {
+  return { arms: [...SIM_ARMS], armRole: "goal", episodes: 20, demos: 120, baseIdleKeep: 0.1, daggerRounds: 1, streamWindows: 3, armSteps: 600 };
 }
 
 /** @throws ConfigError on unknown arms, bad sizes, a window longer than the demos, or no robot. */
