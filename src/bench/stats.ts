@@ -18,6 +18,17 @@ const T95_TABLE: readonly number[] = [
 ];
 
 /**
+ * The sample median (the mean of the two middle values for an even count; bench/timing.ts `median`, the upper
+ * middle, is for timings). NaN for an empty list.
+ */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const v = [...xs].sort((a, b) => a - b);
+  const h = v.length >> 1;
+  return v.length % 2 ? v[h]! : (v[h - 1]! + v[h]!) / 2;
+}
+
+/**
  * t_{0.975, df}: the exact table for df <= 30; above that the Cornish-Fisher expansion of the t
  * quantile around the normal one (error < 1e-5 for df > 30), which tends to 1.96 as df grows
  * (e.g. 2.021 at df = 40, 1.984 at df = 100).

@@ -39,10 +39,24 @@ async function queueRunner(url: string | undefined, log: (m: string) => void): P
   return new QueueSimPool(url, { log });
 }
 
+/** AURA's gate options of both closed-loop commands (`prefix`: "--arms: " where they apply to learned arms only). */
+function auraGateOptions(prefix: string): Option[] {
+  return [
+    new Option("--lambda-w <x>", `${prefix}AURA's write-sparsity weight (default: ${DEFAULT_LAMBDA_W.residual} in the residual role, ${DEFAULT_LAMBDA_W.goal} in the goal role; docs/sim.md)`).argParser(numArg("lambda-w")),
+    new Option("--stream-recipe", `${prefix}AURA trained and run with the ess benchmarks' stream recipe: write decay 0.8, the gate's observation-norm input, training thresholds drawn from [0.3, 0.9], deployment threshold 0.7 (docs/method.md "Horizon"; the learning rate stays the sim's)`).default(false),
+    new Option("--gate-threshold <p>", `${prefix}AURA's deployment write threshold on its gate's p (default: 0.5; 0.7 with --stream-recipe)`).argParser(numArg("gate-threshold")),
+  ];
+}
+
+/** The PipelineOptions fields of {@link auraGateOptions}' parsed values, lambda_w defaulting by arm role. */
+function auraGateChoice(o: { lambdaW?: number; streamRecipe?: boolean; gateThreshold?: number }, role: ArmRole): Pick<SimOptions, "lambdaW" | "streamRecipe" | "gateThreshold"> {
+  return { lambdaW: o.lambdaW ?? DEFAULT_LAMBDA_W[role], streamRecipe: o.streamRecipe === true, gateThreshold: o.gateThreshold ?? null };
+}
+
 /** Add this module's commands to the CLI. */
 export function registerSimCommands(program: Command): void {
   const d = defaultSimOptions();
-  program
+  const simCommand = program
     .command("sim")
     .description(
       "closed loop in MuJoCo: a frozen behaviour-cloned Franka Panda policy plus each memory arm on memory-dependent pick-and-place; writes <out>/{summary.md,results.json,*.svg,traces/}",
@@ -54,9 +68,6 @@ export function registerSimCommands(program: Command): void {
     .option("--demos <n>", "expert demonstrations per task", intArg("demos", 4), d.demos)
     .option("--base-epochs <n>", "behaviour-cloning epochs of the base policy", intArg("base-epochs", 1), d.baseEpochs)
     .option("--arm-steps <n>", "Adam steps per memory arm", intArg("arm-steps", 1), d.armSteps)
-    .option("--stream-recipe", "AURA trained and run with the ess benchmarks' stream recipe: write decay 0.8, the gate's observation-norm input, training thresholds drawn from [0.3, 0.9], deployment threshold 0.7 (docs/method.md \"Horizon\"; the learning rate stays the sim's)", false)
-    .option("--gate-threshold <p>", "AURA's deployment write threshold on its gate's p (default: 0.5; 0.7 with --stream-recipe)", numArg("gate-threshold"))
-    .option("--lambda-w <x>", `AURA's write-sparsity weight (default: ${DEFAULT_LAMBDA_W.residual} in the residual role, ${DEFAULT_LAMBDA_W.goal} in the goal role; docs/sim.md)`, numArg("lambda-w"))
     .option("--dagger <n>", "DAgger rounds of the base policy (its own rollouts on fresh episodes labelled by the expert, added to the demonstrations)", intArg("dagger"), d.daggerRounds)
     .option("--arm-dagger <n>", "DAgger rounds of every memory arm (the base plus the arm rolled out, labelled by the expert, added to its training set)", intArg("arm-dagger"), d.armDaggerRounds)
     .option("--goal-decoys <n>", "--arm-role goal: decoy episodes in every arm's training set (the base acting on a wrong goal after each cue, labelled with the cued one: the motion stops naming the goal; docs/sim.md)", intArg("goal-decoys"), d.goalDecoys)
@@ -80,9 +91,7 @@ export function registerSimCommands(program: Command): void {
         demos: o.demos,
         baseEpochs: o.baseEpochs,
         armSteps: o.armSteps,
-        lambdaW: o.lambdaW ?? DEFAULT_LAMBDA_W[o.armRole as ArmRole],
-        streamRecipe: o.streamRecipe === true,
-        gateThreshold: o.gateThreshold ?? null,
+        ...auraGateChoice(o, o.armRole as ArmRole),
         seed: o.seed,
         robotDir: resolve(o.robotDir),
         workers: o.workers,
@@ -151,7 +160,9 @@ export function registerSimCommands(program: Command): void {
       console.log(`\nwall time ${meta.wallSeconds.toFixed(0)} s; wrote ${files.length} files to ${outDir}`);
     });
 
-  program
+  for (const opt of auraGateOptions("")) simCommand.addOption(opt);
+
+  const streamCommand = program
     .command("sim-stream")
     .description(
       "cue-stream, the continual task: one episode of --horizon control steps (default 12,000 = 10 min at 20 Hz, no reset), a new cue every 20-40 s, scored per cue; runs the scripted reference policies (expert: privileged goal; cue-memory: reads the cue and remembers it; guess: a uniformly drawn goal per cue, the chance level)",
@@ -176,9 +187,6 @@ export function registerSimCommands(program: Command): void {
     .option("--base-idle-keep <x>", "--arms: fraction of idle demonstration steps (holding still between cues) the base policy is cloned on", numArg("base-idle-keep"), defaultStreamPanelOptions().baseIdleKeep)
     .option("--arm-steps <n>", "--arms: Adam steps per memory arm", intArg("arm-steps", 1), defaultStreamPanelOptions().armSteps)
     .option("--arm-batch <n>", "--arms: windows per Adam step", intArg("arm-batch", 1), defaultStreamPanelOptions().armBatch)
-    .option("--stream-recipe", "--arms: AURA trained and run with the ess benchmarks' stream recipe: write decay 0.8, the gate's observation-norm input, training thresholds drawn from [0.3, 0.9], deployment threshold 0.7 (docs/method.md \"Horizon\"; the learning rate stays the sim's)", false)
-    .option("--gate-threshold <p>", "--arms: AURA's deployment write threshold on its gate's p (default: 0.5; 0.7 with --stream-recipe)", numArg("gate-threshold"))
-    .option("--lambda-w <x>", `--arms: AURA's write-sparsity weight (default: ${DEFAULT_LAMBDA_W.residual} in the residual role, ${DEFAULT_LAMBDA_W.goal} in the goal role; docs/sim.md)`, numArg("lambda-w"))
     .option("--seed <n>", "--arms: training seed", intArg("seed"), 0)
     .option("--cue-visible", "--arms, diagnostic: the cue stays visible until the next one, in the demonstrations and the episodes (tells the motor skill from the memory)", false)
     .addOption(
@@ -218,9 +226,7 @@ export function registerSimCommands(program: Command): void {
           baseEpochs: o.baseEpochs,
           armSteps: pick("armSteps", o.armSteps, "armSteps"),
           armBatch: o.armBatch,
-          lambdaW: o.lambdaW ?? DEFAULT_LAMBDA_W[armRole],
-          streamRecipe: o.streamRecipe === true,
-          gateThreshold: o.gateThreshold ?? null,
+          ...auraGateChoice(o, armRole),
           seed: o.seed,
           robotDir,
           workers: o.workers,
@@ -309,4 +315,5 @@ export function registerSimCommands(program: Command): void {
         await runner?.close();
       }
     });
+  for (const opt of auraGateOptions("--arms: ")) streamCommand.addOption(opt);
 }

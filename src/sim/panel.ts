@@ -10,7 +10,7 @@ import { ConfigError } from "aura-mem/errors";
 import { createOps } from "aura-mem/ops/index";
 import { SIM_TASKS, TASK_INFO, isSimTask, type SimTaskName } from "./env.js";
 import { demoSeeds, EVAL_SEED_BASE, type Demo } from "./demos.js";
-import { SIM_ARMS, isSimArm, armFromData, type SimArm, type ArmJobResult, type BaseJobResult, type EvalJobResult, type SimJob } from "./jobs.js";
+import { SIM_ARMS, isSimArm, armFromData, type SimArm, type ArmJob, type ArmJobResult, type BaseJobResult, type EvalJobResult, type SimJob } from "./jobs.js";
 import { SimPool, type SimRunner } from "./pool.js";
 import { checkRobotDir } from "./scene.js";
 import { defaultRobotDir } from "../data/paths.js";
@@ -132,6 +132,18 @@ export function checkArms(arms: readonly string[]): void {
   for (const a of arms) if (!isSimArm(a)) throw new ConfigError(`unknown sim arm "${a}" (valid: ${SIM_ARMS.join(", ")})`);
 }
 
+/** The ArmJob fields both closed-loop panels take from their shared pipeline options (Adam budget, AURA's gate). */
+export function armTrainingFields(o: PipelineOptions): Pick<ArmJob, "steps" | "batchSize" | "lambdaW" | "streamRecipe" | "gateThreshold" | "seed"> {
+  return {
+    steps: o.armSteps,
+    batchSize: o.armBatch,
+    lambdaW: o.lambdaW,
+    streamRecipe: o.streamRecipe,
+    ...(o.gateThreshold !== null ? { gateThreshold: o.gateThreshold } : {}),
+    seed: o.seed,
+  };
+}
+
 /** Check the shared pipeline options, the robot directory last. @throws ConfigError naming the bad option. */
 export function checkPipelineOptions(o: PipelineOptions): void {
   checkIntOption(o, "baseHidden", 4);
@@ -245,7 +257,7 @@ async function runTask(task: SimTaskName, o: SimOptions, pool: SimRunner, hooks:
   const needKv = o.arms.includes("aura") && o.arms.includes("kv-cache");
   let trained = 0;
   const fitArm = (arm: SimArm): Promise<ArmDaggerResult> =>
-    trainArm(pool, { base: baseRes.base, train: armTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, streamRecipe: o.streamRecipe, ...(o.gateThreshold !== null ? { gateThreshold: o.gateThreshold } : {}), seed: o.seed, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
+    trainArm(pool, { base: baseRes.base, train: armTrain, val, ...armTrainingFields(o), ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
       hooks.onStage?.(task, "train", ++trained, memArms.length, goalRole ? `${arm} ${armValText(r)}` : `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
       return r;
     });

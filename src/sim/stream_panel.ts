@@ -12,8 +12,8 @@ import { STREAM, STREAM_TASK, TASK_INFO } from "./env.js";
 import { demoSeeds, EVAL_SEED_BASE, type Demo } from "./demos.js";
 import { SIM_ARMS, armFromData, type SimArm, type ArmJobResult, type BaseJobResult } from "./jobs.js";
 import { SimPool, type SimRunner } from "./pool.js";
-import { clusteredWilson95, type ClusteredProportionCi } from "../bench/stats.js";
-import { checkArms, checkIntOption, checkPipelineOptions, defaultSimOptions, type PipelineOptions } from "./panel.js";
+import { clusteredWilson95, median, type ClusteredProportionCi } from "../bench/stats.js";
+import { armTrainingFields, checkArms, checkIntOption, checkPipelineOptions, defaultSimOptions, type PipelineOptions } from "./panel.js";
 import { armValText, checkDaggerOptions, cloneBase, decoyVisits, trainArm, type StageHook, type VisitPlan } from "./dagger.js";
 import { ARM_ROLES, type ArmRole } from "./goal.js";
 import { summariseStream, type StreamArmEpisode, type StreamSummary } from "./stream.js";
@@ -184,7 +184,7 @@ export async function runStreamPanel(
     const training = new Map(
       memArms.map((arm) => [
         arm,
-        trainArm(pool, { base: baseRes.base, train: armTrain, val, steps: o.armSteps, batchSize: o.armBatch, lambdaW: o.lambdaW, streamRecipe: o.streamRecipe, ...(o.gateThreshold !== null ? { gateThreshold: o.gateThreshold } : {}), seed: o.seed, window: o.window, streamWindows: o.streamWindows, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
+        trainArm(pool, { base: baseRes.base, train: armTrain, val, ...armTrainingFields(o), window: o.window, streamWindows: o.streamWindows, ...(goalRole ? { role: "goal" as const } : {}) }, arm, o.armDaggerRounds, armPlan, stage).then((r) => {
           hooks.onStage?.("train", ++trained, memArms.length, goalRole ? `${arm} ${armValText(r)}` : `${arm} val mse ${r.valMse.toFixed(4)} (base ${r.valMseBase.toFixed(4)})`);
           return r;
         }),
@@ -277,11 +277,6 @@ export const EARLY_CUES = 4;
 /** Summarise every arm of a panel run, then the goal oracle (goal role). */
 export function summariseStreamPanel(run: StreamPanelRun): StreamArmSummary[] {
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const median = (xs: number[]): number => {
-    const v = [...xs].sort((a, b) => a - b);
-    const h = v.length >> 1;
-    return v.length % 2 ? v[h]! : (v[h - 1]! + v[h]!) / 2;
-  };
   const runs: { arm: StreamArmSummary["arm"]; episodes: StreamArmEpisode[] }[] = Object.values(run.arms).map((a) => ({ arm: a!.arm, episodes: a!.episodes }));
   if (run.goalOracle) runs.push({ arm: "goal-oracle", episodes: run.goalOracle });
   const rows = runs.map((a): StreamArmSummary => {
