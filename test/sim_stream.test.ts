@@ -18,10 +18,11 @@ import { STREAM, STREAM_TASK, TASK_INFO, TabletopEnv, planEpisode } from "../src
 import { Expert } from "../src/sim/expert.js";
 import { ZONE_RADIUS, ZONE_XY } from "../src/sim/scene.js";
 import { readCue, runStreamEpisode, summariseStream, type StreamArmEpisode } from "../src/sim/stream.js";
-import { expertEpisode, learnerEpisode, residualSource, type Demo } from "../src/sim/demos.js";
+import { EVAL_SEED_BASE, expertEpisode, learnerEpisode, residualSource, type Demo } from "../src/sim/demos.js";
+import { DECOY_SEED_BASE } from "../src/sim/dagger.js";
 import { BasePolicy } from "../src/sim/policy.js";
 import { dropIdle, SIM_ARMS } from "../src/sim/jobs.js";
-import { streamPanelRecipe, streamPanelTable, summariseStreamPanel, type StreamPanelRun } from "../src/sim/stream_panel.js";
+import { checkEvalSeeds, checkStreamPanelOptions, defaultStreamPanelOptions, streamPanelRecipe, streamPanelTable, summariseStreamPanel, type StreamPanelRun } from "../src/sim/stream_panel.js";
 import { DEFAULT_LAMBDA_W } from "../src/sim/panel.js";
 import { ACTION_DIM, OBS_DIM } from "../src/sim/env.js";
 import { naiveOps } from "aura-mem/ops/index";
@@ -264,7 +265,7 @@ testNeeding(PANDA, "aura sim-stream --all (the CLI): the measured panel's recipe
     const H = 900;
     // --all: every arm, goal role, 1 DAgger round, 10% idle steps; the sizes below given explicitly win
     const args = ["sim-stream", "--all", "--arms", "aura", "--demos", "5", "--demo-horizon", "800", "--window", "300", "--stream-windows", "2", "--base-epochs", "1"];
-    args.push("--arm-steps", "2", "--arm-batch", "2", "--episodes", "1", "--horizon", String(H), "--workers", "2", "--robot-dir", ROBOT, "--json", json);
+    args.push("--arm-steps", "2", "--arm-batch", "2", "--episodes", "1", "--horizon", String(H), "--first-seed", "3000000", "--workers", "2", "--robot-dir", ROBOT, "--json", json);
     const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr + r.stdout);
     for (const a of [...SIM_ARMS, "goal-oracle"]) assert.match(r.stdout, new RegExp(`\\| ${a} \\| `));
@@ -296,6 +297,9 @@ testNeeding(PANDA, "aura sim-stream --all (the CLI): the measured panel's recipe
     }
     assert.equal(res.learned.demos.n, 5);
     assert.equal(res.learned.demos.steps, 5 * 800);
+    assert.deepEqual(res.learned.evalSeeds, [3_000_000, 3_000_000], "--first-seed moves the learned arms' evaluation seeds (held out)");
+    for (const ep of res.learned.arms["aura"].episodes) assert.equal(ep.seed, 3_000_000);
+    for (const ep of res.learned.goalOracle) assert.equal(ep.seed, 3_000_000, "the goal oracle runs on the same seeds");
     const bad = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "sim-stream", "--arms", "aura", "--window", "5000", "--robot-dir", ROBOT], { encoding: "utf8" });
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr + bad.stdout, /window 5000 is longer than the demonstrations/);
@@ -305,6 +309,19 @@ testNeeding(PANDA, "aura sim-stream --all (the CLI): the measured panel's recipe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("checkEvalSeeds: held-out evaluation seeds only (disjoint from demonstrations, DAgger visits and decoys)", () => {
+  assert.doesNotThrow(() => checkEvalSeeds(EVAL_SEED_BASE, 20));
+  assert.doesNotThrow(() => checkEvalSeeds(DECOY_SEED_BASE - 20, 20), "the last seed below the decoys");
+  assert.doesNotThrow(() => checkEvalSeeds(3_000_000, 20));
+  assert.throws(() => checkEvalSeeds(DECOY_SEED_BASE - 19, 20), /evaluation seeds 1999981-2000000 must lie in/, "one seed among the decoys");
+  assert.throws(() => checkEvalSeeds(2_500_000, 1), ConfigError, "a decoy seed");
+  assert.throws(() => checkEvalSeeds(999_999, 1), ConfigError, "a DAgger visit seed's range");
+  assert.throws(() => checkEvalSeeds(0, 20), ConfigError, "the demonstrations' seeds");
+  assert.throws(() => checkEvalSeeds(1_000_000.5, 1), ConfigError);
+  assert.throws(() => checkEvalSeeds(0x7fffffff, 2), ConfigError, "past 2^31 - 1");
+  assert.throws(() => checkStreamPanelOptions({ ...defaultStreamPanelOptions(), firstEvalSeed: 150_000 }), /evaluation seeds 150000-150009/, "the panel checks it before anything starts");
 });
 
 test("dropIdle: every moving step kept, a seeded fraction of the idle ones; 1 keeps all; bad fractions refused", () => {

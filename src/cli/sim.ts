@@ -172,7 +172,7 @@ export function registerSimCommands(program: Command): void {
     .option("--all", "the measured learned panel (docs/sim.md; streamPanelRecipe): every arm (overrides --arms) in the goal role, 20 episodes, 120 demonstration streams, --base-idle-keep 0.1, --dagger 1, --stream-windows 3, 600 Adam steps per arm, AURA at the goal role's lambda_w; an option given explicitly wins", false)
     .option("--episodes <n>", "episodes per policy / arm (evaluation seeds from --first-seed on)", intArg("episodes", 1), 20)
     .option("--horizon <n>", "control steps per episode (>= 500)", intArg("horizon", 500), TASK_INFO[STREAM_TASK].horizon)
-    .option("--first-seed <n>", "first episode seed", intArg("first-seed", 0), EVAL_SEED_BASE)
+    .option("--first-seed <n>", "first episode seed (with --arms: the learned arms' and the goal oracle's too; held-out seeds for them lie in [1,000,000, 1,999,999] or >= 3,000,000, disjoint from the training seeds)", intArg("first-seed", 0), EVAL_SEED_BASE)
     .option("--robot-dir <path>", "MuJoCo Menagerie franka_emika_panda directory", d.robotDir)
     .option("--workers <n>", "worker threads (0 = in-process)", intArg("workers"), d.workers)
     .option("--queue <url>", "run the episodes (and with --arms every stage's jobs) on `aura worker`s through this Redis (BullMQ), e.g. redis://host:6379/0, instead of local worker threads (docs/distributed.md)")
@@ -198,7 +198,7 @@ export function registerSimCommands(program: Command): void {
     .option("--trace <file>", "--arms: write a downsampled trace of one evaluation episode (--trace-episode) of --trace-arm (format aura-sim-trace v2: the Panda, the gate's writes, every cue's goal and outcome, the state bytes vs a KV-cache's; the web demo replays it)")
     .option("--trace-every <k>", "--trace: keep every k-th control step (cue steps and every write are kept whatever k)", intArg("trace-every", 1), 4)
     .option("--trace-arm <arm>", "--trace: the arm to trace (default aura when among --arms, else the first arm)")
-    .option("--trace-episode <i>", "--trace: which evaluation episode to trace (0-based: seed 1,000,000 + i)", intArg("trace-episode", 0), 0)
+    .option("--trace-episode <i>", "--trace: which evaluation episode to trace (0-based: seed --first-seed + i)", intArg("trace-episode", 0), 0)
     .action(async (o, cmd: Command) => {
       // --all lays the measured panel's recipe over the defaults; an option given on the command line wins
       const recipe = o.all === true ? streamPanelRecipe() : null;
@@ -212,13 +212,13 @@ export function registerSimCommands(program: Command): void {
       const seeds = Array.from({ length: o.episodes }, (_, i) => o.firstSeed + i);
       let panelOpts: StreamPanelOptions | null = null;
       if (arms) {
-        if (o.firstSeed !== EVAL_SEED_BASE) throw new ConfigError("--first-seed applies to --policies only: the learned arms are evaluated on the evaluation seeds 1,000,000 + i");
         const armRole = pick("armRole", o.armRole as ArmRole, "armRole");
         panelOpts = {
           ...defaultStreamPanelOptions(),
           arms: arms as StreamPanelOptions["arms"],
           episodes: pick("episodes", o.episodes, "episodes"),
           horizon: o.horizon,
+          firstEvalSeed: o.firstSeed,
           demos: pick("demos", o.demos, "demos"),
           demoHorizon: o.demoHorizon,
           window: o.window,

@@ -14,7 +14,7 @@ import { SIM_ARMS, armFromData, type SimArm, type ArmJobResult, type BaseJobResu
 import { SimPool, type SimRunner } from "./pool.js";
 import { clusteredWilson95, median, type ClusteredProportionCi } from "../bench/stats.js";
 import { armTrainingFields, checkArms, checkIntOption, checkPipelineOptions, defaultSimOptions, type PipelineOptions } from "./panel.js";
-import { armValText, checkDaggerOptions, cloneBase, decoyVisits, trainArm, type StageHook, type VisitPlan } from "./dagger.js";
+import { armValText, checkDaggerOptions, cloneBase, decoyVisits, DECOY_SEED_BASE, MAX_GOAL_DECOYS, trainArm, type StageHook, type VisitPlan } from "./dagger.js";
 import { ARM_ROLES, type ArmRole } from "./goal.js";
 import { summariseStream, type StreamArmEpisode, type StreamSummary } from "./stream.js";
 import type { StreamTrace } from "./stream_trace.js";
@@ -25,6 +25,13 @@ export interface StreamPanelOptions extends PipelineOptions {
   /** Closed-loop episodes per arm and their length (control steps). */
   episodes: number;
   horizon: number;
+  /**
+   * Seed of the first evaluation episode (episodes are firstEvalSeed + i); default {@link EVAL_SEED_BASE}
+   * (1,000,000). Held-out evaluation seeds: anything in [1,000,000, 2,000,000 - episodes] or >= 3,000,000,
+   * disjoint from every training seed (demonstrations 0 .. n-1, DAgger visits below 1,000,000, goal-role
+   * decoys 2,000,000 .. 2,999,999; dagger.ts).
+   */
+  firstEvalSeed: number;
   /** Demonstration streams and their length (10% validate). */
   demos: number;
   demoHorizon: number;
@@ -43,7 +50,7 @@ export interface StreamPanelOptions extends PipelineOptions {
    */
   armRole: ArmRole;
   /**
-   * Also trace evaluation episode `episode` (0-based, default 0: seed 1,000,000 + episode) of `arm` (one of
+   * Also trace evaluation episode `episode` (0-based, default 0: seed firstEvalSeed + episode) of `arm` (one of
    * `arms`), keeping every `every`-th control step (stream_trace.ts); absent: no trace (the default).
    */
   trace?: { arm: SimArm; every: number; episode?: number };
@@ -56,6 +63,7 @@ export function defaultStreamPanelOptions(): StreamPanelOptions {
     arms: [...SIM_ARMS],
     episodes: 10,
     horizon: TASK_INFO[STREAM_TASK].horizon,
+    firstEvalSeed: EVAL_SEED_BASE,
     demos: 60,
     demoHorizon: 2400,
     window: 800,
@@ -98,6 +106,7 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   const minH = STREAM.firstCue[1] + STREAM.minLast;
   checkIntOption(o, "episodes", 1);
   checkIntOption(o, "horizon", minH);
+  checkEvalSeeds(o.firstEvalSeed, o.episodes);
   checkIntOption(o, "demos", 4);
   checkIntOption(o, "demoHorizon", minH);
   checkIntOption(o, "window", 1);
@@ -115,6 +124,17 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
     if (!Number.isInteger(ep) || ep < 0 || ep >= o.episodes) throw new ConfigError(`trace episode must be an integer in [0, ${o.episodes - 1}] (the evaluation episodes), got ${ep}`);
   }
   checkPipelineOptions(o);
+}
+
+/**
+ * @throws ConfigError unless the evaluation seeds first .. first + episodes - 1 are integers disjoint from every
+ * training seed: inside [EVAL_SEED_BASE, DECOY_SEED_BASE) or at/after DECOY_SEED_BASE + MAX_GOAL_DECOYS
+ * (at most 2^31 - 1).
+ */
+export function checkEvalSeeds(first: number, episodes: number): void {
+  const last = first + episodes - 1;
+  const ok = Number.isSafeInteger(first) && ((first >= EVAL_SEED_BASE && last < DECOY_SEED_BASE) || (first >= DECOY_SEED_BASE + MAX_GOAL_DECOYS && last <= 0x7fffffff));
+  if (!ok) throw new ConfigError(`evaluation seeds ${first}-${last} must lie in [${EVAL_SEED_BASE}, ${DECOY_SEED_BASE - 1}] or [${DECOY_SEED_BASE + MAX_GOAL_DECOYS}, ${0x7fffffff}], disjoint from the training seeds (demonstrations, DAgger visits, decoys)`);
 }
 
 /** One arm's training summary and closed-loop episodes. */
@@ -190,7 +210,7 @@ export async function runStreamPanel(
         }),
       ]),
     );
-    const evalSeeds = Array.from({ length: o.episodes }, (_, i) => EVAL_SEED_BASE + i);
+    const evalSeeds = Array.from({ length: o.episodes }, (_, i) => o.firstEvalSeed + i);
     let evaluated = 0;
     const ops = createOps("auto", () => undefined);
     // the goal oracle beside the arms, on the same seeds (its jobs queue with theirs)
