@@ -275,8 +275,8 @@ testNeeding(PANDA, "aura sim-stream --all (the CLI): the measured panel's recipe
     assert.deepEqual(res.policies, {}, "no scripted policies unless asked for");
     const o = res.learned.options;
     assert.deepEqual(
-      [o.arms, o.armRole, o.baseIdleKeep, o.daggerRounds, o.lambdaW, o.streamRecipe],
-      [[...SIM_ARMS], "goal", streamPanelRecipe().baseIdleKeep, 1, DEFAULT_LAMBDA_W.goal, false],
+      [o.arms, o.armRole, o.baseIdleKeep, o.daggerRounds, o.lambdaW, o.streamRecipe, o.gateThreshold],
+      [[...SIM_ARMS], "goal", streamPanelRecipe().baseIdleKeep, 1, DEFAULT_LAMBDA_W.goal, true, 0.5],
       "the recipe where nothing was given (--arms is overridden by --all)",
     );
     assert.deepEqual([o.episodes, o.demos, o.streamWindows, o.armSteps], [1, 5, 2, 2], "explicit options win over the recipe");

@@ -44,7 +44,8 @@ function auraGateOptions(prefix: string): Option[] {
   return [
     new Option("--lambda-w <x>", `${prefix}AURA's write-sparsity weight (default: ${DEFAULT_LAMBDA_W.residual} in the residual role, ${DEFAULT_LAMBDA_W.goal} in the goal role; docs/sim.md)`).argParser(numArg("lambda-w")),
     new Option("--stream-recipe", `${prefix}AURA trained and run with the ess benchmarks' stream recipe: write decay 0.8, the gate's observation-norm input, training thresholds drawn from [0.3, 0.9], deployment threshold 0.7 (docs/method.md "Horizon"; the learning rate stays the sim's)`).default(false),
-    new Option("--gate-threshold <p>", `${prefix}AURA's deployment write threshold on its gate's p (default: 0.5; 0.7 with --stream-recipe)`).argParser(numArg("gate-threshold")),
+    new Option("--no-stream-recipe", `${prefix}AURA without the stream recipe (the default, except in \`aura sim-stream --all\`)`),
+    new Option("--gate-threshold <p>", `${prefix}AURA's deployment write threshold on its gate's p (default: 0.5; 0.7 with --stream-recipe; 0.5 in \`aura sim-stream --all\`)`).argParser(numArg("gate-threshold")),
   ];
 }
 
@@ -169,7 +170,7 @@ export function registerSimCommands(program: Command): void {
     )
     .option("--policies <list>", `comma-separated scripted policies (${STREAM_POLICIES.join(", ")}; default: all, or none when --arms is given)`, listArg)
     .option("--arms <list>", `learned arms on a frozen behaviour-cloned base (${SIM_ARMS.join(", ")}): demonstrations, base, training and closed-loop episodes`, listArg)
-    .option("--all", "the measured learned panel (docs/sim.md; streamPanelRecipe): every arm (overrides --arms) in the goal role, 20 episodes, 120 demonstration streams, --base-idle-keep 0.1, --dagger 1, --stream-windows 3, 600 Adam steps per arm, AURA at the goal role's lambda_w; an option given explicitly wins", false)
+    .option("--all", "the measured learned panel (docs/sim.md; streamPanelRecipe): every arm (overrides --arms) in the goal role, 20 episodes, 120 demonstration streams, --base-idle-keep 0.1, --dagger 1, --stream-windows 3, 600 Adam steps per arm, AURA at the goal role's lambda_w with the stream recipe at write threshold 0.5; an option given explicitly wins", false)
     .option("--episodes <n>", "episodes per policy / arm (evaluation seeds from --first-seed on)", intArg("episodes", 1), 20)
     .option("--horizon <n>", "control steps per episode (>= 500)", intArg("horizon", 500), TASK_INFO[STREAM_TASK].horizon)
     .option("--first-seed <n>", "first episode seed (with --arms: the learned arms' and the goal oracle's too; held-out seeds for them lie in [1,000,000, 1,999,999] or >= 3,000,000, disjoint from the training seeds)", intArg("first-seed", 0), EVAL_SEED_BASE)
@@ -227,6 +228,9 @@ export function registerSimCommands(program: Command): void {
           armSteps: pick("armSteps", o.armSteps, "armSteps"),
           armBatch: o.armBatch,
           ...auraGateChoice(o, armRole),
+          // --all trains AURA with the stream recipe and runs it at 0.5 unless either is given
+          streamRecipe: pick("streamRecipe", o.streamRecipe === true, "streamRecipe"),
+          gateThreshold: pick("gateThreshold", (o.gateThreshold as number | undefined) ?? null, "gateThreshold"),
           seed: o.seed,
           robotDir,
           workers: o.workers,
