@@ -265,7 +265,7 @@ testNeeding(PANDA, "aura sim-stream --all (the CLI): the measured panel's recipe
     const H = 900;
     // --all: every arm, goal role, 1 DAgger round, 10% idle steps; the sizes below given explicitly win
     const args = ["sim-stream", "--all", "--arms", "aura", "--demos", "5", "--demo-horizon", "800", "--window", "300", "--stream-windows", "2", "--base-epochs", "1"];
-    args.push("--arm-steps", "2", "--arm-batch", "2", "--episodes", "1", "--horizon", String(H), "--first-seed", "3000000", "--workers", "2", "--robot-dir", ROBOT, "--json", json);
+    args.push("--arm-steps", "2", "--arm-batch", "2", "--episodes", "1", "--horizon", String(H), "--first-seed", "3000000", "--gate-threshold", "0.6", "--workers", "2", "--robot-dir", ROBOT, "--json", json);
     const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], { encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr + r.stdout);
     for (const a of [...SIM_ARMS, "goal-oracle"]) assert.match(r.stdout, new RegExp(`\\| ${a} \\| `));
@@ -276,9 +276,10 @@ testNeeding(PANDA, "aura sim-stream --all (the CLI): the measured panel's recipe
     const o = res.learned.options;
     assert.deepEqual(
       [o.arms, o.armRole, o.baseIdleKeep, o.daggerRounds, o.lambdaW, o.streamRecipe, o.gateThreshold],
-      [[...SIM_ARMS], "goal", streamPanelRecipe().baseIdleKeep, 1, DEFAULT_LAMBDA_W.goal, true, 0.5],
-      "the recipe where nothing was given (--arms is overridden by --all)",
+      [[...SIM_ARMS], "goal", streamPanelRecipe().baseIdleKeep, 1, DEFAULT_LAMBDA_W.goal, true, 0.6],
+      "the recipe where nothing was given (--arms is overridden by --all), AURA's threshold as given",
     );
+    assert.equal(streamPanelRecipe().gateThreshold, 0.5, "the recipe's own threshold, overridden above");
     assert.deepEqual([o.episodes, o.demos, o.streamWindows, o.armSteps], [1, 5, 2, 2], "explicit options win over the recipe");
     const rows = Object.fromEntries(res.learned.summary.map((x: { arm: string }) => [x.arm, x]));
     assert.equal(rows["no-memory"].writesPerEpisode, 0);
@@ -317,11 +318,19 @@ test("checkEvalSeeds: held-out evaluation seeds only (disjoint from demonstratio
   assert.doesNotThrow(() => checkEvalSeeds(3_000_000, 20));
   assert.throws(() => checkEvalSeeds(DECOY_SEED_BASE - 19, 20), /evaluation seeds 1999981-2000000 must lie in/, "one seed among the decoys");
   assert.throws(() => checkEvalSeeds(2_500_000, 1), ConfigError, "a decoy seed");
+  assert.throws(() => checkEvalSeeds(2_999_999, 1), ConfigError, "the last decoy seed");
+  assert.throws(() => checkEvalSeeds(1_000_000, 20, 1_000_001), ConfigError, "among the demonstrations' seeds");
   assert.throws(() => checkEvalSeeds(999_999, 1), ConfigError, "a DAgger visit seed's range");
   assert.throws(() => checkEvalSeeds(0, 20), ConfigError, "the demonstrations' seeds");
   assert.throws(() => checkEvalSeeds(1_000_000.5, 1), ConfigError);
   assert.throws(() => checkEvalSeeds(0x7fffffff, 2), ConfigError, "past 2^31 - 1");
   assert.throws(() => checkStreamPanelOptions({ ...defaultStreamPanelOptions(), firstEvalSeed: 150_000 }), /evaluation seeds 150000-150009/, "the panel checks it before anything starts");
+});
+
+test("aura sim-stream --all: an explicit AURA option wins over the recipe (a bad --gate-threshold is refused before anything starts, not replaced by the recipe's 0.5)", () => {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", "sim-stream", "--all", "--gate-threshold", "1.5", "--robot-dir", join(tmpdir(), "no-such-robot")], { encoding: "utf8" });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr + r.stdout, /gateThreshold must be null or a number in \(0, 1\), got 1\.5/);
 });
 
 test("dropIdle: every moving step kept, a seeded fraction of the idle ones; 1 keeps all; bad fractions refused", () => {

@@ -26,7 +26,7 @@ export const MAX_DAGGER_DEMOS = 50_000;
 /**
  * Seed of the i-th fresh episode of DAgger round r (1-based): 100,000 r + i for the base, 100,000 r + 50,000 + i
  * for the memory arms (every arm visits the same episodes). Disjoint from the demonstration seeds (0 .. n-1,
- * n <= {@link MAX_DAGGER_DEMOS}) and the evaluation seeds (>= 1,000,000).
+ * n <= {@link MAX_DAGGER_DEMOS}) and the evaluation seeds (>= 1,000,000 by default; stream_panel.ts checkEvalSeeds).
  */
 export function visitSeed(learner: "base" | "arm", round: number, i: number): number {
   return 100_000 * round + (learner === "arm" ? 50_000 : 0) + i;
@@ -50,7 +50,7 @@ export interface DaggerOptions {
   goalDecoys: number;
 }
 
-/** Seed of the i-th decoy episode: 2,000,000 + i (beyond the evaluation seeds' 1,000,000 + i). */
+/** Seed of the i-th decoy episode: 2,000,000 + i (beyond the default evaluation seeds' 1,000,000 + i). */
 export const DECOY_SEED_BASE = 2_000_000;
 /** Most decoy episodes (their seeds stay below 3,000,000). */
 export const MAX_GOAL_DECOYS = 1_000_000;

@@ -27,9 +27,9 @@ export interface StreamPanelOptions extends PipelineOptions {
   horizon: number;
   /**
    * Seed of the first evaluation episode (episodes are firstEvalSeed + i); default {@link EVAL_SEED_BASE}
-   * (1,000,000). Held-out evaluation seeds: anything in [1,000,000, 2,000,000 - episodes] or >= 3,000,000,
-   * disjoint from every training seed (demonstrations 0 .. n-1, DAgger visits below 1,000,000, goal-role
-   * decoys 2,000,000 .. 2,999,999; dagger.ts).
+   * (1,000,000). Held-out evaluation seeds: a first seed in [1,000,000, 2,000,000 - episodes] or in
+   * [3,000,000, 2^31 - episodes], disjoint from every training seed (demonstrations 0 .. n-1, DAgger visits
+   * below 1,000,000, goal-role decoys 2,000,000 .. 2,999,999; dagger.ts); {@link checkEvalSeeds}.
    */
   firstEvalSeed: number;
   /** Demonstration streams and their length (10% validate). */
@@ -109,7 +109,7 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   const minH = STREAM.firstCue[1] + STREAM.minLast;
   checkIntOption(o, "episodes", 1);
   checkIntOption(o, "horizon", minH);
-  checkEvalSeeds(o.firstEvalSeed, o.episodes);
+  checkEvalSeeds(o.firstEvalSeed, o.episodes, o.demos);
   checkIntOption(o, "demos", 4);
   checkIntOption(o, "demoHorizon", minH);
   checkIntOption(o, "window", 1);
@@ -132,11 +132,11 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
 /**
  * @throws ConfigError unless the evaluation seeds first .. first + episodes - 1 are integers disjoint from every
  * training seed: inside [EVAL_SEED_BASE, DECOY_SEED_BASE) or at/after DECOY_SEED_BASE + MAX_GOAL_DECOYS
- * (at most 2^31 - 1).
+ * (at most 2^31 - 1), and past the `demos` demonstration seeds 0 .. demos - 1.
  */
-export function checkEvalSeeds(first: number, episodes: number): void {
+export function checkEvalSeeds(first: number, episodes: number, demos = 0): void {
   const last = first + episodes - 1;
-  const ok = Number.isSafeInteger(first) && ((first >= EVAL_SEED_BASE && last < DECOY_SEED_BASE) || (first >= DECOY_SEED_BASE + MAX_GOAL_DECOYS && last <= 0x7fffffff));
+  const ok = Number.isSafeInteger(first) && first >= demos && ((first >= EVAL_SEED_BASE && last < DECOY_SEED_BASE) || (first >= DECOY_SEED_BASE + MAX_GOAL_DECOYS && last <= 0x7fffffff));
   if (!ok) throw new ConfigError(`evaluation seeds ${first}-${last} must lie in [${EVAL_SEED_BASE}, ${DECOY_SEED_BASE - 1}] or [${DECOY_SEED_BASE + MAX_GOAL_DECOYS}, ${0x7fffffff}], disjoint from the training seeds (demonstrations, DAgger visits, decoys)`);
 }
 

@@ -565,13 +565,12 @@ export class SequenceModel {
     if (!w) return D;
     const A = this.spec.config.dAction;
     const discrete = this.spec.config.actionKind === "discrete";
-    const e = new Float64Array(A);
     for (let i = 0; i < BT; i++) {
       const a1 = w.withWrite(i);
       const a0 = w.withoutWrite(i);
       const o = i * A;
       if (discrete) {
-        D[i] = klLogits(a1, a0, o, A, e);
+        D[i] = klLogits(a1, a0, o, A);
       } else {
         let s = 0;
         for (let j = 0; j < A; j++) s += (a1[o + j]! - a0[o + j]!) ** 2;
@@ -883,11 +882,8 @@ function logSoftmaxAt(x: Float32Array, o: number, n: number, y: number): number 
   return x[o + y]! - mx - Math.log(z);
 }
 
-/**
- * KL(softmax(p) || softmax(q)) for logits rows at offset o, width n; `e` a float64 scratch of >= n values
- * (two exps per logit: softmax(p)_j = exp(p_j - mp) / zp from the kept exps).
- */
-function klLogits(p: Float32Array, q: Float32Array, o: number, n: number, e: Float64Array): number {
+/** KL(softmax(p) || softmax(q)) for logits rows at offset o, width n. */
+function klLogits(p: Float32Array, q: Float32Array, o: number, n: number): number {
   let mp = -Infinity;
   let mq = -Infinity;
   for (let j = 0; j < n; j++) {
@@ -897,12 +893,16 @@ function klLogits(p: Float32Array, q: Float32Array, o: number, n: number, e: Flo
   let zp = 0;
   let zq = 0;
   for (let j = 0; j < n; j++) {
-    zp += e[j] = Math.exp(p[o + j]! - mp);
+    zp += Math.exp(p[o + j]! - mp);
     zq += Math.exp(q[o + j]! - mq);
   }
-  // lp - lq = (p - mp - log zp) - (q - mq - log zq)
-  const c = mq + Math.log(zq) - mp - Math.log(zp);
+  const lzp = Math.log(zp) + mp;
+  const lzq = Math.log(zq) + mq;
   let kl = 0;
-  for (let j = 0; j < n; j++) kl += e[j]! * (p[o + j]! - q[o + j]! + c);
-  return Math.max(kl / zp, 0);
+  for (let j = 0; j < n; j++) {
+    const lp = p[o + j]! - lzp;
+    const lq = q[o + j]! - lzq;
+    kl += Math.exp(lp) * (lp - lq);
+  }
+  return Math.max(kl, 0);
 }
