@@ -50,7 +50,7 @@ function auraGateOptions(prefix: string): Option[] {
 }
 
 /** The PipelineOptions fields of {@link auraGateOptions}' parsed values, lambda_w defaulting by arm role. */
-function auraGateChoice(o: { lambdaW?: number; streamRecipe?: boolean; gateThreshold?: number }, role: ArmRole): Pick<SimOptions, "lambdaW" | "streamRecipe" | "gateThreshold"> {
+function auraGateChoice(o: { lambdaW?: number; streamRecipe?: boolean; gateThreshold?: number | null }, role: ArmRole): Pick<SimOptions, "lambdaW" | "streamRecipe" | "gateThreshold"> {
   return { lambdaW: o.lambdaW ?? DEFAULT_LAMBDA_W[role], streamRecipe: o.streamRecipe === true, gateThreshold: o.gateThreshold ?? null };
 }
 
@@ -227,10 +227,8 @@ export function registerSimCommands(program: Command): void {
           baseEpochs: o.baseEpochs,
           armSteps: pick("armSteps", o.armSteps, "armSteps"),
           armBatch: o.armBatch,
-          ...auraGateChoice(o, armRole),
           // --all trains AURA with the stream recipe and runs it at 0.5 unless either is given
-          streamRecipe: pick("streamRecipe", o.streamRecipe === true, "streamRecipe"),
-          gateThreshold: pick("gateThreshold", (o.gateThreshold as number | undefined) ?? null, "gateThreshold"),
+          ...auraGateChoice({ lambdaW: o.lambdaW, streamRecipe: pick("streamRecipe", o.streamRecipe === true, "streamRecipe"), gateThreshold: pick("gateThreshold", o.gateThreshold ?? null, "gateThreshold") }, armRole),
           seed: o.seed,
           robotDir,
           workers: o.workers,

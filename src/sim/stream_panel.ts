@@ -109,8 +109,8 @@ export function checkStreamPanelOptions(o: StreamPanelOptions): void {
   const minH = STREAM.firstCue[1] + STREAM.minLast;
   checkIntOption(o, "episodes", 1);
   checkIntOption(o, "horizon", minH);
-  checkEvalSeeds(o.firstEvalSeed, o.episodes, o.demos);
   checkIntOption(o, "demos", 4);
+  checkEvalSeeds(o.firstEvalSeed, o.episodes, o.demos);
   checkIntOption(o, "demoHorizon", minH);
   checkIntOption(o, "window", 1);
   if (!ARM_ROLES.includes(o.armRole)) throw new ConfigError(`armRole must be one of ${ARM_ROLES.join(", ")}, got ${String(o.armRole)}`);
